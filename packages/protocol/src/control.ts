@@ -1,0 +1,109 @@
+/**
+ * Control messages between a client and the gateway: JSON in websocket text messages. Audio never
+ * travels here; it goes in binary messages (see wire-frame.ts).
+ *
+ * client -> gateway
+ *   join   { type, v: 1, apikey, line, sender, rate }   first message, within the join timeout
+ *   ping   { type, t }                                   answered by pong with the same t (RTT)
+ * gateway -> client
+ *   joined       { type, line, sender, peers: [sender], capacity, budgetBps }
+ *   peer_joined  { type, sender }
+ *   peer_left    { type, sender }
+ *   pong         { type, t }
+ *   error        { type, code, message }   a refusal that closes (with the code's close code) or a
+ *                                          warning that does not (malformed_frame, over_budget)
+ */
+import { ERRORS, ErrorCode } from './errors.js';
+import { LINE_ID_BYTES } from './keys.js';
+
+export const PROTOCOL_VERSION = 1;
+/** Text messages are tiny; anything longer is refused before parsing. */
+export const MAX_CONTROL_MESSAGE_BYTES = 2048;
+
+export interface JoinMessage {
+  type: 'join';
+  v: number;
+  apikey: string;
+  line: string;
+  sender: string;
+  rate: number;
+}
+export interface PingMessage {
+  type: 'ping';
+  t: number;
+}
+export type ClientMessage = JoinMessage | PingMessage;
+
+export interface JoinedMessage {
+  type: 'joined';
+  line: string;
+  sender: string;
+  peers: string[];
+  capacity: number;
+  budgetBps: number;
+}
+export interface PeerMessage {
+  type: 'peer_joined' | 'peer_left';
+  sender: string;
+}
+export interface PongMessage {
+  type: 'pong';
+  t: number;
+}
+export interface ErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+}
+export type ServerMessage = JoinedMessage | PeerMessage | PongMessage | ErrorMessage;
+
+const LINE_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((LINE_ID_BYTES * 4) / 3)}}$`);
+
+export function isLineId(value: unknown): value is string {
+  return typeof value === 'string' && LINE_ID_PATTERN.test(value);
+}
+
+/** Parses a client's text message; returns undefined for anything malformed. */
+export function parseClientMessage(text: string): ClientMessage | undefined {
+  if (text.length > MAX_CONTROL_MESSAGE_BYTES) return undefined;
+  let msg: Record<string, unknown>;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!msg || typeof msg !== 'object') return undefined;
+  if (msg.type === 'ping' && typeof msg.t === 'number') return { type: 'ping', t: msg.t };
+  if (
+    msg.type === 'join' &&
+    msg.v === PROTOCOL_VERSION &&
+    typeof msg.apikey === 'string' &&
+    msg.apikey.length > 0 &&
+    msg.apikey.length <= 256 &&
+    isLineId(msg.line) &&
+    typeof msg.sender === 'string' &&
+    /^[0-9a-f]{1,12}$/.test(msg.sender) &&
+    typeof msg.rate === 'number' &&
+    Number.isInteger(msg.rate) &&
+    msg.rate >= 8000 &&
+    msg.rate <= 384_000
+  ) {
+    return { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate };
+  }
+  return undefined;
+}
+
+export function errorMessage(code: ErrorCode, message: string = ERRORS[code].message): ErrorMessage {
+  return { type: 'error', code, message };
+}
+
+/** Parses a server's text message (clients trust the gateway's shape but not blindly). */
+export function parseServerMessage(text: string): ServerMessage | undefined {
+  try {
+    const msg = JSON.parse(text);
+    if (msg && typeof msg === 'object' && typeof msg.type === 'string') return msg as ServerMessage;
+  } catch {
+    /* fall through */
+  }
+  return undefined;
+}

@@ -1,0 +1,114 @@
+/**
+ * End-to-end encryption of a call, shared by the web client and the Node peer: a sender seals its
+ * audio frames into wire frames; a receiver opens the wire frames of every other sender, deriving
+ * each sender's key from the leaf on first sight, and drops replays and forgeries.
+ */
+import { concatBytes } from './bytes.js';
+import { deriveSenderBaseKey } from './keys.js';
+import { ReplayWindow } from './replay-window.js';
+import { CipherSuite, SFrameContext, STUDIOLINE_SUITE, decodeHeader } from './sframe.js';
+
+export class FrameSealer {
+  private ctr = 0n;
+  private constructor(private readonly ctx: SFrameContext) {}
+
+  static async create(leaf: Uint8Array, senderId: bigint, suite: CipherSuite = STUDIOLINE_SUITE): Promise<FrameSealer> {
+    return new FrameSealer(await SFrameContext.create(suite, senderId, await deriveSenderBaseKey(leaf, senderId)));
+  }
+
+  get senderId(): bigint {
+    return this.ctx.kid;
+  }
+
+  /** Frames sealed so far (the next counter). */
+  get sealed(): bigint {
+    return this.ctr;
+  }
+
+  /** Encrypts one audio frame into a wire frame: [level][SFrame]. */
+  async seal(level: number, plaintext: Uint8Array): Promise<Uint8Array> {
+    const levelByte = Uint8Array.of(level & 0x7f);
+    const ctr = this.ctr++;
+    return concatBytes(levelByte, await this.ctx.encrypt(ctr, plaintext, levelByte));
+  }
+}
+
+export type OpenFailure = 'malformed' | 'replayed' | 'decrypt_failed';
+
+export interface OpenedFrame {
+  senderId: bigint;
+  ctr: bigint;
+  level: number;
+  plaintext: Uint8Array;
+}
+
+export interface OpenerStats {
+  received: number;
+  malformed: number;
+  replayed: number;
+  decryptFailed: number;
+}
+
+interface SenderState {
+  ctx: SFrameContext;
+  window: ReplayWindow;
+}
+
+/** Most senders whose keys a receiver keeps at once; the oldest is forgotten beyond this. */
+const MAX_SENDERS = 64;
+
+export class FrameOpener {
+  readonly stats: OpenerStats = { received: 0, malformed: 0, replayed: 0, decryptFailed: 0 };
+  private readonly senders = new Map<bigint, Promise<SenderState>>();
+
+  constructor(
+    private readonly leaf: Uint8Array,
+    private readonly suite: CipherSuite = STUDIOLINE_SUITE,
+  ) {}
+
+  private sender(kid: bigint): Promise<SenderState> {
+    let state = this.senders.get(kid);
+    if (!state) {
+      state = deriveSenderBaseKey(this.leaf, kid)
+        .then((base) => SFrameContext.create(this.suite, kid, base))
+        .then((ctx) => ({ ctx, window: new ReplayWindow() }));
+      this.senders.set(kid, state);
+      if (this.senders.size > MAX_SENDERS) this.senders.delete(this.senders.keys().next().value as bigint);
+    }
+    return state;
+  }
+
+  /** Opens a wire frame; returns the reason instead when it must be dropped (and counts it). */
+  async open(wire: Uint8Array): Promise<OpenedFrame | OpenFailure> {
+    const header = wire.length > 1 ? decodeHeader(wire, 1) : undefined;
+    if (!header || wire[0] > 127) {
+      this.stats.malformed++;
+      return 'malformed';
+    }
+    const state = await this.sender(header.kid);
+    if (!state.window.mayAccept(header.ctr)) {
+      this.stats.replayed++;
+      return 'replayed';
+    }
+    const level = wire[0];
+    const plaintext = await state.ctx.decrypt(wire.subarray(1), header, wire.subarray(0, 1));
+    if (!plaintext) {
+      this.stats.decryptFailed++;
+      return 'decrypt_failed';
+    }
+    // Checked again: another copy of this frame may have finished decrypting meanwhile.
+    if (!state.window.mayAccept(header.ctr)) {
+      this.stats.replayed++;
+      return 'replayed';
+    }
+    state.window.markSeen(header.ctr);
+    this.stats.received++;
+    return { senderId: header.kid, ctr: header.ctr, level, plaintext };
+  }
+
+  /** Forgets a sender (it left the line). */
+  forget(senderId: bigint): void {
+    this.senders.delete(senderId);
+  }
+}
+

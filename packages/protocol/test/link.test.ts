@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LinkError, errorForCloseCode, formatCallLink, generateLeaf, parseCallLink, parseClientMessage } from '../src/index.js';
+
+describe('call links', () => {
+  const leaf = generateLeaf();
+  it('reads the preferred, the original and the generate forms', () => {
+    const a = parseCallLink(`http://127.0.0.1:7777/#apikey=KEY&leaf_${leaf}`);
+    assert.equal(a.apiKey, 'KEY');
+    assert.equal(a.leaf, leaf);
+    assert.equal(a.websocketUrl, 'ws://127.0.0.1:7777/ws');
+    const b = parseCallLink(`https://calls.example/?apikey=K2#leaf_${leaf}&mobile=1`);
+    assert.equal(b.apiKey, 'K2');
+    assert.equal(b.websocketUrl, 'wss://calls.example/ws');
+    assert.ok(b.mobile);
+    const c = parseCallLink('https://calls.example/?apikey=K3#generate_leaf');
+    assert.ok(c.generateLeaf);
+    assert.equal(c.leaf, undefined);
+    assert.equal(parseCallLink(formatCallLink('http://h:1', 'KEY', leaf)).leaf, leaf);
+  });
+
+  it('says what is wrong with a malformed link, without echoing secrets', () => {
+    const cases = ['nonsense', 'ftp://h/#apikey=K&leaf_' + leaf, 'http://h/#leaf_' + leaf, 'http://h/#apikey=SECRETKEY', 'http://h/#apikey=SECRETKEY&leaf_short'];
+    for (const link of cases) {
+      assert.throws(() => parseCallLink(link), (err: unknown) => err instanceof LinkError && !err.message.includes('SECRETKEY'));
+    }
+  });
+});
+
+describe('control messages', () => {
+  it('accepts a well-formed join and refuses malformed ones', () => {
+    const join = { type: 'join', v: 1, apikey: 'k', line: 'A'.repeat(22), sender: 'abc', rate: 200000 };
+    assert.deepEqual(parseClientMessage(JSON.stringify(join)), join);
+    for (const bad of [{ ...join, line: 'short' }, { ...join, sender: 'xyz' }, { ...join, rate: 5 }, { ...join, v: 2 }, 'not json']) {
+      assert.equal(parseClientMessage(typeof bad === 'string' ? bad : JSON.stringify(bad)), undefined);
+    }
+  });
+  it('maps close codes back to error codes', () => {
+    assert.equal(errorForCloseCode(4409), 'line_full');
+    assert.equal(errorForCloseCode(4403, 'key_revoked'), 'key_revoked');
+  });
+});
