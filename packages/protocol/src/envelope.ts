@@ -4,23 +4,22 @@
  * Audio is binary and allocation-lean; control (joins, leaves, membership events) is rare and
  * travels as JSON, told apart by the first byte ('{' is 0x7b, audio types are below 0x10).
  *
- *   AUDIO   gateway -> relay    [0x01][slot u32][source conn u32][wire frame]
+ *   AUDIO   gateway -> relay    [0x01][member u32][wire frame]
  *   DELIVER relay -> gateway    [0x02][n u8][destination conn u32 x n][wire frame]
  *
- * `slot` is the relay's number for a line (returned when the line is joined), `conn` a gateway's
- * number for one websocket. Both are local to one process lifetime; ids are random per process, so
- * a restarted relay or gateway never receives envelopes meant for its predecessor.
+ * `member` is the relay's number for one peer on one line (returned when it joined), `conn` a
+ * gateway's number for one websocket. Both are local to one process lifetime; process ids are
+ * random, so a restarted relay or gateway never receives envelopes meant for its predecessor.
  */
 export const ENVELOPE_AUDIO = 0x01;
 export const ENVELOPE_DELIVER = 0x02;
-export const AUDIO_ENVELOPE_HEADER_BYTES = 9;
+export const AUDIO_ENVELOPE_HEADER_BYTES = 5;
 /** At most this many destinations per DELIVER (lines hold far fewer peers). */
 export const MAX_DELIVER_TARGETS = 255;
 
-export function writeAudioHeader(out: Uint8Array, slot: number, conn: number): void {
+export function writeAudioHeader(out: Uint8Array, member: number): void {
   out[0] = ENVELOPE_AUDIO;
-  writeU32(out, 1, slot);
-  writeU32(out, 5, conn);
+  writeU32(out, 1, member);
 }
 
 export function deliverHeaderBytes(targets: number): number {
@@ -41,12 +40,10 @@ export function readU32(bytes: Uint8Array, offset: number): number {
 /** Control envelopes, JSON. `gw` is the gateway id, `conn` its connection number. */
 export type ControlEnvelope =
   | { t: 'join'; gw: string; conn: number; line: string; sender: string; capacity: number; rejoin: boolean }
-  | { t: 'leave'; gw: string; conn: number; slot: number }
-  | { t: 'joined'; conn: number; slot: number; peers: string[] }
+  | { t: 'leave'; gw: string; member: number }
+  | { t: 'joined'; relay: string; conn: number; member: number; peers: string[] }
   | { t: 'refused'; conn: number; code: 'line_full' }
-  | { t: 'peer'; event: 'joined' | 'left'; conns: number[]; sender: string }
-  /** A relay got audio for a slot it does not know (it restarted or the line moved): re-announce. */
-  | { t: 'unknown_slot'; slot: number };
+  | { t: 'peer'; event: 'joined' | 'left'; conns: number[]; sender: string };
 
 export function isControlEnvelope(bytes: Uint8Array): boolean {
   return bytes.length > 0 && bytes[0] === 0x7b;

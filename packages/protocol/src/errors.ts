@@ -12,6 +12,7 @@ export const ERRORS = {
   line_full: { closeCode: 4409, message: 'The line is full: it already has the most peers it allows.' },
   too_many_attempts: { closeCode: 4429, message: 'Too many failed attempts from this address; wait a minute.' },
   no_relay: { closeCode: 4503, message: 'No relay is available; try again shortly.' },
+  unavailable: { closeCode: 1013, message: 'The server cannot check keys right now; try again shortly.' },
   draining: { closeCode: 1001, message: 'The server is restarting; reconnect.' },
   message_too_big: { closeCode: 1009, message: 'A message was larger than the server accepts.' },
   // Reported in an `error` message without closing: the call goes on.

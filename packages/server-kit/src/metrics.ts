@@ -1,0 +1,14 @@
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+export { Registry };
+
+/**
+ * A registry with the process metrics (CPU, memory, event loop lag) registered once. In the
+ * embedded mode all services share one registry; each service adds its own metrics from its own
+ * metrics module, with names prefixed by the service.
+ */
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'studioline_' });
+  return registry;
+}

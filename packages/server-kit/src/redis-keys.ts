@@ -1,0 +1,50 @@
+/**
+ * Every Redis key and pub/sub channel Studioline uses, built in this one place. `prefix` (default
+ * "studioline:") lets several deployments or test runs share one Redis. No key or channel ever holds
+ * a leaf key or a whole API key: API keys appear only as SHA-256 digests.
+ */
+export class RedisKeys {
+  constructor(readonly prefix = 'studioline:') {}
+
+  /** HASH of one API key, by the hex SHA-256 of its secret: id, name, prefix, createdAt, expiresAt, revokedAt. */
+  apiKey(hash: string): string {
+    return `${this.prefix}apikey:${hash}`;
+  }
+  /** STRING: the current secret hash of the key with this id. */
+  apiKeyId(id: string): string {
+    return `${this.prefix}apikey-id:${id}`;
+  }
+  /** SET of every key id. */
+  apiKeyIds(): string {
+    return `${this.prefix}apikeys`;
+  }
+  /** LIST of audit entries (JSON), newest first, capped. */
+  audit(): string {
+    return `${this.prefix}audit`;
+  }
+  /** STRING counter of failed authentications from one client address, expiring with its window. */
+  authFailures(address: string): string {
+    return `${this.prefix}authfail:${address}`;
+  }
+  /** ZSET of live relays or gateways: member the process id, score the time (ms) its registration expires. */
+  presence(kind: 'relays' | 'gateways'): string {
+    return `${this.prefix}${kind}`;
+  }
+
+  /** Channel: binary envelopes and JSON control to one relay. */
+  relayChannel(relayId: string): string {
+    return `${this.prefix}relay:${relayId}`;
+  }
+  /** Channel: binary envelopes and JSON control to one gateway. */
+  gatewayChannel(gatewayId: string): string {
+    return `${this.prefix}gw:${gatewayId}`;
+  }
+  /** Channel: JSON { hash } of each revoked key, so every gateway closes its sockets at once. */
+  revocations(): string {
+    return `${this.prefix}keys:revoked`;
+  }
+  /** Channel: a relay registered or left (any payload); gateways re-read the directory at once. */
+  relaysChanged(): string {
+    return `${this.prefix}relays:changed`;
+  }
+}

@@ -1,0 +1,527 @@
+/**
+ * The gateway: terminates peers' websockets, checks their API keys, and moves their audio to and
+ * from the relay that owns each line, as binary envelopes on the bus.
+ */
+import { randomBytes } from 'node:crypto';
+import { IncomingMessage, Server, createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
+import {
+  AUDIO_ENVELOPE_HEADER_BYTES,
+  ControlEnvelope,
+  ENVELOPE_DELIVER,
+  ERRORS,
+  ErrorCode,
+
+  ServerMessage,
+  WEBSOCKET_PATH,
+  errorMessage,
+  isControlEnvelope,
+  parseClientMessage,
+  readU32,
+  senderIdFromText,
+  wireFrameKid,
+  writeAudioHeader,
+} from '@studioline/protocol';
+import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
+import { RawData, WebSocket, WebSocketServer } from 'ws';
+import { GatewayConfig } from './config.js';
+import { createHttpApp, metricsHandler } from './http-app.js';
+import { KeyStoreUnavailableError, KeyVerifier } from './key-verifier.js';
+import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
+import { RelayRouter } from './relay-router.js';
+import { Session } from './session.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface GatewayDeps {
+  backend: Backend;
+  logger: Logger;
+  registry: Registry;
+  /** Trust X-Forwarded-For from the proxy in front (the last address it appended). */
+  trustProxy?: boolean;
+}
+
+/** A relay that has not answered a join in this time is treated as gone. */
+const JOIN_REPLY_TIMEOUT_MS = 3000;
+
+export class GatewayService {
+  readonly id = 'gw-' + randomBytes(6).toString('hex');
+  private readonly sessions = new Map<number, Session>();
+  /** Local sessions per line, for re-homing lines when relays come and go. */
+  private readonly lines = new Map<string, Set<Session>>();
+  private readonly metrics: GatewayMetrics;
+  private readonly verifier: KeyVerifier;
+  private readonly router: RelayRouter;
+  private readonly channel: string;
+  private readonly wss: WebSocketServer;
+  private readonly server: Server;
+  private metricsServer?: Server;
+  private timers: NodeJS.Timeout[] = [];
+  private nextConn = 1;
+  private draining = false;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    private readonly deps: GatewayDeps,
+  ) {
+    const { backend, logger, registry } = deps;
+    this.metrics = createGatewayMetrics(registry, {
+      connections: () => this.sessions.size,
+      peers: () => [...this.sessions.values()].filter((s) => s.state === 'joined').length,
+      lines: () => this.lines.size,
+    });
+    this.verifier = new KeyVerifier(backend.keys, config.staticKeyHashes, config.keyCacheMs, (result) => this.metrics.keyCache.inc({ result }));
+    this.router = new RelayRouter(backend.relays, logger, () => this.rehomeLines());
+    this.channel = backend.names.gatewayChannel(this.id);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    const app = createHttpApp({ registry, serveMetrics: config.metricsPort === 0, readiness: () => this.readiness(), webRoot: config.webRoot });
+    this.server = createServer(app);
+    this.server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
+  }
+
+  static create(config: GatewayConfig, deps: GatewayDeps): GatewayService {
+    return new GatewayService(config, deps);
+  }
+
+  async start(): Promise<void> {
+    const { backend, logger } = this.deps;
+    await backend.bus.subscribe(this.channel, (msg) => this.onBusMessage(msg));
+    await backend.bus.subscribe(backend.names.revocations(), (msg) => this.onRevocation(msg));
+    await backend.bus.subscribe(backend.names.relaysChanged(), () => void this.router.refresh());
+    await this.beat();
+    await this.router.refresh();
+    this.timers.push(
+      setInterval(() => void this.beat(), this.config.heartbeatMs),
+      setInterval(() => void this.router.refresh(), this.config.relayPollMs),
+      setInterval(() => this.pingAll(), this.config.pingIntervalMs),
+    );
+    backend.onReconnect(() => void this.beat().then(() => this.reannounceAll()));
+    backend.onReconnect(() => this.metrics.redisReconnects.inc());
+    await listen(this.server, this.config.port, this.config.host);
+    if (this.config.metricsPort) {
+      const express = (await import('express')).default;
+      this.metricsServer = createServer(express().get('/metrics', metricsHandler(this.deps.registry)));
+      await listen(this.metricsServer, this.config.metricsPort, this.config.host);
+    }
+    logger.info({ gateway: this.id, address: this.url }, 'gateway listening');
+  }
+
+  /** The address it listens on, as http://host:port. */
+  get url(): string {
+    const addr = this.server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}`;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  private readiness() {
+    const redis = this.deps.backend.isReady();
+    return { ready: redis && !this.draining, store: redis ? 'up' : 'down', draining: this.draining, relays: this.router.liveRelays.length };
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.deps.backend.gateways.heartbeat(this.id, this.config.registrationTtlMs);
+    } catch {
+      /* the store is down; readiness already says so */
+    }
+  }
+
+  // ---- websocket upgrade and refusals before a socket exists ----
+
+  private clientAddress(req: IncomingMessage): string {
+    const forwarded = req.headers['x-forwarded-for'];
+    if (this.deps.trustProxy && typeof forwarded === 'string') return forwarded.split(',').pop()!.trim();
+    return req.socket.remoteAddress ?? 'unknown';
+  }
+
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (!origin) return true;
+    if (this.config.allowedOrigins.length) return this.config.allowedOrigins.includes(origin);
+    try {
+      return new URL(origin).host === req.headers.host;
+    } catch {
+      return false;
+    }
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    const path = (req.url ?? '').split('?')[0];
+    const refuse = (status: number, reason: string, text: string) => {
+      this.metrics.upgradesRefused.inc({ reason });
+      refuseUpgrade(socket, status, text);
+    };
+    if (path !== WEBSOCKET_PATH) return refuse(404, 'not_found', `Websockets are served at ${WEBSOCKET_PATH}`);
+    if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
+    if (!this.originAllowed(req)) return refuse(403, 'bad_origin', ERRORS.bad_origin.message);
+    const address = this.clientAddress(req);
+    let failures = 0;
+    try {
+      failures = await this.deps.backend.authFailures.count(address);
+    } catch {
+      /* store down: the key check will refuse with "unavailable" */
+    }
+    if (failures >= this.config.authFailLimit) {
+      this.metrics.authFailures.inc({ reason: 'rate_limited' });
+      return refuse(429, 'too_many_attempts', ERRORS.too_many_attempts.message);
+    }
+    if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, address));
+  }
+
+  // ---- sessions ----
+
+  private onConnection(ws: WebSocket, address: string): void {
+    const now = performance.now();
+    const rate = this.config.budgetBps / 8;
+    const burst = (rate * this.config.budgetBurstMs) / 1000;
+    const session: Session = {
+      conn: this.nextConn++,
+      ws,
+      address,
+      state: 'joining',
+      senderNumber: -2,
+      member: 0,
+      inBucket: new TokenBucket(rate, burst, now),
+      outBucket: new TokenBucket(rate, burst, now),
+      alive: true,
+      lastWarningAt: -Infinity,
+    };
+    if (this.nextConn > 0xffffffff) this.nextConn = 1;
+    this.sessions.set(session.conn, session);
+    this.metrics.connectionsTotal.inc();
+    this.deps.logger.info({ conn: session.conn, address }, 'connection received');
+    session.timer = setTimeout(() => session.state === 'joining' && this.refuse(session, 'join_timeout'), this.config.joinTimeoutMs);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      session.alive = true;
+      if (isBinary) this.onAudio(session, data as Buffer);
+      else void this.onText(session, data.toString());
+    });
+    ws.on('pong', () => (session.alive = true));
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.closes.inc({ code: 'message_too_big' });
+      this.deps.logger.info({ conn: session.conn, err: err.message }, 'websocket error');
+    });
+    ws.on('close', () => this.onClose(session));
+  }
+
+  private send(session: Session, msg: ServerMessage): void {
+    if (session.ws.readyState === WebSocket.OPEN) session.ws.send(JSON.stringify(msg));
+  }
+
+  /** Closes a session with the error's close code, after telling the client why in words. */
+  private refuse(session: Session, code: ErrorCode): void {
+    if (session.state === 'closed') return;
+    this.metrics.closes.inc({ code });
+    this.send(session, errorMessage(code));
+    session.ws.close(ERRORS[code].closeCode, code);
+    this.detach(session);
+  }
+
+  /** A non-fatal problem, reported at most once a second. */
+  private warn(session: Session, code: ErrorCode, now: number): void {
+    if (now - session.lastWarningAt < 1000) return;
+    session.lastWarningAt = now;
+    this.send(session, errorMessage(code));
+  }
+
+  private async onText(session: Session, text: string): Promise<void> {
+    const msg = parseClientMessage(text);
+    if (msg?.type === 'ping') return this.send(session, { type: 'pong', t: msg.t });
+    if (session.state !== 'joining') return; // a second join or an unknown message: ignored
+    if (!msg) return this.refuse(session, 'bad_request');
+    clearTimeout(session.timer);
+    session.state = 'verifying';
+    let verdict;
+    try {
+      verdict = await this.verifier.verify(msg.apikey);
+    } catch (err) {
+      if (!(err instanceof KeyStoreUnavailableError)) throw err;
+      return this.refuse(session, 'unavailable');
+    }
+    if (session.state !== 'verifying') return; // closed meanwhile
+    if (!verdict.ok) {
+      this.metrics.authFailures.inc({ reason: verdict.reason });
+      this.deps.backend.authFailures.record(session.address, this.config.authFailWindowMs).catch(() => undefined);
+      return this.refuse(session, verdict.reason === 'revoked' ? 'key_revoked' : 'unauthorized');
+    }
+    session.keyHash = verdict.hash;
+    session.keyId = verdict.keyId;
+    session.line = msg.line;
+    session.sender = msg.sender;
+    session.senderNumber = Number(senderIdFromText(msg.sender) ?? -2n);
+    const relay = this.router.relayFor(msg.line);
+    if (!relay) return this.refuse(session, 'no_relay');
+    let peers = this.lines.get(msg.line);
+    if (!peers) this.lines.set(msg.line, (peers = new Set()));
+    peers.add(session);
+    session.state = 'routing';
+    this.joinRelay(session, relay, false);
+    session.timer = setTimeout(() => session.state === 'routing' && this.refuse(session, 'no_relay'), JOIN_REPLY_TIMEOUT_MS);
+  }
+
+  /** Announces a session to the relay that owns its line; audio waits for the relay's answer. */
+  private joinRelay(session: Session, relay: string, rejoin: boolean): void {
+    session.relay = relay;
+    session.relayChannel = this.deps.backend.names.relayChannel(relay);
+    session.member = 0;
+    const env: ControlEnvelope = {
+      t: 'join',
+      gw: this.id,
+      conn: session.conn,
+      line: session.line as string,
+      sender: session.sender as string,
+      capacity: this.config.lineCapacity,
+      rejoin,
+    };
+    this.deps.backend.bus.publish(session.relayChannel, Buffer.from(JSON.stringify(env)));
+  }
+
+  private leaveRelay(session: Session): void {
+    if (session.member && session.relayChannel) {
+      const env: ControlEnvelope = { t: 'leave', gw: this.id, member: session.member };
+      this.deps.backend.bus.publish(session.relayChannel, Buffer.from(JSON.stringify(env)));
+    }
+    session.member = 0;
+  }
+
+  private onClose(session: Session): void {
+    this.detach(session);
+    this.sessions.delete(session.conn);
+  }
+
+  /** Takes a session off its line and its relay (idempotent). */
+  private detach(session: Session): void {
+    if (session.state === 'closed') return;
+    session.state = 'closed';
+    clearTimeout(session.timer);
+    this.leaveRelay(session);
+    if (session.line) {
+      const peers = this.lines.get(session.line);
+      peers?.delete(session);
+      if (peers?.size === 0) this.lines.delete(session.line);
+    }
+  }
+
+  // ---- the audio path: no JSON, one copy into the envelope ----
+
+  private onAudio(session: Session, frame: Buffer): void {
+    if (session.state !== 'joined') {
+      if (session.state === 'joining') return this.refuse(session, 'bad_request');
+      this.metrics.drops.inc({ reason: 'not_joined' });
+      return;
+    }
+    const length = frame.length;
+    this.metrics.framesIn.inc();
+    this.metrics.bytesIn.inc(length);
+    const now = performance.now();
+    if (wireFrameKid(frame) !== session.senderNumber) {
+      this.metrics.drops.inc({ reason: 'malformed' });
+      return this.warn(session, 'malformed_frame', now);
+    }
+    if (!session.inBucket.take(length, now)) {
+      this.metrics.drops.inc({ reason: 'over_budget' });
+      this.metrics.budgetExceeded.inc({ direction: 'in' });
+      return this.warn(session, 'over_budget', now);
+    }
+    if (session.member === 0) {
+      this.metrics.drops.inc({ reason: 'no_route' });
+      return;
+    }
+    const envelope = Buffer.allocUnsafe(AUDIO_ENVELOPE_HEADER_BYTES + length);
+    writeAudioHeader(envelope, session.member);
+    frame.copy(envelope, AUDIO_ENVELOPE_HEADER_BYTES);
+    if (!this.deps.backend.bus.publish(session.relayChannel as string, envelope)) this.metrics.drops.inc({ reason: 'bus_down' });
+  }
+
+  private onBusMessage(msg: Buffer): void {
+    if (msg.length > 2 && msg[0] === ENVELOPE_DELIVER) return this.onDeliver(msg);
+    if (isControlEnvelope(msg)) {
+      try {
+        this.onControl(JSON.parse(msg.toString('utf8')) as ControlEnvelope);
+      } catch (err) {
+        this.deps.logger.warn({ err: (err as Error).message }, 'bad control envelope');
+      }
+    }
+  }
+
+  private onDeliver(msg: Buffer): void {
+    const targets = msg[1];
+    const start = 2 + 4 * targets;
+    if (msg.length <= start) return;
+    const frame = msg.subarray(start);
+    const now = performance.now();
+    for (let i = 0; i < targets; i++) {
+      const session = this.sessions.get(readU32(msg, 2 + 4 * i));
+      if (!session || session.state !== 'joined') {
+        this.metrics.drops.inc({ reason: 'unknown_conn' });
+        continue;
+      }
+      if (session.ws.bufferedAmount > this.config.slowReaderBytes) {
+        this.metrics.drops.inc({ reason: 'slow_reader' });
+        continue;
+      }
+      if (!session.outBucket.take(frame.length, now)) {
+        this.metrics.drops.inc({ reason: 'over_budget' });
+        this.metrics.budgetExceeded.inc({ direction: 'out' });
+        continue;
+      }
+      session.ws.send(frame);
+      this.metrics.framesOut.inc();
+      this.metrics.bytesOut.inc(frame.length);
+    }
+  }
+
+  private onControl(env: ControlEnvelope): void {
+    const { bus, names } = this.deps.backend;
+    if (env.t === 'joined') {
+      const session = this.sessions.get(env.conn);
+      if (!session || session.state === 'closed' || session.relay !== env.relay) {
+        // Stale: the peer left or its line moved while the relay answered. Undo it there.
+        const leave: ControlEnvelope = { t: 'leave', gw: this.id, member: env.member };
+        bus.publish(names.relayChannel(env.relay), Buffer.from(JSON.stringify(leave)));
+        return;
+      }
+      session.member = env.member;
+      if (session.state === 'routing') {
+        clearTimeout(session.timer);
+        session.state = 'joined';
+        this.send(session, {
+          type: 'joined',
+          line: session.line as string,
+          sender: session.sender as string,
+          peers: env.peers,
+          capacity: this.config.lineCapacity,
+          budgetBps: this.config.budgetBps,
+        });
+      }
+    } else if (env.t === 'refused') {
+      const session = this.sessions.get(env.conn);
+      if (session && session.state === 'routing') this.refuse(session, env.code);
+    } else if (env.t === 'peer') {
+      const type = env.event === 'joined' ? 'peer_joined' : 'peer_left';
+      for (const conn of env.conns) {
+        const session = this.sessions.get(conn);
+        if (session?.state === 'joined') this.send(session, { type, sender: env.sender });
+      }
+    }
+  }
+
+  // ---- relays coming and going ----
+
+  /** Moves each line whose owner changed to its new relay, re-announcing this gateway's peers there. */
+  private rehomeLines(): void {
+    for (const [line, sessions] of this.lines) {
+      const relay = this.router.relayFor(line);
+      let moved = false;
+      for (const session of sessions) {
+        if (session.relay === relay || (session.state !== 'joined' && session.state !== 'routing')) continue;
+        if (session.relay && this.router.isLive(session.relay)) this.leaveRelay(session);
+        moved = true;
+        if (relay) this.joinRelay(session, relay, true);
+        else {
+          session.relay = undefined;
+          session.member = 0;
+        }
+      }
+      if (moved) this.metrics.rehomes.inc();
+    }
+  }
+
+  /** After a store outage, tells every relay again who is on its lines (relays dedupe). */
+  private reannounceAll(): void {
+    for (const session of this.sessions.values()) {
+      if (session.state !== 'joined' || !session.line) continue;
+      const relay = this.router.relayFor(session.line);
+      if (relay) this.joinRelay(session, relay, true);
+    }
+  }
+
+  private onRevocation(msg: Buffer): void {
+    let hash: string;
+    try {
+      hash = JSON.parse(msg.toString('utf8')).hash;
+    } catch {
+      return;
+    }
+    this.verifier.evict(hash);
+    for (const session of this.sessions.values()) if (session.keyHash === hash) this.refuse(session, 'key_revoked');
+  }
+
+  private pingAll(): void {
+    for (const session of this.sessions.values()) {
+      if (!session.alive) {
+        session.ws.terminate();
+        continue;
+      }
+      session.alive = false;
+      session.ws.ping();
+    }
+  }
+
+  /**
+   * Drains: readiness fails and upgrades are refused at once; after drainDelayMs every call is
+   * closed with 1001 so its peers reconnect through another gateway; sockets still open at
+   * drainTimeoutMs are terminated. Idempotent.
+   */
+  readonly destroy = once(async () => {
+    const { backend, logger } = this.deps;
+    this.draining = true;
+    logger.info({ gateway: this.id, sessions: this.sessions.size }, 'draining');
+    const deadline = Date.now() + this.config.drainTimeoutMs;
+    if (this.sessions.size) await sleep(Math.min(this.config.drainDelayMs, this.config.drainTimeoutMs));
+    for (const session of this.sessions.values()) {
+      this.metrics.closes.inc({ code: 'draining' });
+      this.send(session, errorMessage('draining'));
+      session.ws.close(ERRORS.draining.closeCode, 'draining');
+      this.detach(session);
+    }
+    while (this.sessions.size && Date.now() < deadline) await sleep(50);
+    for (const session of this.sessions.values()) session.ws.terminate();
+    for (const t of this.timers) clearInterval(t);
+    await runAll([
+      () => backend.gateways.remove(this.id),
+      () => backend.bus.unsubscribe(this.channel),
+      () => backend.bus.unsubscribe(backend.names.revocations()),
+      () => backend.bus.unsubscribe(backend.names.relaysChanged()),
+      () => closeServer(this.server),
+      () => this.metricsServer && closeServer(this.metricsServer),
+    ]);
+    logger.info({ gateway: this.id }, 'gateway stopped');
+  });
+}
+
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  const statusText: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+  const body = JSON.stringify({ error: text });
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections?.();
+    server.close(() => resolve());
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+

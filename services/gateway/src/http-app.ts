@@ -1,0 +1,37 @@
+import { existsSync } from 'node:fs';
+import express from 'express';
+import { Registry } from '@studioline/server-kit';
+
+export interface HttpAppOptions {
+  registry: Registry;
+  /** Serve /metrics here (false when it has its own port). */
+  serveMetrics: boolean;
+  readiness(): { ready: boolean; [detail: string]: unknown };
+  webRoot?: string;
+}
+
+const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Studioline</title>
+<body><h1>Studioline</h1><p>The gateway is running. Join a call with <code>studioline peer LINK</code>.</p></body></html>`;
+
+/** /healthz (alive), /readyz (store reachable and not draining), /metrics, and the web client. */
+export function createHttpApp(options: HttpAppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const state = options.readiness();
+    res.status(state.ready ? 200 : 503).json(state);
+  });
+  if (options.serveMetrics) app.get('/metrics', metricsHandler(options.registry));
+  if (options.webRoot && existsSync(options.webRoot)) app.use(express.static(options.webRoot, { index: 'index.html' }));
+  else app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
+  return app;
+}
+
+export function metricsHandler(registry: Registry): express.RequestHandler {
+  return async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  };
+}

@@ -1,0 +1,59 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** Every metric of the gateway. Labels stay low-cardinality: never a line id, a key or an address. */
+export function createGatewayMetrics(registry: Registry, state: { connections(): number; peers(): number; lines(): number }) {
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  return {
+    connections: gauge('studioline_gateway_connections', 'Open websocket connections', state.connections),
+    peers: gauge('studioline_gateway_peers', 'Peers joined to a line', state.peers),
+    lines: gauge('studioline_gateway_lines', 'Lines with at least one peer on this gateway', state.lines),
+    connectionsTotal: new Counter({ name: 'studioline_gateway_connections_total', help: 'Websocket connections accepted', registers: [registry] }),
+    upgradesRefused: new Counter({
+      name: 'studioline_gateway_upgrades_refused_total',
+      help: 'Websocket upgrades refused before a socket opened, by reason (bad_origin, too_many_attempts, draining, not_found)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    closes: new Counter({
+      name: 'studioline_gateway_refusals_total',
+      help: 'Connections closed by the gateway, by error code (unauthorized, key_revoked, line_full, message_too_big, ...)',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'studioline_gateway_auth_failures_total',
+      help: 'Failed authentications, by reason (unknown, revoked, expired, rate_limited)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    keyCache: new Counter({ name: 'studioline_gateway_key_cache_total', help: 'Key lookups by result (hit, miss)', labelNames: ['result'] as const, registers: [registry] }),
+    framesIn: new Counter({ name: 'studioline_gateway_frames_in_total', help: 'Audio frames received from peers', registers: [registry] }),
+    bytesIn: new Counter({ name: 'studioline_gateway_bytes_in_total', help: 'Bytes of audio frames received from peers', registers: [registry] }),
+    framesOut: new Counter({ name: 'studioline_gateway_frames_out_total', help: 'Audio frames sent to peers', registers: [registry] }),
+    bytesOut: new Counter({ name: 'studioline_gateway_bytes_out_total', help: 'Bytes of audio frames sent to peers', registers: [registry] }),
+    drops: new Counter({
+      name: 'studioline_gateway_frame_drops_total',
+      help: 'Audio frames dropped, by reason (over_budget, malformed, not_joined, no_route, bus_down, slow_reader, unknown_conn)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    budgetExceeded: new Counter({
+      name: 'studioline_gateway_budget_exceeded_total',
+      help: 'Frames over the per-peer bandwidth budget, by direction (in, out)',
+      labelNames: ['direction'] as const,
+      registers: [registry],
+    }),
+    rehomes: new Counter({ name: 'studioline_gateway_line_rehomes_total', help: 'Lines moved to another relay', registers: [registry] }),
+    redisReconnects: new Counter({ name: 'studioline_redis_reconnects_total', help: 'Redis reconnection attempts', registers: [registry] }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

@@ -1,0 +1,30 @@
+import type { WebSocket } from 'ws';
+import { TokenBucket } from './token-bucket.js';
+
+export type SessionState = 'joining' | 'verifying' | 'routing' | 'joined' | 'closed';
+
+/** One websocket on this gateway: a peer before and after it joined its line. */
+export interface Session {
+  readonly conn: number;
+  readonly ws: WebSocket;
+  readonly address: string;
+  state: SessionState;
+  /** SHA-256 of the API key it joined with (for revocation), once verified. */
+  keyHash?: string;
+  keyId?: string;
+  line?: string;
+  sender?: string;
+  /** The sender id as a number, compared with each frame's SFrame KID. */
+  senderNumber: number;
+  /** The relay that owns the line as far as this gateway knows, and this peer's member number there (0: not yet). */
+  relay?: string;
+  relayChannel?: string;
+  member: number;
+  readonly inBucket: TokenBucket;
+  readonly outBucket: TokenBucket;
+  /** Answered the last ping. */
+  alive: boolean;
+  /** When a non-fatal warning (malformed frame, over budget) was last sent, to send at most one a second. */
+  lastWarningAt: number;
+  timer?: NodeJS.Timeout;
+}

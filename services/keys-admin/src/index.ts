@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './key-service.js';
+export * from './keys-admin.js';

@@ -1,0 +1,119 @@
+/**
+ * The rules of API keys: generation (the secret is returned once and stored only as a digest),
+ * revocation and rotation (broadcast so that every gateway closes the key's sockets at once), and
+ * the audit log.
+ */
+import { ApiKeyRecord, Backend, generateApiKey, generateKeyId, hashApiKey, keyPrefix } from '@studioline/server-kit';
+
+export class KeyNotFoundError extends Error {
+  readonly code = 'not_found';
+  constructor(id: string) {
+    super(`no API key with id ${id}`);
+  }
+}
+
+/** What the API shows of a key: never the secret, never its digest. */
+export interface PublicKey {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt?: string;
+  revokedAt?: string;
+  status: 'active' | 'revoked' | 'expired';
+  source?: string;
+}
+
+export function toPublicKey(record: ApiKeyRecord, now = Date.now()): PublicKey {
+  const iso = (ms?: number) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  return {
+    id: record.id,
+    name: record.name,
+    prefix: record.prefix,
+    createdAt: iso(record.createdAt) as string,
+    expiresAt: iso(record.expiresAt),
+    revokedAt: iso(record.revokedAt),
+    status: record.revokedAt !== undefined ? 'revoked' : record.expiresAt !== undefined && record.expiresAt <= now ? 'expired' : 'active',
+    source: record.source,
+  };
+}
+
+export interface CreateKeyOptions {
+  name: string;
+  expiresAt?: number;
+  source?: string;
+  /** Use this secret instead of generating one (keys synced from Kubernetes Secrets). */
+  secret?: string;
+}
+
+export class KeyService {
+  constructor(private readonly backend: Backend) {}
+
+  async create(options: CreateKeyOptions, actor: string): Promise<{ key: PublicKey; secret: string }> {
+    const secret = options.secret ?? generateApiKey();
+    const record: ApiKeyRecord = {
+      id: generateKeyId(),
+      name: options.name,
+      prefix: keyPrefix(secret),
+      hash: hashApiKey(secret),
+      createdAt: Date.now(),
+      expiresAt: options.expiresAt,
+      source: options.source,
+    };
+    await this.backend.keys.put(record);
+    await this.audit('create', record.id, actor);
+    return { key: toPublicKey(record), secret };
+  }
+
+  async list(): Promise<PublicKey[]> {
+    return (await this.backend.keys.list()).map((r) => toPublicKey(r));
+  }
+
+  async get(id: string): Promise<PublicKey> {
+    return toPublicKey(await this.find(id));
+  }
+
+  /** Revokes a key; every gateway refuses it and closes its sockets at once. Idempotent. */
+  async revoke(id: string, actor: string): Promise<PublicKey> {
+    const record = await this.find(id);
+    if (record.revokedAt === undefined) {
+      record.revokedAt = Date.now();
+      await this.backend.keys.put(record);
+      await this.audit('revoke', id, actor);
+    }
+    this.broadcastRevocation(record.hash);
+    return toPublicKey(record);
+  }
+
+  /** Gives a key a new secret; the old secret stops working at once (its sockets are closed). */
+  async rotate(id: string, actor: string): Promise<{ key: PublicKey; secret: string }> {
+    const record = await this.find(id);
+    if (record.revokedAt !== undefined) throw new KeyNotFoundError(id);
+    const previousHash = record.hash;
+    const secret = generateApiKey();
+    record.hash = hashApiKey(secret);
+    record.prefix = keyPrefix(secret);
+    await this.backend.keys.put(record, previousHash);
+    await this.audit('rotate', id, actor);
+    this.broadcastRevocation(previousHash);
+    return { key: toPublicKey(record), secret };
+  }
+
+  async auditLog(limit = 100) {
+    return this.backend.keys.audit(limit);
+  }
+
+  private async find(id: string): Promise<ApiKeyRecord> {
+    const record = await this.backend.keys.findById(id);
+    if (!record) throw new KeyNotFoundError(id);
+    return record;
+  }
+
+  private broadcastRevocation(hash: string): void {
+    this.backend.bus.publish(this.backend.names.revocations(), Buffer.from(JSON.stringify({ hash })));
+  }
+
+  private audit(action: 'create' | 'revoke' | 'rotate' | 'sync', keyId: string, actor: string) {
+    return this.backend.keys.appendAudit({ at: Date.now(), action, keyId, actor });
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The lines a relay owns and their members. Relay state is soft: gateways re-announce their peers
+ * when a line moves to this relay, so nothing here needs to survive a restart.
+ */
+import { deliverHeaderBytes, writeU32, ENVELOPE_DELIVER } from '@studioline/protocol';
+
+export interface Member {
+  id: number;
+  line: Line;
+  gateway: string;
+  conn: number;
+  sender: string;
+  /** Smoothed audio level (RFC 6464: 0 loudest, 127 silence) for picking the loudest speakers. */
+  level: number;
+  /** Where this member's frames go: one target per other gateway, rebuilt when membership changes. */
+  targets: DeliverTarget[];
+}
+
+export interface DeliverTarget {
+  gateway: string;
+  /** [0x02][n][conn...]: the DELIVER header for this member's frames to `gateway`. */
+  header: Buffer;
+}
+
+export interface Line {
+  id: string;
+  capacity: number;
+  members: Member[];
+}
+
+export class LineTable {
+  private readonly lines = new Map<string, Line>();
+  private readonly members = new Map<number, Member>();
+  private nextMember = 1;
+
+  get lineCount(): number {
+    return this.lines.size;
+  }
+  get memberCount(): number {
+    return this.members.size;
+  }
+
+  member(id: number): Member | undefined {
+    return this.members.get(id);
+  }
+
+  find(gateway: string, conn: number, lineId: string): Member | undefined {
+    return this.lines.get(lineId)?.members.find((m) => m.gateway === gateway && m.conn === conn);
+  }
+
+  /** Adds a member; returns undefined when the line is full (unless `force`, for re-announced peers). */
+  add(lineId: string, capacity: number, gateway: string, conn: number, sender: string, force: boolean): Member | undefined {
+    let line = this.lines.get(lineId);
+    if (!line) {
+      line = { id: lineId, capacity, members: [] };
+      this.lines.set(lineId, line);
+    }
+    if (line.members.length >= line.capacity && !force) return undefined;
+    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, level: 127, targets: [] };
+    if (this.nextMember > 0xffffffff) this.nextMember = 1;
+    line.members.push(member);
+    this.members.set(member.id, member);
+    rebuildTargets(line);
+    return member;
+  }
+
+  remove(member: Member): void {
+    const line = member.line;
+    line.members = line.members.filter((m) => m !== member);
+    this.members.delete(member.id);
+    if (line.members.length === 0) this.lines.delete(line.id);
+    else rebuildTargets(line);
+  }
+
+  /** Every member on a gateway that is gone. */
+  membersOfGateways(alive: ReadonlySet<string>): Member[] {
+    return [...this.members.values()].filter((m) => !alive.has(m.gateway));
+  }
+}
+
+function rebuildTargets(line: Line): void {
+  for (const member of line.members) {
+    const byGateway = new Map<string, number[]>();
+    for (const other of line.members) {
+      if (other === member) continue;
+      const conns = byGateway.get(other.gateway) ?? [];
+      conns.push(other.conn);
+      byGateway.set(other.gateway, conns);
+    }
+    member.targets = [...byGateway].map(([gateway, conns]) => {
+      const header = Buffer.alloc(deliverHeaderBytes(conns.length));
+      header[0] = ENVELOPE_DELIVER;
+      header[1] = conns.length;
+      conns.forEach((conn, i) => writeU32(header, 2 + 4 * i, conn));
+      return { gateway, header };
+    });
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The relay: owns lines (members, capacity) and fans each audio frame out to the other members,
+ * one publish per destination gateway.
+ */
+import { randomBytes } from 'node:crypto';
+import { AUDIO_ENVELOPE_HEADER_BYTES, ControlEnvelope, ENVELOPE_AUDIO, isControlEnvelope, readU32 } from '@studioline/protocol';
+import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
+import { RelayConfig } from './config.js';
+import { LineTable, Member } from './line-table.js';
+import { RelayMetrics, createRelayMetrics } from './metrics.js';
+
+export interface RelayDeps {
+  backend: Backend;
+  logger: Logger;
+  registry: Registry;
+}
+
+/** Level smoothing: new = old + (frame - old) / 8, about 80 ms at 100 frames/s. */
+const LEVEL_SMOOTHING = 8;
+
+export class RelayService {
+  readonly id = 'relay-' + randomBytes(6).toString('hex');
+  private readonly table = new LineTable();
+  private readonly metrics: RelayMetrics;
+  private readonly channel: string;
+  private heartbeat?: NodeJS.Timeout;
+  private draining = false;
+
+  private constructor(
+    private readonly config: RelayConfig,
+    private readonly deps: RelayDeps,
+  ) {
+    this.metrics = createRelayMetrics(deps.registry, { lines: () => this.table.lineCount, members: () => this.table.memberCount });
+    this.channel = deps.backend.names.relayChannel(this.id);
+  }
+
+  static create(config: RelayConfig, deps: RelayDeps): RelayService {
+    return new RelayService(config, deps);
+  }
+
+  async start(): Promise<void> {
+    const { backend, logger } = this.deps;
+    await backend.bus.subscribe(this.channel, (msg) => this.onMessage(msg));
+    await this.beat();
+    backend.bus.publish(backend.names.relaysChanged(), Buffer.from(this.id));
+    this.heartbeat = setInterval(() => void this.beat(), this.config.heartbeatMs);
+    // After a Redis outage every registration may have lapsed: announce at once that we are back.
+    backend.onReconnect(() => void this.beat().then(() => backend.bus.publish(backend.names.relaysChanged(), Buffer.from(this.id))));
+    logger.info({ relay: this.id }, 'relay started');
+  }
+
+  /** Renews the registration and forgets the members of gateways that died. */
+  private async beat(): Promise<void> {
+    if (this.draining) return;
+    const { backend, logger } = this.deps;
+    try {
+      await backend.relays.heartbeat(this.id, this.config.registrationTtlMs);
+      const gone = this.table.membersOfGateways(new Set(await backend.gateways.live()));
+      for (const member of gone) this.leave(member);
+      if (gone.length) logger.info({ members: gone.length }, 'forgot the members of gateways that stopped');
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'relay heartbeat failed');
+    }
+  }
+
+  private onMessage(msg: Buffer): void {
+    if (msg.length > 0 && msg[0] === ENVELOPE_AUDIO) return this.onAudio(msg);
+    if (!isControlEnvelope(msg)) {
+      this.metrics.drops.inc({ reason: 'malformed' });
+      return;
+    }
+    let env: ControlEnvelope;
+    try {
+      env = JSON.parse(msg.toString('utf8'));
+    } catch {
+      this.metrics.drops.inc({ reason: 'malformed' });
+      return;
+    }
+    if (env.t === 'join') this.onJoin(env);
+    else if (env.t === 'leave') {
+      const member = this.table.member(env.member);
+      if (member && member.gateway === env.gw) this.leave(member);
+    }
+  }
+
+  private onAudio(msg: Buffer): void {
+    this.metrics.framesIn.inc();
+    if (msg.length <= AUDIO_ENVELOPE_HEADER_BYTES) return this.metrics.drops.inc({ reason: 'malformed' });
+    const member = this.table.member(readU32(msg, 1));
+    if (!member) return this.metrics.drops.inc({ reason: 'unknown_member' });
+    const level = msg[AUDIO_ENVELOPE_HEADER_BYTES];
+    member.level += (level - member.level) / LEVEL_SMOOTHING;
+    if (member.line.members.length > this.config.maxSpeakers + 1 && !this.isLoudest(member)) {
+      return this.metrics.drops.inc({ reason: 'not_loudest' });
+    }
+    const frameLength = msg.length - AUDIO_ENVELOPE_HEADER_BYTES;
+    const { bus, names } = this.deps.backend;
+    for (const target of member.targets) {
+      const out = Buffer.allocUnsafe(target.header.length + frameLength);
+      target.header.copy(out, 0);
+      msg.copy(out, target.header.length, AUDIO_ENVELOPE_HEADER_BYTES);
+      if (bus.publish(names.gatewayChannel(target.gateway), out)) {
+        this.metrics.framesOut.inc();
+        this.metrics.bytesOut.inc(out.length);
+      } else this.metrics.drops.inc({ reason: 'bus_down' });
+    }
+  }
+
+  /** True when fewer than maxSpeakers other members are louder (lower level) than `member`. */
+  private isLoudest(member: Member): boolean {
+    let louder = 0;
+    for (const other of member.line.members) if (other !== member && other.level < member.level) louder++;
+    return louder < this.config.maxSpeakers;
+  }
+
+  private onJoin(env: Extract<ControlEnvelope, { t: 'join' }>): void {
+    const { bus, names } = this.deps.backend;
+    const reply = (body: ControlEnvelope) => bus.publish(names.gatewayChannel(env.gw), Buffer.from(JSON.stringify(body)));
+    let member = this.table.find(env.gw, env.conn, env.line);
+    if (!member) {
+      member = this.table.add(env.line, env.capacity, env.gw, env.conn, env.sender, env.rejoin);
+      if (!member) {
+        this.metrics.joinsRefused.inc({ reason: 'line_full' });
+        reply({ t: 'refused', conn: env.conn, code: 'line_full' });
+        return;
+      }
+      this.announce(member, 'joined');
+    }
+    reply({ t: 'joined', relay: this.id, conn: env.conn, member: member.id, peers: member.line.members.filter((m) => m !== member).map((m) => m.sender) });
+  }
+
+  private leave(member: Member): void {
+    this.table.remove(member);
+    this.announce(member, 'left');
+  }
+
+  /** Tells the other members' gateways that `member` joined or left. */
+  private announce(member: Member, event: 'joined' | 'left'): void {
+    const { bus, names } = this.deps.backend;
+    const byGateway = new Map<string, number[]>();
+    for (const other of member.line.members) {
+      if (other === member) continue;
+      byGateway.set(other.gateway, [...(byGateway.get(other.gateway) ?? []), other.conn]);
+    }
+    for (const [gateway, conns] of byGateway) {
+      const body: ControlEnvelope = { t: 'peer', event, conns, sender: member.sender };
+      bus.publish(names.gatewayChannel(gateway), Buffer.from(JSON.stringify(body)));
+    }
+  }
+
+  /**
+   * Leaves the directory at once (gateways move the lines to other relays without waiting for the
+   * registration to lapse), then stops.
+   */
+  readonly destroy = once(async () => {
+    const { backend, logger } = this.deps;
+    this.draining = true;
+    clearInterval(this.heartbeat);
+    await runAll([
+      () => backend.relays.remove(this.id),
+      () => backend.bus.publish(backend.names.relaysChanged(), Buffer.from(this.id)),
+      () => backend.bus.unsubscribe(this.channel),
+    ]);
+    logger.info({ relay: this.id, lines: this.table.lineCount }, 'relay stopped');
+  });
+}
