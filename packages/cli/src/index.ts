@@ -1,0 +1,3 @@
+export * from './studioline.js';
+export * from './serve-command.js';
+export * from './home.js';

@@ -1,0 +1,65 @@
+/**
+ * The composition root: builds the services of the requested roles on one backend. `npm start`
+ * runs all three roles in one process on the in-memory backend; containers run one role each on
+ * Redis. The service code is the same in both; only the backend differs.
+ */
+import { GatewayConfig, GatewayService } from '@studioline/gateway';
+import { KeysAdminConfig, KeysAdminService } from '@studioline/keys-admin';
+import { RelayConfig, RelayService } from '@studioline/relay';
+import { Backend, Logger, Registry, createRegistry, once, runAll } from '@studioline/server-kit';
+
+export type Role = 'gateway' | 'relay' | 'keys-admin';
+export const ROLES: readonly Role[] = ['gateway', 'relay', 'keys-admin'];
+
+export interface StudiolineOptions {
+  roles: readonly Role[];
+  backend: Backend;
+  logger: Logger;
+  gateway?: GatewayConfig;
+  relay?: RelayConfig;
+  keysAdmin?: KeysAdminConfig;
+  registry?: Registry;
+  trustProxy?: boolean;
+}
+
+export class Studioline {
+  readonly registry: Registry;
+  readonly relay?: RelayService;
+  readonly gateway?: GatewayService;
+  readonly keysAdmin?: KeysAdminService;
+
+  constructor(private readonly options: StudiolineOptions) {
+    const { backend, logger } = options;
+    this.registry = options.registry ?? createRegistry();
+    const need = <T>(role: Role, config: T | undefined): T => {
+      if (!config) throw new Error(`the ${role} role needs its configuration`);
+      return config;
+    };
+    if (options.roles.includes('relay')) {
+      this.relay = RelayService.create(need('relay', options.relay), { backend, logger: logger.child({ service: 'relay' }), registry: this.registry });
+    }
+    if (options.roles.includes('gateway')) {
+      this.gateway = GatewayService.create(need('gateway', options.gateway), {
+        backend,
+        logger: logger.child({ service: 'gateway' }),
+        registry: this.registry,
+        trustProxy: options.trustProxy,
+      });
+    }
+    if (options.roles.includes('keys-admin')) {
+      this.keysAdmin = KeysAdminService.create(need('keys-admin', options.keysAdmin), { backend, logger: logger.child({ service: 'keys-admin' }) });
+    }
+  }
+
+  /** Starts the relay first, so that the gateway finds it at once. */
+  async start(): Promise<void> {
+    await this.relay?.start();
+    await this.keysAdmin?.start();
+    await this.gateway?.start();
+  }
+
+  /** Drains the gateway (calls move to other gateways), then stops the rest. Idempotent. */
+  readonly destroy = once(async () => {
+    await runAll([() => this.gateway?.destroy(), () => this.keysAdmin?.destroy(), () => this.relay?.destroy(), () => this.options.backend.close()]);
+  });
+}
