@@ -42,6 +42,8 @@ export interface PeerOptions {
   origin?: string;
   /** Progress messages for a person (e.g. to stderr). */
   onProgress?: (message: string) => void;
+  /** Each frame heard (decrypted), with its arrival time (performance.now()), for gap analysis. */
+  onAudio?: (senderId: bigint, ctr: bigint, at: number) => void;
   /** Every server message, for tests that watch the protocol. */
   onServerMessage?: (message: Record<string, unknown>) => void;
   /** Stops the call early. */
@@ -228,6 +230,7 @@ export class NodePeer {
     const opened = await this.opener.open(frame);
     if (typeof opened === 'string') return;
     this.lastReceivedAt = performance.now();
+    this.options.onAudio?.(opened.senderId, opened.ctr, this.lastReceivedAt);
     const audio = decodeAudioFrame(opened.plaintext);
     if (audio && this.options.record) this.recorder.add(opened.senderId, opened.ctr, audio.sampleRate, audio.pcm);
     else if (audio) this.recorder.add(opened.senderId, opened.ctr, audio.sampleRate, EMPTY);

@@ -1,0 +1,57 @@
+import { NodePeer, PeerOptions, PeerSummary, toneSource } from '@studioline/client';
+import { CallLink, PROTOCOL_VERSION, STUDIO_SAMPLE_RATE, deriveLineId, formatCallLink, generateLeaf, parseCallLink, randomSenderId, senderIdToText } from '@studioline/protocol';
+import WebSocket from 'ws';
+
+export function newLink(url: string, apiKey: string): CallLink {
+  return parseCallLink(formatCallLink(url, apiKey, generateLeaf()));
+}
+
+/** The same line (same leaf) through another gateway. */
+export function sameLineVia(link: CallLink, url: string): CallLink {
+  return parseCallLink(formatCallLink(url, link.apiKey, link.leaf as string));
+}
+
+export function tonePeer(link: CallLink, frequency: number, seconds: number, extra: Partial<PeerOptions> = {}): NodePeer {
+  return new NodePeer({ link, source: toneSource(frequency, STUDIO_SAMPLE_RATE), seconds, record: true, peerTimeoutMs: 20_000, ...extra });
+}
+
+/** Two peers on one line, each sending a tone; resolves with both summaries. */
+export async function call(a: CallLink, b: CallLink, seconds: number, extra: Partial<PeerOptions> = {}): Promise<[PeerSummary, PeerSummary]> {
+  return Promise.all([tonePeer(a, 440, seconds, extra).run(), tonePeer(b, 1000, seconds, extra).run()]);
+}
+
+export interface RawClient {
+  ws: WebSocket;
+  messages: Record<string, unknown>[];
+  closed: Promise<{ code: number; reason: string }>;
+  sender: bigint;
+  line: string;
+}
+
+/** A websocket that speaks the protocol by hand, to send what a well-behaved peer never would. */
+export async function rawJoin(link: CallLink, options: { apiKey?: string; origin?: string } = {}): Promise<RawClient> {
+  const ws = new WebSocket(link.websocketUrl, { perMessageDeflate: false, headers: options.origin ? { Origin: options.origin } : {} });
+  const messages: Record<string, unknown>[] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) messages.push(JSON.parse(data.toString()));
+  });
+  const sender = randomSenderId();
+  const line = await deriveLineId(link.leafBytes!);
+  await new Promise<void>((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('error', reject);
+  });
+  ws.send(JSON.stringify({ type: 'join', v: PROTOCOL_VERSION, apikey: options.apiKey ?? link.apiKey, line, sender: senderIdToText(sender), rate: STUDIO_SAMPLE_RATE }));
+  return { ws, messages, closed, sender, line };
+}
+
+export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
