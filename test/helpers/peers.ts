@@ -23,6 +23,8 @@ export async function call(a: CallLink, b: CallLink, seconds: number, extra: Par
 export interface RawClient {
   ws: WebSocket;
   messages: Record<string, unknown>[];
+  /** Binary messages (audio frames) received so far. */
+  frames: { count: number };
   closed: Promise<{ code: number; reason: string }>;
   sender: bigint;
   line: string;
@@ -30,20 +32,22 @@ export interface RawClient {
 
 /** A websocket that speaks the protocol by hand, to send what a well-behaved peer never would. */
 export async function rawJoin(link: CallLink, options: { apiKey?: string; origin?: string } = {}): Promise<RawClient> {
+  const sender = randomSenderId();
+  const line = await deriveLineId(link.leafBytes!);
   const ws = new WebSocket(link.websocketUrl, { perMessageDeflate: false, headers: options.origin ? { Origin: options.origin } : {} });
   const messages: Record<string, unknown>[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const frames = { count: 0 };
   ws.on('message', (data, isBinary) => {
-    if (!isBinary) messages.push(JSON.parse(data.toString()));
+    if (isBinary) frames.count++;
+    else messages.push(JSON.parse(data.toString()));
   });
-  const sender = randomSenderId();
-  const line = await deriveLineId(link.leafBytes!);
   await new Promise<void>((resolve, reject) => {
     ws.on('open', resolve);
     ws.on('error', reject);
   });
   ws.send(JSON.stringify({ type: 'join', v: PROTOCOL_VERSION, apikey: options.apiKey ?? link.apiKey, line, sender: senderIdToText(sender), rate: STUDIO_SAMPLE_RATE }));
-  return { ws, messages, closed, sender, line };
+  return { ws, messages, frames, closed, sender, line };
 }
 
 export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
