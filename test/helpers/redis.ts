@@ -25,6 +25,7 @@ export async function startRedis(): Promise<TestRedis> {
     prefix: () => `t${randomBytes(4).toString('hex')}:`,
     client() {
       const c = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+      c.on('error', () => undefined); // the container may be stopped on purpose
       clients.push(c);
       return c;
     },

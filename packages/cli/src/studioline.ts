@@ -22,6 +22,8 @@ export interface StudiolineOptions {
   trustProxy?: boolean;
 }
 
+const STORE_WAIT_MS = 10_000;
+
 export class Studioline {
   readonly registry: Registry;
   readonly relay?: RelayService;
@@ -51,8 +53,14 @@ export class Studioline {
     }
   }
 
-  /** Starts the relay first, so that the gateway finds it at once. */
+  /**
+   * Waits (up to 10 s) for the store, then starts the relay first, so that the gateway finds it at
+   * once. A store that is still down is no reason to fail: services report not ready and recover.
+   */
   async start(): Promise<void> {
+    if (!(await this.options.backend.waitReady(STORE_WAIT_MS))) {
+      this.options.logger.warn({ waitedMs: STORE_WAIT_MS }, 'the store is not reachable yet; starting anyway, not ready');
+    }
     await this.relay?.start();
     await this.keysAdmin?.start();
     await this.gateway?.start();

@@ -24,6 +24,8 @@ export interface Backend {
   readonly names: RedisKeys;
   /** True while the backing store answers (always true in memory). */
   isReady(): boolean;
+  /** Resolves true once the store answers, false after `timeoutMs` (the caller goes on, not ready). */
+  waitReady(timeoutMs: number): Promise<boolean>;
   /** Listens for the store coming back after an outage. */
   onReconnect(listener: () => void): void;
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export function createMemoryBackend(): Backend {
     authFailures: new MemoryAuthFailureCounter(),
     names: new RedisKeys('memory:'),
     isReady: () => true,
+    waitReady: async () => true,
     onReconnect: () => undefined,
     close: async () => undefined,
   };
@@ -91,6 +94,7 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     });
   }
   const names = new RedisKeys(options.prefix);
+  const isReady = () => commands.status === 'ready' && subscriber.status === 'ready';
   let closing: Promise<void> | undefined;
   return {
     kind: 'redis',
@@ -100,7 +104,12 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     gateways: new RedisPresenceDirectory(commands, names.presence('gateways')),
     authFailures: new RedisAuthFailureCounter(commands, names),
     names,
-    isReady: () => commands.status === 'ready' && subscriber.status === 'ready',
+    isReady,
+    async waitReady(timeoutMs) {
+      const until = Date.now() + timeoutMs;
+      while (!isReady() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      return isReady();
+    },
     onReconnect: (listener) => void reconnectListeners.push(listener),
     close() {
       closing ??= (async () => {
