@@ -166,4 +166,25 @@ describe('Redis topology: 2 gateways, 2 relays, keys-admin, Redis', { skip }, ()
     const audit = await adminCall('GET', '/v1/audit');
     assert.deepEqual(audit.entries.map((e: { action: string }) => e.action).slice(0, 2), ['revoke', 'create']);
   });
+
+  it('SIGTERM on a gateway: not ready at once, calls closed with 1001 so peers move, and the process exits by itself', async () => {
+    const gateway = gateways[1];
+    const client = await rawJoin(newLink(gateway.url, (await adminCall('POST', '/v1/keys', { name: 'drain' })).secret));
+    await waitFor(() => client.messages.find((m) => m.type === 'joined'), 5000, 'joined');
+    const start = performance.now();
+    gateway.child.kill('SIGTERM');
+    await waitFor(async () => true, 1, '');
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 503; i++) {
+      status = (await fetch(`${gateway.url}/readyz`)).status;
+      if (status !== 503) await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(status, 503, 'readiness fails while draining');
+    const closed = await client.closed;
+    assert.deepEqual([closed.code, closed.reason], [1001, 'draining']);
+    assert.equal(client.messages.at(-1)?.code, 'draining');
+    assert.equal(await gateway.exited, 0);
+    assert.ok(performance.now() - start < 5000, 'exited well before the drain deadline');
+    gateways = gateways.filter((g) => g !== gateway);
+  });
 });
