@@ -1,20 +1,12 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
+import { stateGauge } from '@studioline/server-kit';
 
 /** Every metric of the gateway. Labels stay low-cardinality: never a line id, a key or an address. */
 export function createGatewayMetrics(registry: Registry, state: { connections(): number; peers(): number; lines(): number }) {
-  const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
   return {
-    connections: gauge('studioline_gateway_connections', 'Open websocket connections', state.connections),
-    peers: gauge('studioline_gateway_peers', 'Peers joined to a line', state.peers),
-    lines: gauge('studioline_gateway_lines', 'Lines with at least one peer on this gateway', state.lines),
+    connections: stateGauge(registry, 'studioline_gateway_connections', 'Open websocket connections', state.connections),
+    peers: stateGauge(registry, 'studioline_gateway_peers', 'Peers joined to a line', state.peers),
+    lines: stateGauge(registry, 'studioline_gateway_lines', 'Lines with at least one peer on this gateway', state.lines),
     connectionsTotal: new Counter({ name: 'studioline_gateway_connections_total', help: 'Websocket connections accepted', registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'studioline_gateway_upgrades_refused_total',

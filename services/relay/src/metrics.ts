@@ -1,24 +1,11 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
+import { stateGauge } from '@studioline/server-kit';
 
 /** Every metric of the relay. Labels stay low-cardinality: never a line id, a key or an address. */
 export function createRelayMetrics(registry: Registry, state: { lines(): number; members(): number }) {
   return {
-    lines: new Gauge({
-      name: 'studioline_relay_lines',
-      help: 'Lines owned by this relay',
-      registers: [registry],
-      collect() {
-        this.set(state.lines());
-      },
-    }),
-    members: new Gauge({
-      name: 'studioline_relay_members',
-      help: 'Peers on the lines of this relay',
-      registers: [registry],
-      collect() {
-        this.set(state.members());
-      },
-    }),
+    lines: stateGauge(registry, 'studioline_relay_lines', 'Lines owned by this relay', state.lines),
+    members: stateGauge(registry, 'studioline_relay_members', 'Peers on the lines of this relay', state.members),
     framesIn: new Counter({ name: 'studioline_relay_frames_in_total', help: 'Audio envelopes received from gateways', registers: [registry] }),
     framesOut: new Counter({ name: 'studioline_relay_frames_out_total', help: 'Audio envelopes published to gateways (one per destination gateway)', registers: [registry] }),
     bytesOut: new Counter({ name: 'studioline_relay_bytes_out_total', help: 'Bytes of audio envelopes published to gateways', registers: [registry] }),
