@@ -2,7 +2,7 @@
 import { PassThrough } from 'node:stream';
 import { GATEWAY_DEFAULTS, GatewayConfig } from '@studioline/gateway';
 import { RELAY_DEFAULTS } from '@studioline/relay';
-import { Studioline } from '@studioline/cli';
+import { Studioline, defaultWebRoot } from '@studioline/cli';
 import { createLogger, createMemoryBackend, generateApiKey, hashApiKey } from '@studioline/server-kit';
 
 export interface Embedded {
@@ -27,7 +27,7 @@ export async function startEmbedded(gateway: Partial<GatewayConfig> = {}): Promi
     roles: ['gateway', 'relay', 'keys-admin'],
     backend: createMemoryBackend(),
     logger: createLogger('studioline', { destination: stream }),
-    gateway: { ...GATEWAY_DEFAULTS, port: 0, staticKeyHashes: [hashApiKey(apiKey)], drainDelayMs: 0, ...gateway },
+    gateway: { ...GATEWAY_DEFAULTS, port: 0, staticKeyHashes: [hashApiKey(apiKey)], drainDelayMs: 0, webRoot: defaultWebRoot(), ...gateway },
     relay: RELAY_DEFAULTS,
     keysAdmin: { host: '127.0.0.1', port: 0, adminToken },
   });

@@ -3,6 +3,7 @@ import { keysAdminConfigFromEnv } from '@studioline/keys-admin';
 import { relayConfigFromEnv } from '@studioline/relay';
 import { ConfigError, Env, createLogger, createMemoryBackend, createRedisBackend, destroyOnSignal, envBool, envStr, hashApiKey } from '@studioline/server-kit';
 import { localAdminToken, localApiKey, studiolineHome } from './home.js';
+import { defaultWebRoot } from './studioline.js';
 import { ROLES, Role, Studioline } from './studioline.js';
 
 export interface ServeOptions {
@@ -39,6 +40,7 @@ export async function serve(options: ServeOptions, processEnv: NodeJS.ProcessEnv
     adminTokenFile = token.path;
   }
 
+  env.WEB_ROOT ??= defaultWebRoot();
   const backend = redisUrl
     ? createRedisBackend({ url: redisUrl, prefix: envStr(env, 'REDIS_PREFIX', 'studioline:'), logger: logger.child({ component: 'redis' }) })
     : createMemoryBackend();

@@ -3,10 +3,16 @@
  * runs all three roles in one process on the in-memory backend; containers run one role each on
  * Redis. The service code is the same in both; only the backend differs.
  */
+import { dirname, join } from 'node:path';
 import { GatewayConfig, GatewayService } from '@studioline/gateway';
 import { KeysAdminConfig, KeysAdminService } from '@studioline/keys-admin';
 import { RelayConfig, RelayService } from '@studioline/relay';
 import { Backend, Logger, Registry, createRegistry, once, runAll } from '@studioline/server-kit';
+
+/** The web client built by the client package (npm run build). */
+export function defaultWebRoot(): string {
+  return join(dirname(require.resolve('@studioline/client/package.json')), 'dist', 'web');
+}
 
 export type Role = 'gateway' | 'relay' | 'keys-admin';
 export const ROLES: readonly Role[] = ['gateway', 'relay', 'keys-admin'];

@@ -29,7 +29,8 @@ export function encodeWav({ sampleRate, samples }: Pcm): Buffer {
   return out;
 }
 
-export function decodeWav(file: Buffer): Pcm {
+/** Decodes one channel (default the first) of a 16-bit PCM WAV. */
+export function decodeWav(file: Buffer, channel = 0): Pcm {
   if (file.length < 12 || file.toString('ascii', 0, 4) !== 'RIFF' || file.toString('ascii', 8, 12) !== 'WAVE') {
     throw new WavError('not a WAV file (no RIFF/WAVE header)');
   }
@@ -44,9 +45,10 @@ export function decodeWav(file: Buffer): Pcm {
     } else if (id === 'data') {
       if (!format) throw new WavError('WAV data chunk before its fmt chunk');
       if ((format.tag !== 1 && format.tag !== 0xfffe) || format.bits !== 16) throw new WavError(`only 16-bit PCM WAV is supported (format ${format.tag}, ${format.bits} bits)`);
+      if (channel >= format.channels) throw new WavError(`the WAV has ${format.channels} channel(s); channel ${channel} asked`);
       const frames = Math.floor(Math.min(size, file.length - body) / (2 * format.channels));
       const samples = new Int16Array(frames);
-      for (let i = 0; i < frames; i++) samples[i] = file.readInt16LE(body + i * 2 * format.channels);
+      for (let i = 0; i < frames; i++) samples[i] = file.readInt16LE(body + (i * format.channels + channel) * 2);
       return { sampleRate: format.sampleRate, samples };
     }
     offset = body + size + (size & 1);

@@ -25,7 +25,20 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     res.status(state.ready ? 200 : 503).json(state);
   });
   if (options.serveMetrics) app.get('/metrics', metricsHandler(options.registry));
-  if (options.webRoot && existsSync(options.webRoot)) app.use(express.static(options.webRoot, { index: 'index.html' }));
+  if (options.webRoot && existsSync(options.webRoot)) {
+    // The page talks only to this gateway: no third-party script, style, font or connection.
+    app.use((_req, res, next) => {
+      res.set({
+        'Content-Security-Policy':
+          "default-src 'self'; connect-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        'Referrer-Policy': 'no-referrer',
+        'X-Content-Type-Options': 'nosniff',
+        'Permissions-Policy': 'microphone=(self)',
+      });
+      next();
+    });
+    app.use(express.static(options.webRoot, { index: 'index.html' }));
+  }
   else app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
   return app;
 }

@@ -1,0 +1,25 @@
+/**
+ * Capture: collects the microphone's 128-sample render quanta into 10 ms frames of 16-bit PCM and
+ * hands each frame to the main thread (transferred, not copied).
+ */
+class CaptureProcessor extends AudioWorkletProcessor {
+  private readonly frameSamples = Math.round(sampleRate / 100);
+  private frame = new Int16Array(this.frameSamples);
+  private filled = 0;
+
+  process(inputs: Float32Array[][]): boolean {
+    const input = inputs[0]?.[0];
+    if (!input) return true;
+    for (let i = 0; i < input.length; i++) {
+      const s = Math.max(-1, Math.min(1, input[i]));
+      this.frame[this.filled++] = s < 0 ? s * 32768 : s * 32767;
+      if (this.filled === this.frameSamples) {
+        this.port.postMessage(this.frame, [this.frame.buffer]);
+        this.frame = new Int16Array(this.frameSamples);
+        this.filled = 0;
+      }
+    }
+    return true;
+  }
+}
+registerProcessor('studioline-capture', CaptureProcessor);

@@ -1,0 +1,201 @@
+/** The call page: reads the link in the address bar, makes a leaf when asked, and runs the call UI. */
+import { CallLink, LinkError, audioLevel, formatCallLink, generateLeaf, parseCallLink, parseLeaf } from '@studioline/protocol';
+import { AudioEngine, JitterStats, MOBILE_RATES, Resampler, STUDIO_RATES } from './audio.js';
+import { CallClient, CallState } from './call.js';
+import { CallRecording } from './recording.js';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+function showProblem(text: string): void {
+  const el = $('problem');
+  el.textContent = text;
+  el.hidden = false;
+}
+
+function setState(state: CallState | 'ready', text: string): void {
+  const el = $('state');
+  el.textContent = text;
+  el.dataset.state = state;
+  if (state === 'refused') showProblem(text);
+  else if (state === 'in-call') $('problem').hidden = true;
+}
+
+/** Reads the address bar; makes a new leaf for #generate_leaf and puts it (and the key) in the fragment. */
+function readLink(): CallLink | undefined {
+  let link: CallLink;
+  try {
+    link = parseCallLink(location.href);
+  } catch (err) {
+    if (err instanceof LinkError) {
+      showProblem(`This link cannot start a call: ${err.message}. Ask for a new link, or open /#apikey=KEY&generate_leaf to start a line.`);
+      return undefined;
+    }
+    throw err;
+  }
+  if (link.generateLeaf) {
+    const leaf = generateLeaf();
+    link = { ...link, leaf, leafBytes: parseLeaf(leaf), generateLeaf: false };
+  }
+  // The preferred form: key and leaf in the fragment, which never reaches a server or a proxy log.
+  const preferred = formatCallLink(location.origin, link.apiKey, link.leaf as string, link.mobile);
+  history.replaceState(null, '', preferred);
+  $<HTMLInputElement>('link').value = preferred;
+  $('share').hidden = false;
+  return link;
+}
+
+function kbps(bytes: number, seconds: number): string {
+  return seconds > 0 ? `${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s` : '–';
+}
+
+function run(): void {
+  const link = readLink();
+  if (!link) return;
+  setState('ready', 'Ready to join');
+  $('copy').addEventListener('click', async () => {
+    const input = $<HTMLInputElement>('link');
+    try {
+      await navigator.clipboard.writeText(input.value);
+    } catch {
+      input.select();
+      document.execCommand('copy');
+    }
+    $('copy').textContent = 'Copied';
+  });
+
+  let engine: AudioEngine | undefined;
+  let call: CallClient | undefined;
+  let muted = false;
+  let recording: CallRecording | undefined;
+  let jitter: JitterStats[] = [];
+  const resamplers = new Map<string, Resampler>();
+  const peerLevels = new Map<string, number>();
+
+  const renderPeers = (peers: string[]) => {
+    const list = $('peers');
+    list.replaceChildren();
+    if (!peers.length) {
+      const li = document.createElement('li');
+      li.className = 'empty';
+      li.textContent = 'Nobody else yet';
+      list.append(li);
+    }
+    for (const p of peers) {
+      const li = document.createElement('li');
+      li.dataset.sender = p;
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = `Peer ${p.slice(0, 6)}`;
+      const meter = document.createElement('meter');
+      meter.min = 0;
+      meter.max = 1;
+      meter.setAttribute('aria-label', `Level of peer ${p.slice(0, 6)}`);
+      li.append(name, meter);
+      list.append(li);
+    }
+  };
+
+  $('start').addEventListener('click', async () => {
+    $<HTMLButtonElement>('start').disabled = true;
+    try {
+      engine = await AudioEngine.start({
+        rates: link.mobile ? MOBILE_RATES : STUDIO_RATES,
+        processing: $<HTMLInputElement>('processing').checked,
+        onFrame(pcm) {
+          const level = audioLevel(pcm);
+          $<HTMLMeterElement>('input-level').value = muted ? 0 : (127 - level) / 127;
+          if (muted) return;
+          recording?.addLocal(pcm);
+          void call?.send(pcm);
+        },
+        onJitterStats(stats) {
+          jitter = stats;
+        },
+      });
+    } catch (err) {
+      $<HTMLButtonElement>('start').disabled = false;
+      showProblem(`The microphone could not be opened: ${(err as Error).message}. Allow microphone access and try again.`);
+      return;
+    }
+    $('join').hidden = true;
+    $('call').hidden = false;
+    $('stat-rate').textContent = `${(engine.sampleRate / 1000).toFixed(0)} kHz${engine.sampleRate < 200_000 && !link.mobile ? ' (the most this browser allows)' : ''}`;
+    call = new CallClient(link, engine.sampleRate, {
+      onState: setState,
+      onPeers: renderPeers,
+      onPeerLeft(sender) {
+        engine?.forget(sender);
+        resamplers.delete(sender);
+      },
+      onFrame(sender, ctr, level, frame) {
+        if (!engine) return;
+        let r = resamplers.get(sender);
+        if (!r || r.from !== frame.sampleRate) resamplers.set(sender, (r = new Resampler(frame.sampleRate, engine.sampleRate)));
+        const samples = r.process(frame.pcm);
+        recording?.addRemote(samples);
+        peerLevels.set(sender, (127 - level) / 127);
+        engine.play(sender, ctr, samples);
+      },
+    });
+    await call.start();
+  });
+
+  $('processing').addEventListener('change', () => void engine?.openMicrophone($<HTMLInputElement>('processing').checked));
+
+  $('mute').addEventListener('click', () => {
+    muted = !muted;
+    $('mute').setAttribute('aria-pressed', String(muted));
+    $('mute').textContent = muted ? 'Unmute' : 'Mute';
+  });
+
+  $('record').addEventListener('click', () => {
+    if (!recording) {
+      if (!engine) return;
+      recording = new CallRecording(engine.sampleRate);
+      $('record').setAttribute('aria-pressed', 'true');
+      $('record').textContent = 'Stop recording';
+      return;
+    }
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(recording.toWav());
+    a.download = `studioline-${new Date().toISOString().replace(/[:.]/g, '-')}.wav`;
+    a.click();
+    recording = undefined;
+    $('record').setAttribute('aria-pressed', 'false');
+    $('record').textContent = 'Record';
+  });
+
+  $('leave').addEventListener('click', () => {
+    call?.stop();
+    void engine?.close();
+    $('call').hidden = true;
+  });
+
+  let last = { at: performance.now(), sent: 0, received: 0 };
+  setInterval(() => {
+    if (!call || !engine) return;
+    const f = call.figures;
+    const now = performance.now();
+    const dt = (now - last.at) / 1000;
+    $('stat-sent').textContent = kbps(f.bytesSent - last.sent, dt);
+    $('stat-received').textContent = kbps(f.bytesReceived - last.received, dt);
+    last = { at: now, sent: f.bytesSent, received: f.bytesReceived };
+    $('stat-rtt').textContent = f.rttMs === undefined ? '–' : `${f.rttMs.toFixed(1)} ms`;
+    const buffered = jitter.length ? Math.max(...jitter.map((j) => j.bufferedMs)) : undefined;
+    const target = jitter.length ? Math.max(...jitter.map((j) => j.targetMs)) : undefined;
+    $('stat-jitter').textContent = buffered === undefined ? '–' : `${buffered.toFixed(0)} ms (target ${target} ms)`;
+    if (buffered !== undefined && f.rttMs !== undefined) {
+      $('stat-latency').textContent = `${(10 + f.rttMs / 2 + buffered + engine.outputLatencyMs).toFixed(0)} ms`;
+    }
+    const concealed = jitter.reduce((n, j) => n + j.concealed, 0);
+    $('stat-lost').textContent = String(f.lost) + (concealed ? ` (${concealed} concealed)` : '');
+    $('stat-decrypt').textContent = String(f.decryptFailed + f.replayed);
+    for (const li of $('peers').querySelectorAll<HTMLLIElement>('li[data-sender]')) {
+      const meter = li.querySelector('meter');
+      if (meter) meter.value = peerLevels.get(li.dataset.sender as string) ?? 0;
+    }
+    (window as unknown as { studioline: unknown }).studioline = { figures: { ...f }, jitter, state: $('state').dataset.state };
+  }, 500);
+}
+
+run();
