@@ -171,15 +171,18 @@ function run(): void {
     $('call').hidden = true;
   });
 
-  let last = { at: performance.now(), sent: 0, received: 0 };
+  // Bitrates over the last 2 s: steady enough to read, recent enough to show a change.
+  const history: { at: number; sent: number; received: number }[] = [];
   setInterval(() => {
     if (!call || !engine) return;
     const f = call.figures;
     const now = performance.now();
-    const dt = (now - last.at) / 1000;
-    $('stat-sent').textContent = kbps(f.bytesSent - last.sent, dt);
-    $('stat-received').textContent = kbps(f.bytesReceived - last.received, dt);
-    last = { at: now, sent: f.bytesSent, received: f.bytesReceived };
+    history.push({ at: now, sent: f.bytesSent, received: f.bytesReceived });
+    while (history.length > 5) history.shift();
+    const first = history[0];
+    const dt = (now - first.at) / 1000;
+    $('stat-sent').textContent = kbps(f.bytesSent - first.sent, dt);
+    $('stat-received').textContent = kbps(f.bytesReceived - first.received, dt);
     $('stat-rtt').textContent = f.rttMs === undefined ? '–' : `${f.rttMs.toFixed(1)} ms`;
     const buffered = jitter.length ? Math.max(...jitter.map((j) => j.bufferedMs)) : undefined;
     const target = jitter.length ? Math.max(...jitter.map((j) => j.targetMs)) : undefined;
