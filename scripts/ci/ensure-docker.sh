@@ -40,4 +40,23 @@ if ! docker image inspect "$redis" >/dev/null 2>&1; then
   echo "ci: building $redis"
   docker build -q -t "$redis" --build-arg BASE_IMAGE="$base" -f docker/redis.Dockerfile docker >/dev/null
 fi
-echo "ci: docker ready (base $base, redis $redis)"
+node_image=studioline-local/node:20
+# Rebuilt when this machine's CA bundle changes (registries are reached through it).
+ca_sum=$(sha256sum /etc/ssl/certs/ca-certificates.crt | cut -c1-12)
+if [ "$(docker image inspect -f '{{ index .Config.Labels "ca" }}' "$node_image" 2>/dev/null)" != "$ca_sum" ]; then
+  echo "ci: building $node_image from this machine's node $(node --version)"
+  ctx=$(mktemp -d)
+  cp "$(readlink -f "$(command -v node)")" "$ctx/node"
+  cp -r "$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")" "$ctx/npm"
+  cp docker/node-local.Dockerfile "$ctx/Dockerfile"
+  cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
+  docker build -q -t "$node_image" --label "ca=$ca_sum" --build-arg BASE_IMAGE="$base" "$ctx" >/dev/null
+  rm -rf "$ctx"
+fi
+
+nginx_image=studioline-local/nginx:1
+if ! docker image inspect "$nginx_image" >/dev/null 2>&1; then
+  echo "ci: building $nginx_image"
+  docker build -q -t "$nginx_image" --build-arg BASE_IMAGE="$base" -f docker/nginx.Dockerfile docker >/dev/null
+fi
+echo "ci: docker ready (base $base, redis $redis, node $node_image, nginx $nginx_image)"

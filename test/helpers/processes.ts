@@ -78,7 +78,7 @@ export async function startGateway(env: Record<string, string>): Promise<Service
 }
 
 export async function startRelay(env: Record<string, string>): Promise<ServiceProcess & { id: string }> {
-  const p = startProcess(['serve', '--role', 'relay'], env, 'relay');
+  const p = startProcess(['serve', '--role', 'relay'], { METRICS_PORT: '0', ...env }, 'relay');
   const line = await p.waitForLog((l) => l.msg === 'relay started');
   return Object.assign(p, { id: line.relay as string });
 }

@@ -6,6 +6,7 @@ import { ConfigError } from '@studioline/server-kit';
 import { apiKeyForLinks } from './home.js';
 import { AdminApiError, runKeys } from './keys-command.js';
 import { runPeer } from './peer-command.js';
+import { SelftestError, runSelftest } from './selftest-command.js';
 import { serve } from './serve-command.js';
 import { ROLES, Role } from './studioline.js';
 
@@ -21,6 +22,10 @@ const USAGE = `Usage: studioline <command>
   peer LINK [--tone HZ | --wav FILE] [--seconds N] [--record OUT.wav] [--json] [--no-wait]
         Join the line of LINK, send a tone (default 440 Hz) or a WAV at real time, and record what
         the other peers send. Prints: frames sent, received, lost, replayed, failed to decrypt.
+
+  selftest [URL] [--apikey KEY] [--seconds N]
+        Make a real call between two peers through the server at URL (default http://127.0.0.1:7777)
+        and check that each heard the other (what helm test runs). Exit 0 when it passed.
 
   keys create --name NAME [--expires ISO-TIME] | list | show ID | revoke ID | rotate ID | audit
         Manage API keys through the keys admin API (--admin-url, default http://127.0.0.1:7778;
@@ -79,6 +84,15 @@ export async function main(argv: string[]): Promise<void> {
         });
         return;
       }
+      case 'selftest': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { apikey: { type: 'string' }, seconds: { type: 'string', default: '3' } } });
+        const apiKey = values.apikey ?? apiKeyForLinks(process.env);
+        if (!apiKey) throw new ConfigError('no API key: pass --apikey or set APIKEY');
+        const seconds = Number(values.seconds);
+        if (!(seconds > 0 && seconds <= 60)) throw new ConfigError('--seconds must be between 0 and 60');
+        process.stdout.write((await runSelftest({ url: positionals[0] ?? 'http://127.0.0.1:7777', apiKey, seconds })) + '\n');
+        return;
+      }
       case 'keys': {
         const { values, positionals } = parseArgs({
           args: rest,
@@ -105,7 +119,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(`unknown command "${command}"\n\n${USAGE}`);
     }
   } catch (err) {
-    const known = [ConfigError, LinkError, PeerError, AdminApiError, WavError].some((E) => err instanceof E);
+    const known = [ConfigError, LinkError, PeerError, AdminApiError, WavError, SelftestError].some((E) => err instanceof E);
     const e = err as Error & { code?: string };
     process.stderr.write(`studioline ${command ?? ''}: ${known ? e.message : e.stack ?? e.message}\n`);
     // 2: refused by the server or bad input, 1: anything else.

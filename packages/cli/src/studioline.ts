@@ -3,6 +3,8 @@
  * runs all three roles in one process on the in-memory backend; containers run one role each on
  * Redis. The service code is the same in both; only the backend differs.
  */
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { GatewayConfig, GatewayService } from '@studioline/gateway';
 import { KeysAdminConfig, KeysAdminService } from '@studioline/keys-admin';
@@ -26,6 +28,29 @@ export interface StudiolineOptions {
   keysAdmin?: KeysAdminConfig;
   registry?: Registry;
   trustProxy?: boolean;
+  /** Port for /healthz, /readyz and /metrics of a process that runs a relay without a gateway. */
+  opsPort?: number;
+  opsHost?: string;
+}
+
+/** /healthz, /readyz (store reachable) and /metrics on their own port. */
+async function startOpsServer(registry: Registry, backend: Backend, port: number, host: string) {
+  const server = createServer(async (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (path === '/readyz') {
+      const ready = backend.isReady();
+      return void res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready, store: ready ? 'up' : 'down' }));
+    }
+    if (path === '/metrics') return void res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  const addr = server.address() as AddressInfo;
+  return {
+    url: `http://${addr.address}:${addr.port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 const STORE_WAIT_MS = 10_000;
@@ -55,7 +80,7 @@ export class Studioline {
       });
     }
     if (options.roles.includes('keys-admin')) {
-      this.keysAdmin = KeysAdminService.create(need('keys-admin', options.keysAdmin), { backend, logger: logger.child({ service: 'keys-admin' }) });
+      this.keysAdmin = KeysAdminService.create(need('keys-admin', options.keysAdmin), { backend, logger: logger.child({ service: 'keys-admin' }), registry: this.registry });
     }
   }
 
@@ -70,10 +95,23 @@ export class Studioline {
     await this.relay?.start();
     await this.keysAdmin?.start();
     await this.gateway?.start();
+    // A relay alone has no HTTP server of its own: give it one for probes and scraping.
+    if (this.relay && !this.gateway && this.options.opsPort !== undefined) {
+      this.opsServer = await startOpsServer(this.registry, this.options.backend, this.options.opsPort, this.options.opsHost ?? '127.0.0.1');
+      this.options.logger.info({ address: this.opsServer.url }, 'relay health and metrics listening');
+    }
   }
+
+  private opsServer?: { url: string; close(): Promise<void> };
 
   /** Drains the gateway (calls move to other gateways), then stops the rest. Idempotent. */
   readonly destroy = once(async () => {
-    await runAll([() => this.gateway?.destroy(), () => this.keysAdmin?.destroy(), () => this.relay?.destroy(), () => this.options.backend.close()]);
+    await runAll([
+      () => this.gateway?.destroy(),
+      () => this.keysAdmin?.destroy(),
+      () => this.relay?.destroy(),
+      () => this.opsServer?.close(),
+      () => this.options.backend.close(),
+    ]);
   });
 }

@@ -1,4 +1,6 @@
-import { ConfigError, Env, envInt, envStr } from '@studioline/server-kit';
+import { existsSync, readFileSync } from 'node:fs';
+import { ConfigError, Env, envBool, envInt, envStr } from '@studioline/server-kit';
+import { SECRET_SYNC_DEFAULTS, SecretSyncConfig } from './secret-sync.js';
 
 export interface KeysAdminConfig {
   /** Address of the admin API (ADMIN_HOST). Default 127.0.0.1: expose it deliberately. */
@@ -7,7 +9,14 @@ export interface KeysAdminConfig {
   port: number;
   /** Bearer token for every /v1 request (ADMIN_TOKEN). Required. */
   adminToken: string;
+  /**
+   * Mirror labelled Kubernetes Secrets into keys (SECRET_SYNC=true; SECRET_SYNC_NAMESPACE, default the
+   * pod's namespace; SECRET_SYNC_SELECTOR, default studioline.io/api-key). Off by default.
+   */
+  secretSync?: SecretSyncConfig;
 }
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
@@ -15,9 +24,17 @@ export function keysAdminConfigFromEnv(env: Env, fallbackToken?: string): KeysAd
   const adminToken = envStr(env, 'ADMIN_TOKEN') ?? fallbackToken;
   if (!adminToken) throw new ConfigError('ADMIN_TOKEN is required: the bearer token of the keys admin API');
   if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) throw new ConfigError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+  let secretSync: SecretSyncConfig | undefined;
+  if (envBool(env, 'SECRET_SYNC', false)) {
+    const namespace =
+      envStr(env, 'SECRET_SYNC_NAMESPACE') ?? envStr(env, 'POD_NAMESPACE') ?? (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() : undefined);
+    if (!namespace) throw new ConfigError('SECRET_SYNC needs a namespace: set SECRET_SYNC_NAMESPACE (or run in a pod)');
+    secretSync = { ...SECRET_SYNC_DEFAULTS, namespace, labelSelector: envStr(env, 'SECRET_SYNC_SELECTOR', SECRET_SYNC_DEFAULTS.labelSelector) };
+  }
   return {
     host: envStr(env, 'ADMIN_HOST', '127.0.0.1'),
     port: envInt(env, 'ADMIN_PORT', 7778, { min: 0, max: 65535 }),
     adminToken,
+    secretSync,
   };
 }

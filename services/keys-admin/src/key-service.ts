@@ -99,6 +99,40 @@ export class KeyService {
     return { key: toPublicKey(record), secret };
   }
 
+  /**
+   * Creates, rotates or un-revokes the key mirrored from `source` (a Kubernetes Secret) so that it
+   * matches `hash`; a changed hash revokes the old secret at once.
+   */
+  async sync(wanted: { source: string; name: string; hash: string; prefix: string; expiresAt?: number }): Promise<void> {
+    const existing = (await this.backend.keys.list()).find((r) => r.source === wanted.source);
+    if (existing && existing.hash === wanted.hash && existing.revokedAt === undefined && existing.expiresAt === wanted.expiresAt && existing.name === wanted.name) return;
+    const record: ApiKeyRecord = {
+      id: existing?.id ?? generateKeyId(),
+      name: wanted.name,
+      prefix: wanted.prefix,
+      hash: wanted.hash,
+      createdAt: existing?.createdAt ?? Date.now(),
+      expiresAt: wanted.expiresAt,
+      source: wanted.source,
+    };
+    await this.backend.keys.put(record, existing?.hash);
+    await this.audit(existing ? (existing.hash !== wanted.hash ? 'rotate' : 'sync') : 'create', record.id, 'k8s-secret-sync');
+    if (existing && existing.hash !== wanted.hash) this.broadcastRevocation(existing.hash);
+  }
+
+  /** Revokes the key mirrored from `source`, if any (its Secret was deleted). */
+  async revokeBySource(source: string, actor: string): Promise<void> {
+    const record = (await this.backend.keys.list()).find((r) => r.source === source && r.revokedAt === undefined);
+    if (record) await this.revoke(record.id, actor);
+  }
+
+  /** Revokes every active key mirrored from a source starting with `prefix` that is not in `keep`. */
+  async revokeSourcesExcept(prefix: string, keep: ReadonlySet<string>, actor: string): Promise<void> {
+    for (const r of await this.backend.keys.list()) {
+      if (r.source?.startsWith(prefix) && !keep.has(r.source) && r.revokedAt === undefined) await this.revoke(r.id, actor);
+    }
+  }
+
   async auditLog(limit = 100) {
     return this.backend.keys.audit(limit);
   }

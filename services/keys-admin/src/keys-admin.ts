@@ -8,19 +8,24 @@
  *   DELETE /v1/keys/:id            same as revoke
  *   POST   /v1/keys/:id/rotate                                      -> { key, secret }
  *   GET    /v1/audit?limit=N                                        -> { entries }
- *   GET    /healthz, /readyz
+ *   GET    /healthz, /readyz, /metrics
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import express, { NextFunction, Request, Response } from 'express';
-import { Backend, Logger, once } from '@studioline/server-kit';
+import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
 import { KeysAdminConfig } from './config.js';
 import { KeyNotFoundError, KeyService } from './key-service.js';
+import { SecretSync } from './secret-sync.js';
 
 export interface KeysAdminDeps {
   backend: Backend;
   logger: Logger;
+  registry?: Registry;
+  /** How to reach the Kubernetes API for the Secret mirror; default: in-cluster or ~/.kube/config. */
+  kubeConfig?: KubeConfig;
 }
 
 class BadRequestError extends Error {
@@ -34,6 +39,7 @@ function digest(text: string): Buffer {
 export class KeysAdminService {
   readonly keys: KeyService;
   private readonly server: Server;
+  private secretSync?: SecretSync;
 
   private constructor(
     private readonly config: KeysAdminConfig,
@@ -56,6 +62,8 @@ export class KeysAdminService {
       const ready = this.deps.backend.isReady();
       res.status(ready ? 200 : 503).json({ ready, store: ready ? 'up' : 'down' });
     });
+    const registry = this.deps.registry;
+    if (registry) app.get('/metrics', async (_req, res) => void res.type(registry.contentType).send(await registry.metrics()));
     const expected = digest(this.config.adminToken);
     app.use('/v1', (req, res, next) => {
       const header = req.headers.authorization ?? '';
@@ -114,6 +122,21 @@ export class KeysAdminService {
       this.server.listen(this.config.port, this.config.host, () => resolve());
     });
     this.deps.logger.info({ address: this.url }, 'keys admin listening');
+    if (this.config.secretSync) {
+      let kubeConfig = this.deps.kubeConfig;
+      if (!kubeConfig) {
+        const k8s = await import('@kubernetes/client-node');
+        kubeConfig = new k8s.KubeConfig();
+        kubeConfig.loadFromDefault();
+      }
+      this.secretSync = new SecretSync(kubeConfig, this.config.secretSync, this.keys, this.deps.logger.child({ component: 'secret-sync' }));
+      await this.secretSync.start();
+    }
+  }
+
+  /** Resolves once the Secret mirror has mirrored its first full list (at once when it is off). */
+  get secretsSynced(): Promise<void> {
+    return this.secretSync?.synced ?? Promise.resolve();
   }
 
   get url(): string {
@@ -122,7 +145,12 @@ export class KeysAdminService {
   }
 
   readonly destroy = once(async () => {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await runAll([
+      () => this.secretSync?.stop(),
+      () => {
+        this.server.closeAllConnections();
+        return new Promise<void>((resolve) => this.server.close(() => resolve()));
+      },
+    ]);
   });
 }

@@ -1,0 +1,99 @@
+/**
+ * Mirrors labelled Kubernetes Secrets into the key store, so that API keys can be managed
+ * declaratively (GitOps): a Secret with the label `studioline.io/api-key` and a data field `apikey`
+ * is a key. Creating it creates the key, changing `apikey` rotates it (the old secret stops working
+ * at once), deleting it revokes it. A list-and-watch (informer) keeps it in step and re-lists after
+ * every reconnect, revoking what disappeared meanwhile.
+ *
+ * Optional annotations: `studioline.io/name` (the key's name), `studioline.io/expires-at` (ISO time).
+ */
+import type { KubeConfig, V1Secret } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { Logger, hashApiKey } from '@studioline/server-kit';
+import { KeyService } from './key-service.js';
+
+export interface SecretSyncConfig {
+  namespace: string;
+  /** Label selector of the Secrets to mirror. Default `studioline.io/api-key`. */
+  labelSelector: string;
+  /** Wait this long before watching again after the watch failed (ms). Default 1000. */
+  restartDelayMs: number;
+}
+
+export const SECRET_SYNC_DEFAULTS = { labelSelector: 'studioline.io/api-key', restartDelayMs: 1000 };
+
+const source = (s: V1Secret) => `k8s:${s.metadata?.namespace}/${s.metadata?.name}`;
+
+export class SecretSync {
+  private informer?: { start(): Promise<void>; stop(): Promise<void> };
+  private stopped = false;
+  /** Resolves after the first full list has been mirrored. */
+  readonly synced: Promise<void>;
+  private markSynced!: () => void;
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly config: SecretSyncConfig,
+    private readonly keys: KeyService,
+    private readonly logger: Logger,
+  ) {
+    this.synced = new Promise((resolve) => (this.markSynced = resolve));
+  }
+
+  async start(): Promise<void> {
+    const k8s = await import('@kubernetes/client-node');
+    const api = this.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const { namespace, labelSelector } = this.config;
+    const informer = k8s.makeInformer(
+      this.kubeConfig,
+      `/api/v1/namespaces/${namespace}/secrets`,
+      () => api.listNamespacedSecret({ namespace, labelSelector }),
+      labelSelector,
+    );
+    const handle = (what: string, fn: () => Promise<unknown>) =>
+      fn().catch((err: Error) => this.logger.error({ err: err.message, what }, 'secret sync failed; the next resync retries'));
+    informer.on('add', (s: V1Secret) => void handle('add', () => this.upsert(s)));
+    informer.on('update', (s: V1Secret) => void handle('update', () => this.upsert(s)));
+    informer.on('delete', (s: V1Secret) => void handle('delete', () => this.keys.revokeBySource(source(s), 'k8s-secret-sync')));
+    informer.on('connect', () => {
+      // Every (re)connection resyncs from a full list: the watch may resume past changes it never
+      // reported. What is listed is mirrored; what was mirrored but is no longer listed was deleted.
+      void handle('resync', async () => {
+        const items = (await api.listNamespacedSecret({ namespace, labelSelector })).items;
+        for (const secret of items) await this.upsert(secret);
+        await this.keys.revokeSourcesExcept(`k8s:${namespace}/`, new Set(items.map(source)), 'k8s-secret-sync');
+        this.markSynced();
+      });
+    });
+    informer.on('error', (err: Error) => {
+      if (this.stopped) return;
+      this.logger.warn({ err: err?.message }, 'secret watch dropped; watching again');
+      setTimeout(() => !this.stopped && void informer.start().catch(() => undefined), this.config.restartDelayMs);
+    });
+    this.informer = informer;
+    await informer.start();
+    this.logger.info({ namespace, labelSelector }, 'mirroring API keys from Kubernetes Secrets');
+  }
+
+  private async upsert(secret: V1Secret): Promise<void> {
+    const raw = secret.data?.apikey;
+    if (!raw) {
+      this.logger.warn({ secret: secret.metadata?.name }, 'labelled Secret has no `apikey` field; ignored');
+      return;
+    }
+    const value = Buffer.from(raw, 'base64').toString('utf8').trim();
+    const annotations = secret.metadata?.annotations ?? {};
+    const expires = annotations['studioline.io/expires-at'] ? Date.parse(annotations['studioline.io/expires-at']) : undefined;
+    await this.keys.sync({
+      source: source(secret),
+      name: annotations['studioline.io/name'] ?? secret.metadata?.name ?? 'kubernetes',
+      hash: hashApiKey(value),
+      prefix: value.slice(0, 4),
+      expiresAt: Number.isNaN(expires) ? undefined : expires,
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.informer?.stop();
+  }
+}
