@@ -26,3 +26,28 @@ export function requireDocker(): string | undefined {
 }
 
 export const REDIS_IMAGE = process.env.STUDIOLINE_REDIS_IMAGE ?? 'redis:7';
+
+/** The Studioline image under test (CI builds it from the repository's Dockerfile). */
+export const STUDIOLINE_IMAGE = process.env.STUDIOLINE_IMAGE ?? 'studioline:dev';
+export const NGINX_IMAGE = process.env.STUDIOLINE_NGINX_IMAGE ?? 'nginx:1.27';
+
+export function imageExists(image: string): boolean {
+  try {
+    execFileSync('docker', ['image', 'inspect', image], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Like requireDocker, and the images too (built by `bash scripts/ci/build-images.sh`). */
+export function requireImages(images: string[]): string | undefined {
+  const docker = requireDocker();
+  if (docker) return docker;
+  const missing = images.filter((i) => !imageExists(i));
+  if (!missing.length) return undefined;
+  const reason = `images ${missing.join(', ')} are missing: build them with \`bash scripts/ci/build-images.sh\``;
+  if (IN_CI) throw new Error(`CI=true and ${reason}`);
+  process.stderr.write(`\n!!! SKIPPING: ${reason}\n\n`);
+  return reason;
+}

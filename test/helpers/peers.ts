@@ -31,10 +31,10 @@ export interface RawClient {
 }
 
 /** A websocket that speaks the protocol by hand, to send what a well-behaved peer never would. */
-export async function rawJoin(link: CallLink, options: { apiKey?: string; origin?: string } = {}): Promise<RawClient> {
+export async function rawJoin(link: CallLink, options: { apiKey?: string; origin?: string; ca?: string } = {}): Promise<RawClient> {
   const sender = randomSenderId();
   const line = await deriveLineId(link.leafBytes!);
-  const ws = new WebSocket(link.websocketUrl, { perMessageDeflate: false, headers: options.origin ? { Origin: options.origin } : {} });
+  const ws = new WebSocket(link.websocketUrl, { perMessageDeflate: false, headers: options.origin ? { Origin: options.origin } : {}, ca: options.ca });
   const messages: Record<string, unknown>[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   const frames = { count: 0 };

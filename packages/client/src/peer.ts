@@ -40,6 +40,8 @@ export interface PeerOptions {
   reconnect?: boolean;
   /** Sent as the Origin header (browsers always send one; the Node peer none by default). */
   origin?: string;
+  /** Extra CA certificates (PEM) to trust for wss:// (a private CA). */
+  ca?: string | Buffer;
   /** Progress messages for a person (e.g. to stderr). */
   onProgress?: (message: string) => void;
   /** Each frame heard (decrypted), with its arrival time (performance.now()), for gap analysis. */
@@ -131,7 +133,7 @@ export class NodePeer {
     const senderId = randomSenderId();
     this.sealer = await FrameSealer.create(this.options.link.leafBytes as Uint8Array, senderId);
     const headers: Record<string, string> = this.options.origin ? { Origin: this.options.origin } : {};
-    const ws = new WebSocket(this.options.link.websocketUrl, { perMessageDeflate: false, headers });
+    const ws = new WebSocket(this.options.link.websocketUrl, { perMessageDeflate: false, headers, ca: this.options.ca });
     this.ws = ws;
     this.joined = false;
     await new Promise<void>((resolve, reject) => {
@@ -172,6 +174,8 @@ export class NodePeer {
         } else if (msg.type === 'error') {
           lastError = { code: msg.code, message: msg.message };
           this.summary.warnings[msg.code] = (this.summary.warnings[msg.code] ?? 0) + 1;
+          // The gateway is going away: reconnect now rather than wait out the close handshake.
+          if (msg.code === 'draining' && this.joined) ws.terminate();
         }
       });
       ws.on('close', (closeCode, reasonBuffer) => {

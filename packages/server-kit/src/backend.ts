@@ -26,7 +26,7 @@ export interface Backend {
   isReady(): boolean;
   /** Resolves true once the store answers, false after `timeoutMs` (the caller goes on, not ready). */
   waitReady(timeoutMs: number): Promise<boolean>;
-  /** Listens for the store coming back after an outage. */
+  /** Listens for the store coming back after an outage (called once both connections are up). */
   onReconnect(listener: () => void): void;
   close(): Promise<void>;
 }
@@ -88,7 +88,9 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     conn.on('ready', () => {
       if (wasReady) {
         logger.info({ connection: name }, 'redis reconnected');
-        for (const l of reconnectListeners) l();
+        // Listeners run once both connections are back, so that replies to what they send
+        // (e.g. re-announced joins) find the subscriptions in place.
+        if (isReady()) for (const l of reconnectListeners) l();
       }
       wasReady = true;
     });

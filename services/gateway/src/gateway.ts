@@ -41,6 +41,9 @@ export interface GatewayDeps {
   trustProxy?: boolean;
 }
 
+/** After a drain's close frames, sockets still open this much later are cut. */
+const CLOSE_GRACE_MS = 1000;
+
 /** A relay that has not answered a join in this time is treated as gone. */
 const JOIN_REPLY_TIMEOUT_MS = 3000;
 
@@ -92,7 +95,10 @@ export class GatewayService {
     await this.router.refresh();
     this.timers.push(
       setInterval(() => void this.beat(), this.config.heartbeatMs),
-      setInterval(() => void this.router.refresh(), this.config.relayPollMs),
+      setInterval(() => {
+        void this.router.refresh();
+        this.retryUnansweredJoins();
+      }, this.config.relayPollMs),
       setInterval(() => this.pingAll(), this.config.pingIntervalMs),
     );
     backend.onReconnect(() => void this.beat().then(() => this.reannounceAll()));
@@ -187,6 +193,7 @@ export class GatewayService {
       state: 'joining',
       senderNumber: -2,
       member: 0,
+      joinSentAt: 0,
       inBucket: new TokenBucket(rate, burst, now),
       outBucket: new TokenBucket(rate, burst, now),
       alive: true,
@@ -270,6 +277,7 @@ export class GatewayService {
     session.relay = relay;
     session.relayChannel = this.deps.backend.names.relayChannel(relay);
     session.member = 0;
+    session.joinSentAt = Date.now();
     const env: ControlEnvelope = {
       t: 'join',
       gw: this.id,
@@ -433,6 +441,17 @@ export class GatewayService {
     }
   }
 
+  /**
+   * The bus delivers at most once: a join (or its answer) lost to a reconnecting store would leave
+   * a peer without a route. Joins unanswered for a second are sent again (relays dedupe).
+   */
+  private retryUnansweredJoins(): void {
+    const now = Date.now();
+    for (const session of this.sessions.values()) {
+      if (session.state === 'joined' && session.member === 0 && session.relay && now - session.joinSentAt > 1000) this.joinRelay(session, session.relay, true);
+    }
+  }
+
   /** After a store outage, tells every relay again who is on its lines (relays dedupe). */
   private reannounceAll(): void {
     for (const session of this.sessions.values()) {
@@ -481,7 +500,10 @@ export class GatewayService {
       session.ws.close(ERRORS.draining.closeCode, 'draining');
       this.detach(session);
     }
-    while (this.sessions.size && Date.now() < deadline) await sleep(50);
+    // Clients reconnect on the draining message; a close handshake that a proxy holds half-open
+    // gets a second, then the socket is cut.
+    const closeBy = Math.min(deadline, Date.now() + CLOSE_GRACE_MS);
+    while (this.sessions.size && Date.now() < closeBy) await sleep(50);
     for (const session of this.sessions.values()) session.ws.terminate();
     for (const t of this.timers) clearInterval(t);
     await runAll([

@@ -20,6 +20,8 @@ export interface Session {
   relay?: string;
   relayChannel?: string;
   member: number;
+  /** When the last join for this session went to its relay (ms), to send it again if unanswered. */
+  joinSentAt: number;
   readonly inBucket: TokenBucket;
   readonly outBucket: TokenBucket;
   /** Answered the last ping. */

@@ -7,9 +7,15 @@ export interface RelayConfig {
   registrationTtlMs: number;
   /** In group lines (more than 2 peers), forward only this many loudest speakers. Default 2. */
   maxSpeakers: number;
+  /**
+   * Forget the peers of gateways whose registration lapsed, but only once the store has been up
+   * this long (RELAY_GATEWAY_GRACE_MS): after a store restart, registrations return with the next
+   * heartbeats, not at once. At least the gateways' GATEWAY_TTL_MS. Default 5000.
+   */
+  gatewayGraceMs: number;
 }
 
-export const RELAY_DEFAULTS: RelayConfig = { heartbeatMs: 500, registrationTtlMs: 2000, maxSpeakers: 2 };
+export const RELAY_DEFAULTS: RelayConfig = { heartbeatMs: 500, registrationTtlMs: 2000, maxSpeakers: 2, gatewayGraceMs: 5000 };
 
 export function relayConfigFromEnv(env: Env): RelayConfig {
   const heartbeatMs = envInt(env, 'RELAY_HEARTBEAT_MS', RELAY_DEFAULTS.heartbeatMs, { min: 50, max: 10_000 });
@@ -17,6 +23,7 @@ export function relayConfigFromEnv(env: Env): RelayConfig {
     heartbeatMs,
     registrationTtlMs: envInt(env, 'RELAY_TTL_MS', RELAY_DEFAULTS.registrationTtlMs, { min: heartbeatMs * 2, max: 60_000 }),
     maxSpeakers: envInt(env, 'RELAY_MAX_SPEAKERS', RELAY_DEFAULTS.maxSpeakers, { min: 1, max: 16 }),
+    gatewayGraceMs: envInt(env, 'RELAY_GATEWAY_GRACE_MS', RELAY_DEFAULTS.gatewayGraceMs, { min: 0, max: 300_000 }),
   };
 }
 

@@ -25,6 +25,8 @@ export class RelayService {
   private readonly channel: string;
   private heartbeat?: NodeJS.Timeout;
   private draining = false;
+  /** Since when the store has answered without a break (ms). */
+  private storeUpSince = Date.now();
 
   private constructor(
     private readonly config: RelayConfig,
@@ -45,7 +47,10 @@ export class RelayService {
     backend.bus.publish(backend.names.relaysChanged(), Buffer.from(this.id));
     this.heartbeat = setInterval(() => void this.beat(), this.config.heartbeatMs);
     // After a Redis outage every registration may have lapsed: announce at once that we are back.
-    backend.onReconnect(() => void this.beat().then(() => backend.bus.publish(backend.names.relaysChanged(), Buffer.from(this.id))));
+    backend.onReconnect(() => {
+      this.storeUpSince = Date.now();
+      void this.beat().then(() => backend.bus.publish(backend.names.relaysChanged(), Buffer.from(this.id)));
+    });
     logger.info({ relay: this.id }, 'relay started');
   }
 
@@ -55,10 +60,13 @@ export class RelayService {
     const { backend, logger } = this.deps;
     try {
       await backend.relays.heartbeat(this.id, this.config.registrationTtlMs);
+      if (this.storeUpSince === Infinity) this.storeUpSince = Date.now();
+      if (Date.now() - this.storeUpSince < this.config.gatewayGraceMs) return;
       const gone = this.table.membersOfGateways(new Set(await backend.gateways.live()));
       for (const member of gone) this.leave(member);
       if (gone.length) logger.info({ members: gone.length }, 'forgot the members of gateways that stopped');
     } catch (err) {
+      this.storeUpSince = Infinity;
       logger.warn({ err: (err as Error).message }, 'relay heartbeat failed');
     }
   }

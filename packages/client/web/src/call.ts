@@ -103,6 +103,16 @@ export class CallClient {
         this.figures.rttMs = performance.now() - msg.t;
       } else if (msg.type === 'error') {
         lastError = { code: msg.code, message: msg.message };
+        if (msg.code === 'draining') {
+          // The gateway is going away: connect again now (through another gateway) instead of
+          // waiting out the old socket's close handshake.
+          ws.onclose = null;
+          ws.close();
+          clearInterval(this.pingTimer);
+          this.joined = false;
+          this.events.onState('reconnecting', `${msg.message} Reconnecting…`);
+          void this.connect();
+        }
       }
     };
     ws.onclose = (e) => {

@@ -1,0 +1,237 @@
+/**
+ * Issue 4, acceptance 3: the repository's own image in a deployment's shape, on a Docker network
+ * made by the test: nginx with TLS 1.3 (a CA and certificate made here) in front of two gateway
+ * containers, two relay containers, Redis and keys-admin. Two Node peers call through wss:// and
+ * hear each other bit-exactly; then a relay is killed, a gateway is terminated, Redis is stopped for
+ * 15 s, and a key is revoked, each with its promise checked.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { GenericContainer, Network, StartedNetwork, StartedTestContainer, Wait } from 'testcontainers';
+import { NodePeer, PeerSummary, wavSource } from '@studioline/client';
+import { STUDIO_SAMPLE_RATE, deriveLineId, samplesPerFrame } from '@studioline/protocol';
+import { generateApiKey, pickRelay } from '@studioline/server-kit';
+import { NGINX_IMAGE, REDIS_IMAGE, STUDIOLINE_IMAGE, requireImages } from './helpers/env.js';
+import { newLink, rawJoin, tonePeer, waitFor } from './helpers/peers.js';
+import { REPO } from './helpers/processes.js';
+
+process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+const skip = requireImages([STUDIOLINE_IMAGE, NGINX_IMAGE, REDIS_IMAGE]);
+
+/** A CA and a certificate for 127.0.0.1/localhost signed by it, made with openssl. */
+function makeTls(): { dir: string; ca: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'studioline-tls-'));
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Studioline test CA');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'tls.key', '-out', 'tls.csr', '-subj', '/CN=localhost');
+  require('node:fs').writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  run('x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'tls.crt', '-days', '2', '-extfile', 'san.ext');
+  return { dir, ca: readFileSync(join(dir, 'ca.crt'), 'utf8') };
+}
+
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
+
+function noise(seed: number, samples: number): Int16Array {
+  const out = new Int16Array(samples);
+  let x = seed;
+  for (let i = 0; i < samples; i++) out[i] = ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) & 0xffff;
+  return out;
+}
+
+describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', { skip, timeout: 300_000 }, () => {
+  let network: StartedNetwork;
+  let redis: StartedTestContainer;
+  const relays: StartedTestContainer[] = [];
+  const gateways: StartedTestContainer[] = [];
+  let admin: StartedTestContainer;
+  let nginx: StartedTestContainer;
+  let tls: { dir: string; ca: string };
+  let base: string;
+  const staticKey = generateApiKey();
+  const adminToken = 'container-topology-admin-token';
+
+  const studioline = (role: string, alias: string) =>
+    new GenericContainer(STUDIOLINE_IMAGE)
+      .withNetwork(network)
+      .withNetworkAliases(alias)
+      .withCommand(['serve', '--role', role])
+      .withTmpFs({ '/tmp': 'rw' })
+      .withEnvironment({ REDIS_URL: 'redis://redis:6379', APIKEY: staticKey, ADMIN_TOKEN: adminToken, TRUST_PROXY: 'true', DRAIN_DELAY_MS: '300' });
+
+  before(async () => {
+    tls = makeTls();
+    network = await new Network().start();
+    redis = await new GenericContainer(REDIS_IMAGE).withNetwork(network).withNetworkAliases('redis').start();
+    for (const i of [1, 2]) relays.push(await studioline('relay', `relay-${i}`).withWaitStrategy(Wait.forLogMessage(/relay started/)).start());
+    for (const i of [1, 2]) {
+      gateways.push(await studioline('gateway', `gateway-${i}`).withExposedPorts(7777).withWaitStrategy(Wait.forLogMessage(/gateway listening/)).start());
+    }
+    admin = await studioline('keys-admin', 'keys-admin').withExposedPorts(7778).withWaitStrategy(Wait.forLogMessage(/keys admin listening/)).start();
+    nginx = await new GenericContainer(NGINX_IMAGE)
+      .withNetwork(network)
+      .withExposedPorts(443)
+      .withCopyFilesToContainer([
+        { source: join(REPO, 'deploy/nginx/studioline.conf'), target: '/etc/nginx/conf.d/studioline.conf' },
+        { source: join(tls.dir, 'tls.crt'), target: '/etc/nginx/tls/tls.crt' },
+        { source: join(tls.dir, 'tls.key'), target: '/etc/nginx/tls/tls.key' },
+      ])
+      .withWaitStrategy(Wait.forListeningPorts())
+      .start();
+    base = `https://127.0.0.1:${nginx.getMappedPort(443)}`;
+  });
+
+  after(async () => {
+    for (const c of [nginx, admin, ...gateways, ...relays, redis]) await c?.stop({ timeout: 1000 }).catch(() => undefined);
+    await network?.stop().catch(() => undefined);
+  });
+
+  const gatewayUrl = (g: StartedTestContainer) => `http://127.0.0.1:${g.getMappedPort(7777)}`;
+  const peersOn = async (g: StartedTestContainer) => {
+    const text = await (await fetch(`${gatewayUrl(g)}/metrics`)).text();
+    return Number(/^studioline_gateway_peers (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+
+  it('speaks TLS 1.3 only', async () => {
+    const protocol = await new Promise<string | null>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: nginx.getMappedPort(443), ca: tls.ca, servername: 'localhost' }, () => {
+        resolve(socket.getProtocol());
+        socket.end();
+      }).on('error', reject);
+    });
+    assert.equal(protocol, 'TLSv1.3');
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: nginx.getMappedPort(443), ca: tls.ca, servername: 'localhost', maxVersion: 'TLSv1.2' }, () => resolve(socket.end())).on('error', reject);
+      }),
+    );
+  });
+
+  it('two peers on different gateways hear each other bit-exactly through wss://', async () => {
+    const link = newLink(base, staticKey);
+    const frames = 300;
+    const pcm = [noise(7, frames * samplesPerFrame(STUDIO_SAMPLE_RATE)), noise(8, frames * samplesPerFrame(STUDIO_SAMPLE_RATE))];
+    const run = (i: number) => new NodePeer({ link, source: wavSource({ sampleRate: STUDIO_SAMPLE_RATE, samples: pcm[i] }), seconds: 3, record: true, ca: tls.ca }).run();
+    const a = run(0);
+    await new Promise((r) => setTimeout(r, 200));
+    const b = run(1);
+    await waitFor(async () => true, 1, '');
+    const onEach = await Promise.all([waitFor(() => true, 1, ''), new Promise((r) => setTimeout(r, 1000))]).then(() => Promise.all(gateways.map(peersOn)));
+    assert.deepEqual(onEach, [1, 1], 'nginx put the two peers on different gateways');
+    const [sa, sb] = await Promise.all([a, b]);
+    assert.deepEqual(sa.recording!.samples, pcm[1]);
+    assert.deepEqual(sb.recording!.samples, pcm[0]);
+    assert.deepEqual([sa.decryptFailed, sb.decryptFailed, sa.lost, sb.lost], [0, 0, 0, 0]);
+  });
+
+  it('the relay container owning the line is killed: audio is back within 5 s', async (t) => {
+    const link = newLink(base, staticKey);
+    const arrivals: number[] = [];
+    const call = Promise.all([
+      tonePeer(link, 440, 9, { ca: tls.ca, onAudio: (_s, _c, at) => arrivals.push(at) }).run(),
+      tonePeer(link, 1000, 9, { ca: tls.ca }).run(),
+    ]);
+    await waitFor(() => arrivals.length > 150, 10_000, 'audio flowing');
+    const ids = relays.map((r) => /"relay":"(relay-[0-9a-f]+)"/.exec(docker('logs', r.getId()))![1]);
+    const owner = relays[ids.indexOf(pickRelay(await deriveLineId(link.leafBytes!), ids)!)];
+    const killedAt = performance.now();
+    docker('kill', owner.getId());
+    const [a, b] = await call;
+    const after = arrivals.filter((x) => x > killedAt);
+    const gap = Math.max(after[0] - killedAt, ...after.slice(1).map((x, i) => x - after[i]));
+    t.diagnostic(`longest silence after killing the owning relay: ${gap.toFixed(0)} ms`);
+    assert.ok(gap < 5000, `silence of ${gap.toFixed(0)} ms`);
+    assert.deepEqual([a.decryptFailed, b.decryptFailed, a.reconnects, b.reconnects], [0, 0, 0, 0]);
+    relays.splice(relays.indexOf(owner), 1);
+  });
+
+  it('SIGTERM to a peer’s gateway: the peer is back through the other gateway within 3 s, and the gateway exits by itself before its deadline', async (t) => {
+    const link = newLink(base, staticKey);
+    const arrivals: number[] = [];
+    const peers: Promise<PeerSummary>[] = [
+      tonePeer(link, 440, 8, { ca: tls.ca, onAudio: (_s, _c, at) => arrivals.push(at) }).run(),
+      tonePeer(link, 1000, 8, { ca: tls.ca }).run(),
+    ];
+    await waitFor(() => arrivals.length > 100, 10_000, 'audio flowing');
+    const counts = await Promise.all(gateways.map(peersOn));
+    const victim = gateways[counts.findIndex((c) => c > 0)];
+    const termAt = performance.now();
+    docker('kill', '--signal', 'TERM', victim.getId());
+    const exitCode = Number(docker('wait', victim.getId()));
+    const exitedAfter = performance.now() - termAt;
+    const [a, b] = await Promise.all(peers);
+    const after = arrivals.filter((x) => x > termAt);
+    const gap = Math.max(after[0] - termAt, ...after.slice(1).map((x, i) => x - after[i]));
+    t.diagnostic(`gateway exited ${exitedAfter.toFixed(0)} ms after SIGTERM with code ${exitCode}; longest silence ${gap.toFixed(0)} ms; reconnects ${a.reconnects + b.reconnects}`);
+    if (gap >= 3000) t.diagnostic(docker('logs', '--tail', '12', victim.getId()));
+    assert.equal(exitCode, 0);
+    assert.ok(exitedAfter < 10_000, 'exited before the 10 s drain deadline');
+    assert.ok(a.reconnects + b.reconnects >= 1, 'the peers on it reconnected');
+    assert.ok(gap < 3000, `silence of ${gap.toFixed(0)} ms`);
+    assert.deepEqual([a.decryptFailed, b.decryptFailed], [0, 0]);
+    gateways.splice(gateways.indexOf(victim), 1);
+  });
+
+  it('Redis stopped for 15 s: everyone alive and not ready, and the call resumes within 5 s of its return', async (t) => {
+    const link = newLink(base, staticKey);
+    const arrivals: number[] = [];
+    const call = Promise.all([
+      tonePeer(link, 440, 26, { ca: tls.ca, onAudio: (_s, _c, at) => arrivals.push(at) }).run(),
+      tonePeer(link, 1000, 26, { ca: tls.ca }).run(),
+    ]);
+    await waitFor(() => arrivals.length > 100, 10_000, 'audio flowing');
+    docker('stop', '--time', '1', redis.getId());
+    await new Promise((r) => setTimeout(r, 3000));
+    const g = gateways[0];
+    assert.equal((await fetch(`${gatewayUrl(g)}/healthz`)).status, 200, 'gateway alive');
+    assert.equal((await fetch(`${gatewayUrl(g)}/readyz`)).status, 503, 'gateway not ready');
+    const adminUrl = `http://127.0.0.1:${admin.getMappedPort(7778)}`;
+    assert.equal((await fetch(`${adminUrl}/healthz`)).status, 200);
+    assert.equal((await fetch(`${adminUrl}/readyz`)).status, 503);
+    for (const r of relays) assert.equal(docker('inspect', '-f', '{{.State.Running}}', r.getId()), 'true', 'relay alive');
+    await new Promise((r) => setTimeout(r, 12_000));
+    const backAt = performance.now();
+    docker('start', redis.getId());
+    try {
+      await waitFor(() => arrivals.some((x) => x > backAt), 5000, 'audio back within 5 s of Redis');
+    } catch (err) {
+      for (const c of [...gateways, ...relays]) t.diagnostic(docker('logs', '--tail', '15', c.getId()));
+      throw err;
+    }
+    const resumed = arrivals.find((x) => x > backAt)! - backAt;
+    await waitFor(async () => true, 1, '');
+    const ready = await (async () => {
+      for (let i = 0; i < 50; i++) {
+        if ((await fetch(`${gatewayUrl(g)}/readyz`)).status === 200) return true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    })();
+    assert.ok(ready, 'gateway ready again without a restart');
+    const [a, b] = await call;
+    t.diagnostic(`audio resumed ${resumed.toFixed(0)} ms after Redis came back; reconnects ${a.reconnects + b.reconnects}, decrypt failures ${a.decryptFailed + b.decryptFailed}`);
+    assert.deepEqual([a.reconnects, b.reconnects, a.decryptFailed, b.decryptFailed], [0, 0, 0, 0]);
+  });
+
+  it('a key revoked through keys-admin is refused to both peers within 1 s', async (t) => {
+    const adminUrl = `http://127.0.0.1:${admin.getMappedPort(7778)}`;
+    const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    const created = (await (await fetch(`${adminUrl}/v1/keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'to revoke' }) })).json()) as { key: { id: string }; secret: string };
+    const link = newLink(base, created.secret);
+    const a = await rawJoin(link, { ca: tls.ca });
+    const b = await rawJoin(link, { ca: tls.ca });
+    await waitFor(() => a.messages.some((m) => m.type === 'joined') && b.messages.some((m) => m.type === 'joined'), 5000, 'both joined');
+    const start = performance.now();
+    await fetch(`${adminUrl}/v1/keys/${created.key.id}/revoke`, { method: 'POST', headers });
+    const closes = await Promise.all([a.closed, b.closed].map((p) => p.then((c) => ({ ...c, ms: performance.now() - start }))));
+    t.diagnostic(`closed ${closes.map((c) => c.ms.toFixed(0)).join(' and ')} ms after the revocation`);
+    for (const c of closes) {
+      assert.equal(c.code, 4403);
+      assert.ok(c.ms < 1000);
+    }
+  });
+});
