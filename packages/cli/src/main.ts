@@ -23,9 +23,10 @@ const USAGE = `Usage: studioline <command>
         Join the line of LINK, send a tone (default 440 Hz) or a WAV at real time, and record what
         the other peers send. Prints: frames sent, received, lost, replayed, failed to decrypt.
 
-  selftest [URL] [--apikey KEY] [--seconds N]
+  selftest [URL] [--apikey KEY | --admin-url URL] [--seconds N]
         Make a real call between two peers through the server at URL (default http://127.0.0.1:7777)
-        and check that each heard the other (what helm test runs). Exit 0 when it passed.
+        and check that each heard the other (what helm test runs). With --admin-url (and
+        STUDIOLINE_ADMIN_TOKEN) it makes a temporary key and revokes it afterwards. Exit 0 when it passed.
 
   keys create --name NAME [--expires ISO-TIME] | list | show ID | revoke ID | rotate ID | audit
         Manage API keys through the keys admin API (--admin-url, default http://127.0.0.1:7778;
@@ -85,12 +86,18 @@ export async function main(argv: string[]): Promise<void> {
         return;
       }
       case 'selftest': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { apikey: { type: 'string' }, seconds: { type: 'string', default: '3' } } });
-        const apiKey = values.apikey ?? apiKeyForLinks(process.env);
-        if (!apiKey) throw new ConfigError('no API key: pass --apikey or set APIKEY');
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { apikey: { type: 'string' }, 'admin-url': { type: 'string' }, seconds: { type: 'string', default: '3' } },
+        });
+        const adminUrl = values['admin-url'];
+        const adminToken = process.env.STUDIOLINE_ADMIN_TOKEN ?? process.env.ADMIN_TOKEN;
+        const apiKey = values.apikey ?? (adminUrl && adminToken ? undefined : apiKeyForLinks(process.env));
+        if (!apiKey && !(adminUrl && adminToken)) throw new ConfigError('no API key: pass --apikey, set APIKEY, or pass --admin-url with STUDIOLINE_ADMIN_TOKEN');
         const seconds = Number(values.seconds);
         if (!(seconds > 0 && seconds <= 60)) throw new ConfigError('--seconds must be between 0 and 60');
-        process.stdout.write((await runSelftest({ url: positionals[0] ?? 'http://127.0.0.1:7777', apiKey, seconds })) + '\n');
+        process.stdout.write((await runSelftest({ url: positionals[0] ?? 'http://127.0.0.1:7777', apiKey, adminUrl, adminToken, seconds })) + '\n');
         return;
       }
       case 'keys': {

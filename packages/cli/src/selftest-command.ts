@@ -3,8 +3,21 @@ import { STUDIO_SAMPLE_RATE, formatCallLink, generateLeaf, parseCallLink } from 
 
 export interface SelftestOptions {
   url: string;
-  apiKey: string;
+  /** The key to call with; or, with adminUrl and adminToken, a temporary key is made and revoked. */
+  apiKey?: string;
+  adminUrl?: string;
+  adminToken?: string;
   seconds: number;
+}
+
+async function admin(options: SelftestOptions, method: string, path: string, body?: unknown): Promise<Record<string, any>> {
+  const res = await fetch(`${options.adminUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${options.adminToken}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new SelftestError(`keys admin ${method} ${path} answered ${res.status}`);
+  return (await res.json()) as Record<string, any>;
 }
 
 export class SelftestError extends Error {
@@ -17,7 +30,18 @@ export class SelftestError extends Error {
  * This is what `helm test` runs.
  */
 export async function runSelftest(options: SelftestOptions): Promise<string> {
-  const link = parseCallLink(formatCallLink(options.url, options.apiKey, generateLeaf()));
+  if (options.apiKey) return call(options, options.apiKey);
+  if (!options.adminUrl || !options.adminToken) throw new SelftestError('selftest needs an API key, or a keys admin URL and token to make one');
+  const made = await admin(options, 'POST', '/v1/keys', { name: 'selftest (temporary)' });
+  try {
+    return await call(options, made.secret as string);
+  } finally {
+    await admin(options, 'POST', `/v1/keys/${made.key.id}/revoke`);
+  }
+}
+
+async function call(options: SelftestOptions, apiKey: string): Promise<string> {
+  const link = parseCallLink(formatCallLink(options.url, apiKey, generateLeaf()));
   const peer = (hz: number) => new NodePeer({ link, source: toneSource(hz, STUDIO_SAMPLE_RATE), seconds: options.seconds, record: true, peerTimeoutMs: 15_000 });
   const [a, b] = await Promise.all([peer(440).run(), peer(1000).run()]);
   const heard = [dominantFrequency(a.recording!.samples, a.recording!.sampleRate), dominantFrequency(b.recording!.samples, b.recording!.sampleRate)];

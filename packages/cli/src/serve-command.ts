@@ -1,7 +1,7 @@
 import { gatewayConfigFromEnv } from '@studioline/gateway';
 import { keysAdminConfigFromEnv } from '@studioline/keys-admin';
 import { relayConfigFromEnv } from '@studioline/relay';
-import { ConfigError, Env, createLogger, createMemoryBackend, createRedisBackend, destroyOnSignal, envBool, envInt, envStr, hashApiKey } from '@studioline/server-kit';
+import { ConfigError, Env, createLogger, createMemoryBackend, createRedisBackend, destroyOnSignal, envBool, envInt, envList, envStr, hashApiKey } from '@studioline/server-kit';
 import { localAdminToken, localApiKey, studiolineHome } from './home.js';
 import { defaultWebRoot } from './studioline.js';
 import { ROLES, Role, Studioline } from './studioline.js';
@@ -22,8 +22,10 @@ export async function serve(options: ServeOptions, processEnv: NodeJS.ProcessEnv
   if (options.host !== undefined) env.HOST = options.host;
   const roles: Role[] = options.role === 'all' ? [...ROLES] : [options.role];
   const embedded = options.role === 'all';
-  const redisUrl = envStr(env, 'REDIS_URL');
-  if (!embedded && !redisUrl) throw new ConfigError(`--role ${options.role} runs one service of a deployment and needs REDIS_URL`);
+  const sentinelNodes = envList(env, 'REDIS_SENTINELS');
+  const clusterNodes = envList(env, 'REDIS_CLUSTER_NODES');
+  const redisUrl = envStr(env, 'REDIS_URL') ?? (sentinelNodes.length || clusterNodes.length ? 'redis://' : undefined);
+  if (!embedded && !redisUrl) throw new ConfigError(`--role ${options.role} runs one service of a deployment and needs REDIS_URL (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES)`);
   const logger = createLogger('studioline', { level: envStr(env, 'LOG_LEVEL', 'info') });
 
   const home = studiolineHome(processEnv);
@@ -42,7 +44,13 @@ export async function serve(options: ServeOptions, processEnv: NodeJS.ProcessEnv
 
   env.WEB_ROOT ??= defaultWebRoot();
   const backend = redisUrl
-    ? createRedisBackend({ url: redisUrl, prefix: envStr(env, 'REDIS_PREFIX', 'studioline:'), logger: logger.child({ component: 'redis' }) })
+    ? createRedisBackend({
+        url: redisUrl,
+        sentinels: sentinelNodes.length ? { nodes: sentinelNodes, masterName: envStr(env, 'REDIS_SENTINEL_MASTER', 'mymaster') } : undefined,
+        clusterNodes: clusterNodes.length ? clusterNodes : undefined,
+        prefix: envStr(env, 'REDIS_PREFIX', 'studioline:'),
+        logger: logger.child({ component: 'redis' }),
+      })
     : createMemoryBackend();
   const app = new Studioline({
     roles,

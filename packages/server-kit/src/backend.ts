@@ -3,7 +3,7 @@
  * counter. `createMemoryBackend` serves one process (`npm start`); `createRedisBackend` serves a
  * deployment. Services receive a Backend and never know which one it is.
  */
-import { Redis, RedisOptions } from 'ioredis';
+import { Cluster, Redis, RedisOptions } from 'ioredis';
 import { AuthFailureCounter, MemoryAuthFailureCounter, RedisAuthFailureCounter } from './auth-failures.js';
 import { Bus, MemoryBus, RedisBus } from './bus.js';
 import { KeyStore, MemoryKeyStore, RedisKeyStore } from './key-store.js';
@@ -48,8 +48,12 @@ export function createMemoryBackend(): Backend {
 }
 
 export interface RedisBackendOptions {
-  /** redis:// or rediss:// URL. */
+  /** redis:// or rediss:// URL (for Sentinel and Cluster: credentials and TLS only). */
   url: string;
+  /** Sentinel addresses (host:port) and master name: connect to the master they name. */
+  sentinels?: { nodes: string[]; masterName: string };
+  /** Cluster seed addresses (host:port). The key prefix must hold a hash tag, e.g. "{studioline}:". */
+  clusterNodes?: string[];
   /** Prefix of every key and channel; default "studioline:". */
   prefix?: string;
   logger: Logger;
@@ -70,11 +74,23 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
   };
+  const hostPort = (node: string) => {
+    const [host, port] = node.split(':');
+    return { host, port: Number(port || 6379) };
+  };
+  const connect = (extra: RedisOptions): Redis => {
+    if (options.clusterNodes?.length) {
+      // A Cluster client speaks the same commands; keys share one slot through the prefix's hash tag.
+      return new Cluster(options.clusterNodes.map(hostPort), { redisOptions: { ...base, ...extra }, enableOfflineQueue: extra.enableOfflineQueue }) as unknown as Redis;
+    }
+    if (options.sentinels) return new Redis({ ...base, ...extra, sentinels: options.sentinels.nodes.map(hostPort), name: options.sentinels.masterName });
+    return new Redis(options.url, { ...base, ...extra });
+  };
   // Commands fail at once while disconnected instead of queueing: audio must never queue, and a
   // join should be refused quickly rather than hang.
-  const commands = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: 'studioline-commands' });
+  const commands = connect({ enableOfflineQueue: false, connectionName: 'studioline-commands' });
   // The subscriber queues its (few) SUBSCRIBE commands until connected, and resubscribes by itself.
-  const subscriber = new Redis(options.url, { ...base, enableOfflineQueue: true, connectionName: 'studioline-subscriber' });
+  const subscriber = connect({ enableOfflineQueue: true, connectionName: 'studioline-subscriber' });
   const reconnectListeners: (() => void)[] = [];
   for (const [name, conn] of [['commands', commands], ['subscriber', subscriber]] as const) {
     let lastLogged = 0;

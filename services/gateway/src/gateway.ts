@@ -72,6 +72,8 @@ export class GatewayService {
       connections: () => this.sessions.size,
       peers: () => [...this.sessions.values()].filter((s) => s.state === 'joined').length,
       lines: () => this.lines.size,
+      liveRelays: () => this.router.liveRelays.length,
+      storeUp: () => backend.isReady(),
     });
     this.verifier = new KeyVerifier(backend.keys, config.staticKeyHashes, config.keyCacheMs, (result) => this.metrics.keyCache.inc({ result }));
     this.router = new RelayRouter(backend.relays, logger, () => this.rehomeLines());

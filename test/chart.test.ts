@@ -1,0 +1,114 @@
+/**
+ * Issue 4, acceptance 1 and 2: the Helm chart lints and renders with the default values and with
+ * the CI value sets (external Redis, Sentinel, Cluster, production); every rendered object passes
+ * the Kubernetes schema (kubernetes-models, generated from the API's OpenAPI); bad values fail with
+ * the chart's own message; k8s/ equals the rendered chart; values.schema.json matches values.yaml.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import YAML from 'yaml';
+import { REPO } from './helpers/processes.js';
+import { tool } from './helpers/tools.js';
+
+const helm = tool('helm');
+const CHART = join(REPO, 'charts/studioline');
+const valueSets = readdirSync(join(CHART, 'ci')).map((f) => join(CHART, 'ci', f));
+
+function render(...args: string[]): Record<string, any>[] {
+  const out = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', ...args], { encoding: 'utf8' });
+  return YAML.parseAllDocuments(out).map((d) => d.toJSON()).filter(Boolean);
+}
+
+/** The model class for an object, from kubernetes-models (and the Prometheus Operator's CRDs). */
+async function modelFor(apiVersion: string, kind: string): Promise<(new (o: unknown) => { validate(): void }) | undefined> {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const module = group === 'monitoring.coreos.com' ? `@kubernetes-models/prometheus-operator/${apiVersion}` : `kubernetes-models/${group ? `${group}/${version}` : version}`;
+  const models = await import(module);
+  return models[kind];
+}
+
+describe('Helm chart', { skip: helm.skip }, () => {
+  it('lints with the default values and every CI value set', () => {
+    for (const values of [[], ...valueSets.map((f) => ['-f', f])]) {
+      const result = spawnSync(helm.path!, ['lint', CHART, ...values], { encoding: 'utf8' });
+      assert.equal(result.status, 0, result.stdout + result.stderr);
+    }
+  });
+
+  it('renders objects that pass the Kubernetes schema, for every value set', async (t) => {
+    const seen = new Set<string>();
+    for (const values of [[], ...valueSets.map((f) => ['-f', f])]) {
+      for (const obj of render(...values)) {
+        const Model = await modelFor(obj.apiVersion, obj.kind);
+        assert.ok(Model, `no schema known for ${obj.apiVersion} ${obj.kind}`);
+        assert.doesNotThrow(() => new Model!(obj).validate(), `${obj.kind} ${obj.metadata?.name} (${values.join(' ') || 'defaults'})`);
+        seen.add(obj.kind);
+      }
+    }
+    t.diagnostic(`validated kinds: ${[...seen].sort().join(', ')}`);
+  });
+
+  it('production values render HPA, PDBs, ServiceMonitors, alerts, dashboard, NetworkPolicies and a TLS 1.3 Ingress', () => {
+    const objects = render('-f', join(CHART, 'ci/production-values.yaml'));
+    const kinds = objects.map((o) => o.kind);
+    for (const kind of ['HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule', 'NetworkPolicy', 'Ingress']) assert.ok(kinds.includes(kind), kind);
+    const ingress = objects.find((o) => o.kind === 'Ingress')!;
+    assert.equal(ingress.metadata.annotations['nginx.ingress.kubernetes.io/ssl-protocols'], 'TLSv1.3');
+    assert.equal(ingress.metadata.annotations['cert-manager.io/cluster-issuer'], 'letsencrypt');
+    assert.equal(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'], '3600');
+    assert.deepEqual(ingress.spec.tls, [{ hosts: ['calls.example.com'], secretName: 'studioline-tls' }]);
+    const dashboard = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard'))!;
+    assert.equal(JSON.parse(dashboard.data['studioline.json']).title, 'Studioline');
+    assert.equal(objects.some((o) => o.kind === 'Secret'), false, 'existingSecret: the chart makes no Secret');
+  });
+
+  it('gateways drain within their grace period, roll on config change, and run unprivileged on a read-only root', () => {
+    const objects = render();
+    const gateway = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-gateway'))!;
+    const pod = gateway.spec.template;
+    const container = pod.spec.containers[0];
+    const config = objects.find((o) => o.kind === 'ConfigMap')!;
+    assert.ok(pod.spec.terminationGracePeriodSeconds * 1000 > Number(config.data.DRAIN_TIMEOUT_MS));
+    assert.match(pod.metadata.annotations['checksum/config'], /^[0-9a-f]{64}$/);
+    assert.notEqual(render('--set', 'config.budgetBps=8000000').find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-gateway'))!.spec.template.metadata.annotations['checksum/config'], pod.metadata.annotations['checksum/config']);
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(container.securityContext.runAsNonRoot, true);
+    assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+    assert.deepEqual(container.args, ['serve', '--role', 'gateway']);
+    const test = objects.find((o) => o.kind === 'Pod')!;
+    assert.equal(test.metadata.annotations['helm.sh/hook'], 'test');
+    assert.equal(test.spec.containers[0].args[0], 'selftest');
+  });
+
+  it('bad values fail with the chart’s own message', () => {
+    const cases: [string[], RegExp][] = [
+      [['--set', 'redis.mode=external'], /redis.mode=external needs redis.external.url or redis.external.existingSecret/],
+      [['--set', 'config.budgetBps=1000000'], /config.budgetBps 1000000 is below 3300000/],
+      [['--set', 'gateway.drainTimeoutSeconds=60'], /must exceed gateway.drainTimeoutSeconds \(60\)/],
+      [['--set', 'ingress.enabled=true'], /ingress.tls.enabled needs ingress.tls.secretName/],
+      [['--set', 'redis.mode=cluster', '--set', 'redis.cluster.nodes={a:6379}'], /needs a hash tag in redis.prefix/],
+      // Caught by values.schema.json, the chart's own schema, before the templates run.
+      [['--set', 'redis.mode=memcached'], /at '\/redis\/mode': value must be one of 'bundled', 'external', 'sentinel', 'cluster'/],
+    ];
+    for (const [args, message] of cases) {
+      const result = spawnSync(helm.path!, ['template', 'x', CHART, ...args], { encoding: 'utf8' });
+      assert.notEqual(result.status, 0, `${args.join(' ')} rendered`);
+      assert.match(result.stderr, message);
+    }
+  });
+
+  it('k8s/studioline.yaml is the chart rendered with k8s/values.yaml', () => {
+    const rendered = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '-f', join(REPO, 'k8s/values.yaml')], { encoding: 'utf8' });
+    assert.equal(readFileSync(join(REPO, 'k8s/studioline.yaml'), 'utf8'), rendered, 'k8s/ is stale: run `npm run k8s`');
+  });
+
+  it('values.schema.json is generated from values.yaml, and every value is documented', () => {
+    const result = spawnSync(process.execPath, [join(REPO, 'scripts/chart-schema.mjs'), '--check'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const typo = spawnSync(helm.path!, ['template', 'x', CHART, '--set', 'gateway.replicaCuont=3'], { encoding: 'utf8' });
+    assert.notEqual(typo.status, 0, 'the schema refuses unknown values');
+  });
+});
