@@ -55,6 +55,9 @@ export interface PeerOptions {
 export interface PeerSummary {
   sent: number;
   received: number;
+  /** Bytes of wire frames sent and received (what the gateway counts). */
+  bytesSent: number;
+  bytesReceived: number;
   lost: number;
   replayed: number;
   decryptFailed: number;
@@ -88,7 +91,7 @@ const MAX_LINGER_MS = 3000;
 export class NodePeer {
   private readonly opener: FrameOpener;
   private readonly recorder = new CallRecorder();
-  private readonly summary: PeerSummary = { sent: 0, received: 0, lost: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, unsent: 0, warnings: {} };
+  private readonly summary: PeerSummary = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, lost: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, unsent: 0, warnings: {} };
   private ws?: WebSocket;
   private sealer?: FrameSealer;
   private joined = false;
@@ -231,6 +234,7 @@ export class NodePeer {
   }
 
   private async onFrame(frame: Buffer): Promise<void> {
+    this.summary.bytesReceived += frame.length;
     const opened = await this.opener.open(frame);
     if (typeof opened === 'string') return;
     this.lastReceivedAt = performance.now();
@@ -259,6 +263,7 @@ export class NodePeer {
         const wire = await this.sealer.seal(audioLevel(pcm), encodeAudioFrame(source.sampleRate, pcm));
         ws.send(wire);
         this.summary.sent++;
+        this.summary.bytesSent += wire.length;
       }
       await sleep(Math.max(0, start + index * FRAME_MS - performance.now()));
     }

@@ -9,6 +9,8 @@ import { Duplex } from 'node:stream';
 import {
   AUDIO_ENVELOPE_HEADER_BYTES,
   ControlEnvelope,
+  DELIVER_COUNT_OFFSET,
+  DELIVER_SENT_AT_OFFSET,
   ENVELOPE_DELIVER,
   ERRORS,
   ErrorCode,
@@ -18,6 +20,7 @@ import {
   errorMessage,
   isControlEnvelope,
   parseClientMessage,
+  preciseNow,
   readU32,
   senderIdFromText,
   wireFrameKid,
@@ -102,6 +105,7 @@ export class GatewayService {
         this.retryUnansweredJoins();
       }, this.config.relayPollMs),
       setInterval(() => this.pingAll(), this.config.pingIntervalMs),
+      setInterval(() => this.observeBitrates(), 1000),
     );
     backend.onReconnect(() => void this.beat().then(() => this.reannounceAll()));
     backend.onReconnect(() => this.metrics.redisReconnects.inc());
@@ -196,6 +200,8 @@ export class GatewayService {
       senderNumber: -2,
       member: 0,
       joinSentAt: 0,
+      bytesIn: 0,
+      bytesOut: 0,
       inBucket: new TokenBucket(rate, burst, now),
       outBucket: new TokenBucket(rate, burst, now),
       alive: true,
@@ -329,6 +335,7 @@ export class GatewayService {
     const length = frame.length;
     this.metrics.framesIn.inc();
     this.metrics.bytesIn.inc(length);
+    session.bytesIn += length;
     const now = performance.now();
     if (wireFrameKid(frame) !== session.senderNumber) {
       this.metrics.drops.inc({ reason: 'malformed' });
@@ -344,7 +351,7 @@ export class GatewayService {
       return;
     }
     const envelope = Buffer.allocUnsafe(AUDIO_ENVELOPE_HEADER_BYTES + length);
-    writeAudioHeader(envelope, session.member);
+    writeAudioHeader(envelope, session.member, preciseNow());
     frame.copy(envelope, AUDIO_ENVELOPE_HEADER_BYTES);
     if (!this.deps.backend.bus.publish(session.relayChannel as string, envelope)) this.metrics.drops.inc({ reason: 'bus_down' });
   }
@@ -361,13 +368,14 @@ export class GatewayService {
   }
 
   private onDeliver(msg: Buffer): void {
-    const targets = msg[1];
-    const start = 2 + 4 * targets;
+    const targets = msg[DELIVER_COUNT_OFFSET];
+    const start = DELIVER_COUNT_OFFSET + 1 + 4 * targets;
     if (msg.length <= start) return;
+    this.metrics.hopLatency.observe((preciseNow() - msg.readDoubleBE(DELIVER_SENT_AT_OFFSET)) / 1000);
     const frame = msg.subarray(start);
     const now = performance.now();
     for (let i = 0; i < targets; i++) {
-      const session = this.sessions.get(readU32(msg, 2 + 4 * i));
+      const session = this.sessions.get(readU32(msg, DELIVER_COUNT_OFFSET + 1 + 4 * i));
       if (!session || session.state !== 'joined') {
         this.metrics.drops.inc({ reason: 'unknown_conn' });
         continue;
@@ -382,6 +390,7 @@ export class GatewayService {
         continue;
       }
       session.ws.send(frame);
+      session.bytesOut += frame.length;
       this.metrics.framesOut.inc();
       this.metrics.bytesOut.inc(frame.length);
     }
@@ -472,6 +481,17 @@ export class GatewayService {
     }
     this.verifier.evict(hash);
     for (const session of this.sessions.values()) if (session.keyHash === hash) this.refuse(session, 'key_revoked');
+  }
+
+  /** Each second, each joined peer's bitrate both ways into the histogram (p99 <= budget is one query). */
+  private observeBitrates(): void {
+    for (const session of this.sessions.values()) {
+      if (session.state !== 'joined') continue;
+      this.metrics.peerBitrate.observe({ direction: 'in' }, session.bytesIn * 8);
+      this.metrics.peerBitrate.observe({ direction: 'out' }, session.bytesOut * 8);
+      session.bytesIn = 0;
+      session.bytesOut = 0;
+    }
   }
 
   private pingAll(): void {

@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { stateGauge } from '@studioline/server-kit';
 
 /** Every metric of the gateway. Labels stay low-cardinality: never a line id, a key or an address. */
@@ -43,6 +43,19 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
       name: 'studioline_gateway_budget_exceeded_total',
       help: 'Frames over the per-peer bandwidth budget, by direction (in, out)',
       labelNames: ['direction'] as const,
+      registers: [registry],
+    }),
+    peerBitrate: new Histogram({
+      name: 'studioline_gateway_peer_bitrate_bps',
+      help: 'Audio bitrate of each joined peer, observed every second: in (what it sent, before the budget) and out (what it was sent)',
+      labelNames: ['direction'] as const,
+      buckets: [250e3, 500e3, 1e6, 2e6, 3e6, 3.5e6, 4e6, 5e6, 6e6, 7e6, 7.5e6, 8e6, 10e6, 15e6],
+      registers: [registry],
+    }),
+    hopLatency: new Histogram({
+      name: 'studioline_relay_hop_latency_seconds',
+      help: 'Server-added latency of an audio frame: from the gateway it entered, through the bus and the relay, to the gateway that delivers it',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers: [registry],
     }),
     rehomes: new Counter({ name: 'studioline_gateway_line_rehomes_total', help: 'Lines moved to another relay', registers: [registry] }),

@@ -22,6 +22,9 @@ export interface Session {
   member: number;
   /** When the last join for this session went to its relay (ms), to send it again if unanswered. */
   joinSentAt: number;
+  /** Bytes of audio from and to this peer since the last bitrate observation (each second). */
+  bytesIn: number;
+  bytesOut: number;
   readonly inBucket: TokenBucket;
   readonly outBucket: TokenBucket;
   /** Answered the last ping. */

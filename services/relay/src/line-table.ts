@@ -2,7 +2,7 @@
  * The lines a relay owns and their members. Relay state is soft: gateways re-announce their peers
  * when a line moves to this relay, so nothing here needs to survive a restart.
  */
-import { deliverHeaderBytes, writeU32, ENVELOPE_DELIVER } from '@studioline/protocol';
+import { DELIVER_COUNT_OFFSET, ENVELOPE_DELIVER, deliverHeaderBytes, writeU32 } from '@studioline/protocol';
 
 export interface Member {
   id: number;
@@ -18,7 +18,7 @@ export interface Member {
 
 export interface DeliverTarget {
   gateway: string;
-  /** [0x02][n][conn...]: the DELIVER header for this member's frames to `gateway`. */
+  /** [0x02][sentAt][n][conn...]: the DELIVER header for this member's frames to `gateway` (sentAt filled per frame). */
   header: Buffer;
 }
 
@@ -90,8 +90,8 @@ function rebuildTargets(line: Line): void {
     member.targets = [...byGateway].map(([gateway, conns]) => {
       const header = Buffer.alloc(deliverHeaderBytes(conns.length));
       header[0] = ENVELOPE_DELIVER;
-      header[1] = conns.length;
-      conns.forEach((conn, i) => writeU32(header, 2 + 4 * i, conn));
+      header[DELIVER_COUNT_OFFSET] = conns.length;
+      conns.forEach((conn, i) => writeU32(header, DELIVER_COUNT_OFFSET + 1 + 4 * i, conn));
       return { gateway, header };
     });
   }

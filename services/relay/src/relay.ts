@@ -3,7 +3,15 @@
  * one publish per destination gateway.
  */
 import { randomBytes } from 'node:crypto';
-import { AUDIO_ENVELOPE_HEADER_BYTES, ControlEnvelope, ENVELOPE_AUDIO, isControlEnvelope, readU32 } from '@studioline/protocol';
+import {
+  AUDIO_ENVELOPE_HEADER_BYTES,
+  AUDIO_SENT_AT_OFFSET,
+  ControlEnvelope,
+  DELIVER_SENT_AT_OFFSET,
+  ENVELOPE_AUDIO,
+  isControlEnvelope,
+  readU32,
+} from '@studioline/protocol';
 import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
 import { RelayConfig } from './config.js';
 import { LineTable, Member } from './line-table.js';
@@ -106,6 +114,7 @@ export class RelayService {
     for (const target of member.targets) {
       const out = Buffer.allocUnsafe(target.header.length + frameLength);
       target.header.copy(out, 0);
+      msg.copy(out, DELIVER_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET + 8);
       msg.copy(out, target.header.length, AUDIO_ENVELOPE_HEADER_BYTES);
       if (bus.publish(names.gatewayChannel(target.gateway), out)) {
         this.metrics.framesOut.inc();
