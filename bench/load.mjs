@@ -1,0 +1,68 @@
+// Load generator: PEERS full-rate peers in 1:1 lines against a websocket URL, for SECONDS. Frames
+// are shaped like encrypted full-rate frames (4,032 bytes: level, SFrame header with the peer's
+// own 6-byte KID, payload, tag), 100 per second per peer. Prints one JSON line of figures.
+import WebSocket from 'ws';
+
+const url = process.env.URL;
+const apiKey = process.env.APIKEY ?? '';
+const peers = Number(process.env.PEERS);
+const seconds = Number(process.env.SECONDS ?? 5);
+const FRAME_BYTES = 4032;
+const run = Math.random().toString(36).slice(2, 8);
+
+function lineId(pair) {
+  return (`b${run}x${pair}` + 'A'.repeat(22)).slice(0, 22);
+}
+
+const sockets = [];
+let joined = 0;
+const stats = { sent: 0, received: 0, refused: 0 };
+const allJoined = new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`only ${joined} of ${peers} peers joined`)), 30_000);
+  for (let i = 0; i < peers; i++) {
+    const sender = (0x100000000000 + i * 7919 + Math.floor(Math.random() * 1e6)).toString(16).slice(0, 12);
+    const frame = Buffer.alloc(FRAME_BYTES, i & 0xff);
+    frame[0] = 30;
+    frame[1] = 0x80 | (5 << 4) | 0x08 | 3;
+    Buffer.from(sender, 'hex').copy(frame, 2);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'join', v: 1, apikey: apiKey, line: lineId(i >> 1), sender, rate: 200000 })));
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return void stats.received++;
+      const msg = JSON.parse(data.toString());
+      if (msg.type === 'joined' && ++joined === peers) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    ws.on('close', (code) => code !== 1000 && code !== 1005 && stats.refused++);
+    ws.on('error', () => undefined);
+    sockets.push({ ws, frame });
+  }
+});
+
+await allJoined;
+// Send on the real-time clock: every due frame of every peer, never more.
+const start = performance.now();
+const total = seconds * 100;
+let index = 0;
+await new Promise((resolve) => {
+  const tick = () => {
+    const due = Math.min(total, Math.floor((performance.now() - start) / 10) + 1);
+    for (; index < due; index++) {
+      for (const s of sockets) {
+        if (s.ws.readyState !== 1) continue;
+        s.frame.writeUInt32BE(index, 8);
+        s.ws.send(s.frame);
+        stats.sent++;
+      }
+    }
+    if (index >= total) resolve();
+    else setTimeout(tick, Math.max(0, start + index * 10 - performance.now()));
+  };
+  tick();
+});
+await new Promise((r) => setTimeout(r, 1000)); // frames in flight
+const elapsed = (performance.now() - start) / 1000;
+for (const s of sockets) s.ws.terminate();
+process.stdout.write(JSON.stringify({ peers, ...stats, seconds: elapsed, lagging: (performance.now() - start) / 1000 - seconds - 1 }) + '\n');

@@ -1,0 +1,180 @@
+// npm run bench: in ONE run, on this machine, the baselines and Studioline side by side.
+//   1. raw Redis pub/sub at the frame size (one ioredis publisher)
+//   2. a bare ws relay (no Redis): the Node ceiling
+//   3. Studioline embedded (one process, in memory)
+//   4. Studioline on Redis: gateway, relay and Redis as separate processes
+// For 2-4: the largest number of full-rate peers (3.2 Mbit/s each way) with >= 99.9 % of frames
+// delivered, stepping up; CPU and RSS per peer; for 3-4 the server-added latency (gateway in to
+// gateway out) from the gateway's histogram. Prints a table and writes BENCHMARKS.md.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const cli = join(root, 'packages/cli/bin/studioline.js');
+const STEPS = (process.env.BENCH_STEPS ?? '20,40,80,120,160,200,240,280,320').split(',').map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const APIKEY = 'b'.repeat(72);
+const log = (m) => process.stderr.write(`bench: ${m}\n`);
+
+function startProcess(args, env, ready) {
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${text}`)), 20_000);
+    const check = (c) => {
+      text += c;
+      const m = ready(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, value: m });
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+  });
+}
+
+/** CPU seconds and RSS bytes of some processes, from /proc. */
+function usage(pids) {
+  let cpu = 0;
+  let rss = 0;
+  const tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu += (Number(stat[11]) + Number(stat[12])) / tick;
+      rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return { cpu, rss };
+}
+
+async function scrapeLatency(metricsUrl) {
+  if (!metricsUrl) return new Map();
+  const text = await (await fetch(metricsUrl)).text();
+  return new Map([...text.matchAll(/^studioline_relay_hop_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]));
+}
+
+function quantile(before, after, q) {
+  const buckets = [...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)]).sort((a, b) => a[0] - b[0]);
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (!total) return NaN;
+  let prev = [0, 0];
+  for (const [le, n] of buckets) {
+    if (n >= q * total) return le === Infinity ? prev[0] : prev[0] + ((le - prev[0]) * (q * total - prev[1])) / Math.max(1, n - prev[1]);
+    prev = [le, n];
+  }
+  return NaN;
+}
+
+function runLoad(url, peers) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bench/load.mjs')], { env: { PATH: process.env.PATH, URL: url, APIKEY, PEERS: String(peers), SECONDS: String(SECONDS) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator failed: ${err.slice(-500)}`))));
+  });
+}
+
+/** Steps up the peers until delivery drops below 99.9 % or the generator falls behind. */
+async function capacity(name, url, pids, metricsUrl) {
+  const idle = usage(pids);
+  let best;
+  for (const peers of STEPS) {
+    const before = usage(pids);
+    const latBefore = await scrapeLatency(metricsUrl);
+    let r;
+    try {
+      r = await runLoad(url, peers);
+    } catch (err) {
+      log(`${name} ${peers} peers: ${err.message}`);
+      break;
+    }
+    const after = usage(pids);
+    const latAfter = await scrapeLatency(metricsUrl);
+    const delivered = r.received / Math.max(1, r.sent);
+    const ok = delivered >= 0.999 && r.lagging < 0.5 && r.refused === 0;
+    const row = {
+      peers,
+      delivered,
+      cpuCores: (after.cpu - before.cpu) / r.seconds,
+      cpuUsPerFrame: ((after.cpu - before.cpu) * 1e6) / Math.max(1, r.sent),
+      rssMb: after.rss / 1e6,
+      rssPerPeerKb: (after.rss - idle.rss) / peers / 1e3,
+      p50ms: quantile(latBefore, latAfter, 0.5) * 1000,
+      p99ms: quantile(latBefore, latAfter, 0.99) * 1000,
+    };
+    log(`${name} ${peers} peers: delivered ${(delivered * 100).toFixed(3)} %, server CPU ${row.cpuCores.toFixed(2)} cores (${row.cpuUsPerFrame.toFixed(0)} µs/frame), RSS ${row.rssMb.toFixed(0)} MB${metricsUrl ? `, latency p50 ${row.p50ms.toFixed(2)} ms p99 ${row.p99ms.toFixed(2)} ms` : ''}${ok ? '' : '  <- limit'}`);
+    if (!ok) break;
+    best = row;
+  }
+  return { name, best };
+}
+
+const results = [];
+const cleanup = [];
+try {
+  // Redis for the baseline and the topology.
+  const redisPort = 6400 + Math.floor(Math.random() * 500);
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  cleanup.push(() => redis.kill());
+  await new Promise((r) => setTimeout(r, 500));
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+
+  const pubsub = await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bench/redis-pubsub.mjs')], { env: { PATH: process.env.PATH, REDIS_URL: redisUrl, SECONDS: '3' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error('redis pub/sub baseline failed'))));
+  });
+  log(`raw Redis pub/sub: ${pubsub.mbPerSecond.toFixed(0)} MB/s (${pubsub.framesPerSecond.toFixed(0)} frames/s of 4,045 bytes)`);
+
+  const bare = await startProcess([join(root, 'bench/bare-relay.mjs')], {}, (t) => /"port":(\d+)/.exec(t)?.[1]);
+  cleanup.push(() => bare.child.kill());
+  results.push(await capacity('bare ws relay (baseline)', `ws://127.0.0.1:${bare.value}/ws`, [bare.child.pid]));
+  bare.child.kill();
+
+  const home = mkdtempSync(join(tmpdir(), 'studioline-bench-'));
+  const embedded = await startProcess([cli, 'serve', '--port', '0'], { APIKEY, ADMIN_PORT: '0', STUDIOLINE_HOME: home, LOG_LEVEL: 'info' }, (t) => /"gateway listening"/.test(t) && /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
+  cleanup.push(() => embedded.child.kill());
+  results.push(await capacity('Studioline embedded', `${embedded.value.replace('http', 'ws')}/ws`, [embedded.child.pid], `${embedded.value}/metrics`));
+  embedded.child.kill();
+
+  const env = { REDIS_URL: redisUrl, REDIS_PREFIX: `bench${Date.now()}:`, APIKEY, METRICS_PORT: '0', LOG_LEVEL: 'info' };
+  const relay = await startProcess([cli, 'serve', '--role', 'relay'], env, (t) => /relay started/.test(t));
+  cleanup.push(() => relay.child.kill());
+  const gateway = await startProcess([cli, 'serve', '--role', 'gateway', '--port', '0'], env, (t) => /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
+  cleanup.push(() => gateway.child.kill());
+  results.push(await capacity('Studioline on Redis (gateway, relay, Redis: 3 processes)', `${gateway.value.replace('http', 'ws')}/ws`, [gateway.child.pid, relay.child.pid, redis.pid], `${gateway.value}/metrics`));
+
+  const ceiling = results[0].best?.peers ?? NaN;
+  const table = [
+    '| configuration | full-rate peers, >= 99.9 % delivered | ratio to bare ws | server CPU at that load | CPU per frame (all server processes) | RSS per peer | server-added latency p50 / p99 |',
+    '|---|---|---|---|---|---|---|',
+    ...results.map(({ name, best }) =>
+      best
+        ? `| ${name} | ${best.peers} | ${(best.peers / ceiling).toFixed(2)} | ${best.cpuCores.toFixed(2)} cores | ${best.cpuUsPerFrame.toFixed(0)} µs | ${best.rssPerPeerKb.toFixed(0)} kB | ${Number.isNaN(best.p50ms) ? '-' : `${best.p50ms.toFixed(2)} / ${best.p99ms.toFixed(2)} ms`} |`
+        : `| ${name} | below ${STEPS[0]} | - | - | - | - | - |`,
+    ),
+  ].join('\n');
+  const machine = `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+  const report = `## Latest run\n\nCommand: \`npm run bench\` (steps ${STEPS.join(', ')} peers, ${SECONDS} s each; load generator on the same machine).\nMachine: ${machine}.\n\nRaw Redis pub/sub, one ioredis publisher, 4,045-byte messages: **${pubsub.mbPerSecond.toFixed(0)} MB/s** (${pubsub.framesPerSecond.toFixed(0)} messages/s).\n\n${table}\n`;
+  console.log('\n' + report);
+  const file = join(root, 'BENCHMARKS.md');
+  let doc = '';
+  try {
+    doc = readFileSync(file, 'utf8');
+  } catch {}
+  const head = doc.split('## Latest run')[0] || '# Benchmarks\n\n';
+  const tail = doc.includes('## History') ? '\n## History' + doc.split('## History')[1] : '';
+  writeFileSync(file, head + report + tail);
+  log(`wrote ${file}`);
+} finally {
+  for (const c of cleanup) c();
+}
