@@ -10,10 +10,11 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quantileFromBuckets } from '../scripts/lib/histogram.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'packages/cli/bin/studioline.js');
-const STEPS = (process.env.BENCH_STEPS ?? '20,40,80,120,160,200,240,280,320').split(',').map(Number);
+const STEPS = (process.env.BENCH_STEPS ?? '40,80,120,160,200,240,280,320,400,480,560,640').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const APIKEY = 'b'.repeat(72);
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
@@ -60,15 +61,7 @@ async function scrapeLatency(metricsUrl) {
 }
 
 function quantile(before, after, q) {
-  const buckets = [...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)]).sort((a, b) => a[0] - b[0]);
-  const total = buckets.at(-1)?.[1] ?? 0;
-  if (!total) return NaN;
-  let prev = [0, 0];
-  for (const [le, n] of buckets) {
-    if (n >= q * total) return le === Infinity ? prev[0] : prev[0] + ((le - prev[0]) * (q * total - prev[1])) / Math.max(1, n - prev[1]);
-    prev = [le, n];
-  }
-  return NaN;
+  return quantileFromBuckets([...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)]), q) ?? NaN;
 }
 
 function runLoad(url, peers) {

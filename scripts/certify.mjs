@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { certificateHtml } from '../loadtest/lib/certificate.js';
+import { quantileFromBuckets } from './lib/histogram.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -53,20 +54,10 @@ async function scrape() {
   return samples;
 }
 
-/** Quantile from the deltas of a histogram's buckets (Prometheus' histogram_quantile, roughly). */
+/** A quantile of one histogram (optionally one label set) from the deltas of its buckets. */
 function quantile(delta, name, q, labels = '') {
-  const buckets = [...delta]
-    .filter(([k]) => k.startsWith(`${name}_bucket{`) && k.includes(labels))
-    .map(([k, v]) => [Number(/le="([^"]+)"/.exec(k)[1]), v])
-    .sort((a, b) => a[0] - b[0]);
-  const total = buckets.at(-1)?.[1] ?? 0;
-  if (!total) return null;
-  let previous = [0, 0];
-  for (const [le, count] of buckets) {
-    if (count >= q * total) return le === Infinity ? previous[0] : previous[0] + ((le - previous[0]) * (q * total - previous[1])) / Math.max(1, count - previous[1]);
-    previous = [le, count];
-  }
-  return null;
+  const buckets = [...delta].filter(([k]) => k.startsWith(`${name}_bucket{`) && k.includes(labels)).map(([k, v]) => [Number(/le="([^"]+)"/.exec(k)[1]), v]);
+  return quantileFromBuckets(buckets, q);
 }
 
 console.error(`certify: ${values.scenario} with ${values.peers} peers for ${values.duration} s against ${target}`);
