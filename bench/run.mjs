@@ -110,6 +110,13 @@ async function capacity(name, url, pids, metricsUrl) {
   return { name, best };
 }
 
+try {
+  execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+} catch {
+  console.error('bench: redis-server is not installed (the Redis baseline and topology need it): apt-get install -y redis-server');
+  process.exit(2);
+}
+
 const results = [];
 const cleanup = [];
 try {
