@@ -70,6 +70,25 @@ describe('metrics', () => {
     t.diagnostic(`${a.sent + b.sent} frames in, ${a.received + b.received} out; mean server-added latency ${((delta('studioline_relay_hop_latency_seconds_sum') / latencyCount) * 1e6).toFixed(0)} µs`);
   });
 
+  it('can be served on their own port, off the public one', async () => {
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const separate = await startEmbedded({ metricsPort: port });
+    try {
+      const onMetricsPort = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(onMetricsPort.status, 200);
+      assert.match(await onMetricsPort.text(), /^studioline_gateway_peers 0$/m);
+      assert.doesNotMatch(await (await fetch(`${separate.url}/metrics`)).text(), /studioline_gateway_peers/, 'not on the public port');
+    } finally {
+      await separate.stop();
+    }
+  });
+
   it('are documented in docs/metrics.md, exactly', async () => {
     const documented = new Set([...readFileSync(join(REPO, 'docs/metrics.md'), 'utf8').matchAll(/^\| `(studioline_[a-z_]+)` \|/gm)].map((m) => m[1]));
     const exported = new Set((await server.app.registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => !/^studioline_(process|nodejs)_/.test(n)));

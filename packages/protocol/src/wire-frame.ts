@@ -6,7 +6,6 @@
  *
  * The gateway checks the shape (and that the KID is the sender's own id) but cannot decrypt.
  */
-import { decodeHeader } from './sframe.js';
 
 /** level byte + smallest SFrame header + 16-byte tag */
 export const MIN_WIRE_FRAME_BYTES = 1 + 1 + 16;

@@ -14,7 +14,6 @@ import {
   ENVELOPE_DELIVER,
   ERRORS,
   ErrorCode,
-
   ServerMessage,
   WEBSOCKET_PATH,
   errorMessage,
@@ -29,7 +28,7 @@ import {
 import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { GatewayConfig } from './config.js';
-import { createHttpApp, metricsHandler } from './http-app.js';
+import { createHttpApp, createMetricsApp } from './http-app.js';
 import { KeyStoreUnavailableError, KeyVerifier } from './key-verifier.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { RelayRouter } from './relay-router.js';
@@ -111,8 +110,7 @@ export class GatewayService {
     backend.onReconnect(() => this.metrics.redisReconnects.inc());
     await listen(this.server, this.config.port, this.config.host);
     if (this.config.metricsPort) {
-      const express = (await import('express')).default;
-      this.metricsServer = createServer(express().get('/metrics', metricsHandler(this.deps.registry)));
+      this.metricsServer = createServer(createMetricsApp(this.deps.registry));
       await listen(this.metricsServer, this.config.metricsPort, this.config.host);
     }
     logger.info({ gateway: this.id, address: this.url }, 'gateway listening');
@@ -357,7 +355,7 @@ export class GatewayService {
   }
 
   private onBusMessage(msg: Buffer): void {
-    if (msg.length > 2 && msg[0] === ENVELOPE_DELIVER) return this.onDeliver(msg);
+    if (msg.length > DELIVER_COUNT_OFFSET && msg[0] === ENVELOPE_DELIVER) return this.onDeliver(msg);
     if (isControlEnvelope(msg)) {
       try {
         this.onControl(JSON.parse(msg.toString('utf8')) as ControlEnvelope);

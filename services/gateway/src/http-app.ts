@@ -43,7 +43,15 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   return app;
 }
 
-export function metricsHandler(registry: Registry): express.RequestHandler {
+/** /metrics alone, for its own port (kept off the public one). */
+export function createMetricsApp(registry: Registry): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', metricsHandler(registry));
+  return app;
+}
+
+function metricsHandler(registry: Registry): express.RequestHandler {
   return async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   };
