@@ -38,6 +38,15 @@ export function toPublicKey(record: ApiKeyRecord, now = Date.now()): PublicKey {
   };
 }
 
+/** A key as a Kubernetes Secret describes it (only its digest and prefix, never the secret). */
+export interface MirroredKey {
+  source: string;
+  name: string;
+  hash: string;
+  prefix: string;
+  expiresAt?: number;
+}
+
 export interface CreateKeyOptions {
   name: string;
   expiresAt?: number;
@@ -100,11 +109,33 @@ export class KeyService {
   }
 
   /**
-   * Creates, rotates or un-revokes the key mirrored from `source` (a Kubernetes Secret) so that it
-   * matches `hash`; a changed hash revokes the old secret at once.
+   * Creates, rotates or un-revokes the key mirrored from `wanted.source` (a Kubernetes Secret) so
+   * that it matches `wanted.hash`; a changed hash revokes the old secret at once.
    */
-  async sync(wanted: { source: string; name: string; hash: string; prefix: string; expiresAt?: number }): Promise<void> {
-    const existing = (await this.backend.keys.list()).find((r) => r.source === wanted.source);
+  async sync(wanted: MirroredKey): Promise<void> {
+    await this.syncOne(wanted, (await this.backend.keys.list()).find((r) => r.source === wanted.source));
+  }
+
+  /**
+   * Makes the keys mirrored from sources starting with `prefix` match `wanted` exactly: one read of
+   * the store for the whole list; keys whose source is no longer wanted are revoked.
+   */
+  async resync(prefix: string, wanted: MirroredKey[], actor: string): Promise<void> {
+    const records = await this.backend.keys.list();
+    for (const w of wanted) await this.syncOne(w, records.find((r) => r.source === w.source));
+    const keep = new Set(wanted.map((w) => w.source));
+    for (const r of records) {
+      if (r.source?.startsWith(prefix) && !keep.has(r.source) && r.revokedAt === undefined) await this.revoke(r.id, actor);
+    }
+  }
+
+  /** Revokes the key mirrored from `source`, if any (its Secret was deleted). */
+  async revokeBySource(source: string, actor: string): Promise<void> {
+    const record = (await this.backend.keys.list()).find((r) => r.source === source && r.revokedAt === undefined);
+    if (record) await this.revoke(record.id, actor);
+  }
+
+  private async syncOne(wanted: MirroredKey, existing: ApiKeyRecord | undefined): Promise<void> {
     if (existing && existing.hash === wanted.hash && existing.revokedAt === undefined && existing.expiresAt === wanted.expiresAt && existing.name === wanted.name) return;
     const record: ApiKeyRecord = {
       id: existing?.id ?? generateKeyId(),
@@ -118,19 +149,6 @@ export class KeyService {
     await this.backend.keys.put(record, existing?.hash);
     await this.audit(existing ? (existing.hash !== wanted.hash ? 'rotate' : 'sync') : 'create', record.id, 'k8s-secret-sync');
     if (existing && existing.hash !== wanted.hash) this.broadcastRevocation(existing.hash);
-  }
-
-  /** Revokes the key mirrored from `source`, if any (its Secret was deleted). */
-  async revokeBySource(source: string, actor: string): Promise<void> {
-    const record = (await this.backend.keys.list()).find((r) => r.source === source && r.revokedAt === undefined);
-    if (record) await this.revoke(record.id, actor);
-  }
-
-  /** Revokes every active key mirrored from a source starting with `prefix` that is not in `keep`. */
-  async revokeSourcesExcept(prefix: string, keep: ReadonlySet<string>, actor: string): Promise<void> {
-    for (const r of await this.backend.keys.list()) {
-      if (r.source?.startsWith(prefix) && !keep.has(r.source) && r.revokedAt === undefined) await this.revoke(r.id, actor);
-    }
   }
 
   async auditLog(limit = 100) {

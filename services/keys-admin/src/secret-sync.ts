@@ -9,7 +9,7 @@
  */
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { Logger, hashApiKey } from '@studioline/server-kit';
-import { KeyService } from './key-service.js';
+import { KeyService, MirroredKey } from './key-service.js';
 
 export interface SecretSyncConfig {
   namespace: string;
@@ -51,16 +51,20 @@ export class SecretSync {
     );
     const handle = (what: string, fn: () => Promise<unknown>) =>
       fn().catch((err: Error) => this.logger.error({ err: err.message, what }, 'secret sync failed; the next resync retries'));
-    informer.on('add', (s: V1Secret) => void handle('add', () => this.upsert(s)));
-    informer.on('update', (s: V1Secret) => void handle('update', () => this.upsert(s)));
+    const sync = (s: V1Secret) => {
+      const wanted = this.mirrored(s);
+      return wanted ? this.keys.sync(wanted) : Promise.resolve();
+    };
+    informer.on('add', (s: V1Secret) => void handle('add', () => sync(s)));
+    informer.on('update', (s: V1Secret) => void handle('update', () => sync(s)));
     informer.on('delete', (s: V1Secret) => void handle('delete', () => this.keys.revokeBySource(source(s), 'k8s-secret-sync')));
     informer.on('connect', () => {
       // Every (re)connection resyncs from a full list: the watch may resume past changes it never
       // reported. What is listed is mirrored; what was mirrored but is no longer listed was deleted.
       void handle('resync', async () => {
         const items = (await api.listNamespacedSecret({ namespace, labelSelector })).items;
-        for (const secret of items) await this.upsert(secret);
-        await this.keys.revokeSourcesExcept(`k8s:${namespace}/`, new Set(items.map(source)), 'k8s-secret-sync');
+        const wanted = items.map((s) => this.mirrored(s)).filter((w): w is MirroredKey => w !== undefined);
+        await this.keys.resync(`k8s:${namespace}/`, wanted, 'k8s-secret-sync');
         this.markSynced();
       });
     });
@@ -74,22 +78,23 @@ export class SecretSync {
     this.logger.info({ namespace, labelSelector }, 'mirroring API keys from Kubernetes Secrets');
   }
 
-  private async upsert(secret: V1Secret): Promise<void> {
+  /** The key a labelled Secret describes; undefined (and a warning) when it has no `apikey`. */
+  private mirrored(secret: V1Secret): MirroredKey | undefined {
     const raw = secret.data?.apikey;
     if (!raw) {
       this.logger.warn({ secret: secret.metadata?.name }, 'labelled Secret has no `apikey` field; ignored');
-      return;
+      return undefined;
     }
     const value = Buffer.from(raw, 'base64').toString('utf8').trim();
     const annotations = secret.metadata?.annotations ?? {};
     const expires = annotations['studioline.io/expires-at'] ? Date.parse(annotations['studioline.io/expires-at']) : undefined;
-    await this.keys.sync({
+    return {
       source: source(secret),
       name: annotations['studioline.io/name'] ?? secret.metadata?.name ?? 'kubernetes',
       hash: hashApiKey(value),
       prefix: value.slice(0, 4),
       expiresAt: Number.isNaN(expires) ? undefined : expires,
-    });
+    };
   }
 
   async stop(): Promise<void> {

@@ -18,6 +18,10 @@ export interface Member {
 
 export interface DeliverTarget {
   gateway: string;
+  /** The bus channel of `gateway`, named once here rather than per frame. */
+  channel: string;
+  /** The other members' connections on `gateway`. */
+  conns: number[];
   /** [0x02][sentAt][n][conn...]: the DELIVER header for this member's frames to `gateway` (sentAt filled per frame). */
   header: Buffer;
 }
@@ -29,6 +33,9 @@ export interface Line {
 }
 
 export class LineTable {
+  /** @param channelOf the bus channel of a gateway */
+  constructor(private readonly channelOf: (gateway: string) => string) {}
+
   private readonly lines = new Map<string, Line>();
   private readonly members = new Map<number, Member>();
   private nextMember = 1;
@@ -60,7 +67,7 @@ export class LineTable {
     if (this.nextMember > 0xffffffff) this.nextMember = 1;
     line.members.push(member);
     this.members.set(member.id, member);
-    rebuildTargets(line);
+    this.rebuildTargets(line);
     return member;
   }
 
@@ -69,30 +76,30 @@ export class LineTable {
     line.members = line.members.filter((m) => m !== member);
     this.members.delete(member.id);
     if (line.members.length === 0) this.lines.delete(line.id);
-    else rebuildTargets(line);
+    else this.rebuildTargets(line);
   }
 
   /** Every member on a gateway that is gone. */
   membersOfGateways(alive: ReadonlySet<string>): Member[] {
     return [...this.members.values()].filter((m) => !alive.has(m.gateway));
   }
-}
 
-function rebuildTargets(line: Line): void {
-  for (const member of line.members) {
-    const byGateway = new Map<string, number[]>();
-    for (const other of line.members) {
-      if (other === member) continue;
-      const conns = byGateway.get(other.gateway) ?? [];
-      conns.push(other.conn);
-      byGateway.set(other.gateway, conns);
+  private rebuildTargets(line: Line): void {
+    for (const member of line.members) {
+      const byGateway = new Map<string, number[]>();
+      for (const other of line.members) {
+        if (other === member) continue;
+        const conns = byGateway.get(other.gateway) ?? [];
+        conns.push(other.conn);
+        byGateway.set(other.gateway, conns);
+      }
+      member.targets = [...byGateway].map(([gateway, conns]) => {
+        const header = Buffer.alloc(deliverHeaderBytes(conns.length));
+        header[0] = ENVELOPE_DELIVER;
+        header[DELIVER_COUNT_OFFSET] = conns.length;
+        conns.forEach((conn, i) => writeU32(header, DELIVER_COUNT_OFFSET + 1 + 4 * i, conn));
+        return { gateway, channel: this.channelOf(gateway), conns, header };
+      });
     }
-    member.targets = [...byGateway].map(([gateway, conns]) => {
-      const header = Buffer.alloc(deliverHeaderBytes(conns.length));
-      header[0] = ENVELOPE_DELIVER;
-      header[DELIVER_COUNT_OFFSET] = conns.length;
-      conns.forEach((conn, i) => writeU32(header, DELIVER_COUNT_OFFSET + 1 + 4 * i, conn));
-      return { gateway, header };
-    });
   }
 }

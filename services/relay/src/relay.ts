@@ -28,7 +28,7 @@ const LEVEL_SMOOTHING = 8;
 
 export class RelayService {
   readonly id = 'relay-' + randomBytes(6).toString('hex');
-  private readonly table = new LineTable();
+  private readonly table: LineTable;
   private readonly metrics: RelayMetrics;
   private readonly channel: string;
   private heartbeat?: NodeJS.Timeout;
@@ -40,6 +40,7 @@ export class RelayService {
     private readonly config: RelayConfig,
     private readonly deps: RelayDeps,
   ) {
+    this.table = new LineTable((gateway) => deps.backend.names.gatewayChannel(gateway));
     this.metrics = createRelayMetrics(deps.registry, { lines: () => this.table.lineCount, members: () => this.table.memberCount });
     this.channel = deps.backend.names.relayChannel(this.id);
   }
@@ -110,13 +111,13 @@ export class RelayService {
       return this.metrics.drops.inc({ reason: 'not_loudest' });
     }
     const frameLength = msg.length - AUDIO_ENVELOPE_HEADER_BYTES;
-    const { bus, names } = this.deps.backend;
+    const { bus } = this.deps.backend;
     for (const target of member.targets) {
       const out = Buffer.allocUnsafe(target.header.length + frameLength);
       target.header.copy(out, 0);
       msg.copy(out, DELIVER_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET + 8);
       msg.copy(out, target.header.length, AUDIO_ENVELOPE_HEADER_BYTES);
-      if (bus.publish(names.gatewayChannel(target.gateway), out)) {
+      if (bus.publish(target.channel, out)) {
         this.metrics.framesOut.inc();
         this.metrics.bytesOut.inc(out.length);
       } else this.metrics.drops.inc({ reason: 'bus_down' });
@@ -151,17 +152,14 @@ export class RelayService {
     this.announce(member, 'left');
   }
 
-  /** Tells the other members' gateways that `member` joined or left. */
+  /**
+   * Tells the other members' gateways that `member` joined or left. Its targets name them: they are
+   * rebuilt on every membership change, so a member that just left still holds the others.
+   */
   private announce(member: Member, event: 'joined' | 'left'): void {
-    const { bus, names } = this.deps.backend;
-    const byGateway = new Map<string, number[]>();
-    for (const other of member.line.members) {
-      if (other === member) continue;
-      byGateway.set(other.gateway, [...(byGateway.get(other.gateway) ?? []), other.conn]);
-    }
-    for (const [gateway, conns] of byGateway) {
-      const body: ControlEnvelope = { t: 'peer', event, conns, sender: member.sender };
-      bus.publish(names.gatewayChannel(gateway), Buffer.from(JSON.stringify(body)));
+    for (const target of member.targets) {
+      const body: ControlEnvelope = { t: 'peer', event, conns: target.conns, sender: member.sender };
+      this.deps.backend.bus.publish(target.channel, Buffer.from(JSON.stringify(body)));
     }
   }
 
