@@ -16,6 +16,10 @@ const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'packages/cli/bin/studioline.js');
 const STEPS = (process.env.BENCH_STEPS ?? '40,80,120,160,200,240,280,320,400,480,560,640').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+// BENCH_ONLY=redis (or bare, embedded) measures one configuration while engineering it; the table
+// and BENCHMARKS.md are only written by a full run, since ratios need the baseline from the same run.
+const ONLY = process.env.BENCH_ONLY;
+const wanted = (name) => !ONLY || name === ONLY;
 const APIKEY = 'b'.repeat(72);
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 
@@ -127,54 +131,64 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
 
-  const pubsub = await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bench/redis-pubsub.mjs')], { env: { PATH: process.env.PATH, REDIS_URL: redisUrl, SECONDS: '3' }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error('redis pub/sub baseline failed'))));
-  });
-  log(`raw Redis pub/sub: ${pubsub.mbPerSecond.toFixed(0)} MB/s (${pubsub.framesPerSecond.toFixed(0)} frames/s of 4,045 bytes)`);
+  if (wanted('pubsub')) {
+    const pubsub = await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(root, 'bench/redis-pubsub.mjs')], { env: { PATH: process.env.PATH, REDIS_URL: redisUrl, SECONDS: '3' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error('redis pub/sub baseline failed'))));
+    });
+    results.pubsub = pubsub;
+    log(`raw Redis pub/sub: ${pubsub.mbPerSecond.toFixed(0)} MB/s (${pubsub.framesPerSecond.toFixed(0)} frames/s of 4,045 bytes)`);
+  }
 
-  const bare = await startProcess([join(root, 'bench/bare-relay.mjs')], {}, (t) => /"port":(\d+)/.exec(t)?.[1]);
-  cleanup.push(() => bare.child.kill());
-  results.push(await capacity('bare ws relay (baseline)', `ws://127.0.0.1:${bare.value}/ws`, [bare.child.pid]));
-  bare.child.kill();
+  if (wanted('bare')) {
+    const bare = await startProcess([join(root, 'bench/bare-relay.mjs')], {}, (t) => /"port":(\d+)/.exec(t)?.[1]);
+    cleanup.push(() => bare.child.kill());
+    results.push(await capacity('bare ws relay (baseline)', `ws://127.0.0.1:${bare.value}/ws`, [bare.child.pid]));
+    bare.child.kill();
+  }
 
-  const home = mkdtempSync(join(tmpdir(), 'studioline-bench-'));
-  const embedded = await startProcess([cli, 'serve', '--port', '0'], { APIKEY, ADMIN_PORT: '0', STUDIOLINE_HOME: home, LOG_LEVEL: 'info' }, (t) => /"gateway listening"/.test(t) && /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
-  cleanup.push(() => embedded.child.kill());
-  results.push(await capacity('Studioline embedded', `${embedded.value.replace('http', 'ws')}/ws`, [embedded.child.pid], `${embedded.value}/metrics`));
-  embedded.child.kill();
+  if (wanted('embedded')) {
+    const home = mkdtempSync(join(tmpdir(), 'studioline-bench-'));
+    const embedded = await startProcess([cli, 'serve', '--port', '0'], { APIKEY, ADMIN_PORT: '0', STUDIOLINE_HOME: home, LOG_LEVEL: 'info' }, (t) => /"gateway listening"/.test(t) && /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
+    cleanup.push(() => embedded.child.kill());
+    results.push(await capacity('Studioline embedded', `${embedded.value.replace('http', 'ws')}/ws`, [embedded.child.pid], `${embedded.value}/metrics`));
+    embedded.child.kill();
+  }
 
-  const env = { REDIS_URL: redisUrl, REDIS_PREFIX: `bench${Date.now()}:`, APIKEY, METRICS_PORT: '0', LOG_LEVEL: 'info' };
-  const relay = await startProcess([cli, 'serve', '--role', 'relay'], env, (t) => /relay started/.test(t));
-  cleanup.push(() => relay.child.kill());
-  const gateway = await startProcess([cli, 'serve', '--role', 'gateway', '--port', '0'], env, (t) => /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
-  cleanup.push(() => gateway.child.kill());
-  results.push(await capacity('Studioline on Redis (gateway, relay, Redis: 3 processes)', `${gateway.value.replace('http', 'ws')}/ws`, [gateway.child.pid, relay.child.pid, redis.pid], `${gateway.value}/metrics`));
-
-  const ceiling = results[0].best?.peers ?? NaN;
-  const table = [
-    '| configuration | full-rate peers, >= 99.9 % delivered | ratio to bare ws | server CPU at that load | CPU per frame (all server processes) | RSS per peer | server-added latency p50 / p99 |',
-    '|---|---|---|---|---|---|---|',
-    ...results.map(({ name, best }) =>
-      best
-        ? `| ${name} | ${best.peers} | ${(best.peers / ceiling).toFixed(2)} | ${best.cpuCores.toFixed(2)} cores | ${best.cpuUsPerFrame.toFixed(0)} µs | ${best.rssPerPeerKb.toFixed(0)} kB | ${Number.isNaN(best.p50ms) ? '-' : `${best.p50ms.toFixed(2)} / ${best.p99ms.toFixed(2)} ms`} |`
-        : `| ${name} | below ${STEPS[0]} | - | - | - | - | - |`,
-    ),
-  ].join('\n');
-  const machine = `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
-  const report = `## Latest run\n\nCommand: \`npm run bench\` (steps ${STEPS.join(', ')} peers, ${SECONDS} s each; load generator on the same machine).\nMachine: ${machine}.\n\nRaw Redis pub/sub, one ioredis publisher, 4,045-byte messages: **${pubsub.mbPerSecond.toFixed(0)} MB/s** (${pubsub.framesPerSecond.toFixed(0)} messages/s).\n\n${table}\n`;
-  console.log('\n' + report);
-  const file = join(root, 'BENCHMARKS.md');
-  let doc = '';
-  try {
-    doc = readFileSync(file, 'utf8');
-  } catch {}
-  const head = doc.split('## Latest run')[0] || '# Benchmarks\n\n';
-  const tail = doc.includes('## History') ? '\n## History' + doc.split('## History')[1] : '';
-  writeFileSync(file, head + report + tail);
-  log(`wrote ${file}`);
+  if (wanted('redis')) {
+    const env = { REDIS_URL: redisUrl, REDIS_PREFIX: `bench${Date.now()}:`, APIKEY, METRICS_PORT: '0', LOG_LEVEL: 'info' };
+    const relay = await startProcess([cli, 'serve', '--role', 'relay'], env, (t) => /relay started/.test(t));
+    cleanup.push(() => relay.child.kill());
+    const gateway = await startProcess([cli, 'serve', '--role', 'gateway', '--port', '0'], env, (t) => /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
+    cleanup.push(() => gateway.child.kill());
+    results.push(await capacity('Studioline on Redis (gateway, relay, Redis: 3 processes)', `${gateway.value.replace('http', 'ws')}/ws`, [gateway.child.pid, relay.child.pid, redis.pid], `${gateway.value}/metrics`));
+  }
+  if (!ONLY) {
+    const ceiling = results[0].best?.peers ?? NaN;
+    const table = [
+      '| configuration | full-rate peers, >= 99.9 % delivered | ratio to bare ws | server CPU at that load | CPU per frame (all server processes) | RSS per peer | server-added latency p50 / p99 |',
+      '|---|---|---|---|---|---|---|',
+      ...results.map(({ name, best }) =>
+        best
+          ? `| ${name} | ${best.peers} | ${(best.peers / ceiling).toFixed(2)} | ${best.cpuCores.toFixed(2)} cores | ${best.cpuUsPerFrame.toFixed(0)} µs | ${best.rssPerPeerKb.toFixed(0)} kB | ${Number.isNaN(best.p50ms) ? '-' : `${best.p50ms.toFixed(2)} / ${best.p99ms.toFixed(2)} ms`} |`
+          : `| ${name} | below ${STEPS[0]} | - | - | - | - | - |`,
+      ),
+    ].join('\n');
+    const machine = `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+    const report = `## Latest run\n\nCommand: \`npm run bench\` (steps ${STEPS.join(', ')} peers, ${SECONDS} s each; load generator on the same machine).\nMachine: ${machine}.\n\nRaw Redis pub/sub, one ioredis publisher, 4,045-byte messages: **${results.pubsub.mbPerSecond.toFixed(0)} MB/s** (${results.pubsub.framesPerSecond.toFixed(0)} messages/s).\n\n${table}\n`;
+    console.log('\n' + report);
+    const file = join(root, 'BENCHMARKS.md');
+    let doc = '';
+    try {
+      doc = readFileSync(file, 'utf8');
+    } catch {}
+    const head = doc.split('## Latest run')[0] || '# Benchmarks\n\n';
+    const tail = doc.includes('## History') ? '\n## History' + doc.split('## History')[1] : '';
+    writeFileSync(file, head + report + tail);
+    log(`wrote ${file}`);
+  }
 } finally {
   for (const c of cleanup) c();
 }

@@ -3,8 +3,9 @@
  * `npm start` and a deployment differ only in scale.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { Backend, createLogger, createMemoryBackend, createRedisBackend, hashApiKey } from '@studioline/server-kit';
+import { Backend, MAX_PUBLISH_BACKLOG_BYTES, createLogger, createMemoryBackend, createRedisBackend, hashApiKey } from '@studioline/server-kit';
 import { requireDocker } from './helpers/env.js';
 import { TestRedis, startRedis } from './helpers/redis.js';
 
@@ -28,6 +29,29 @@ function contract(name: string, make: () => Promise<Backend>, skip?: string) {
       while (got.length < sent.length && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
       assert.deepEqual(got, sent);
       await backend.bus.unsubscribe(backend.names.relayChannel('r1'));
+    });
+
+    it('delivers a burst of messages (as Redis batches them) whole and in order, from one part or two', async () => {
+      const channel = backend.names.gatewayChannel('g1');
+      const got: Buffer[] = [];
+      await backend.bus.subscribe(channel, (m) => got.push(Buffer.from(m)));
+      // A burst of one event-loop turn, past the 256 kB batch limit, with messages that start with
+      // the batch marker byte (0x00) among them; then a lone message that starts with it.
+      const sent: Buffer[] = [];
+      for (let i = 0; i < 150; i++) {
+        const head = Buffer.from([i % 3 === 0 ? 0 : 2, i, 0xff]);
+        const body = i % 5 === 0 ? undefined : Buffer.alloc(4032, i);
+        assert.equal(backend.bus.publish(channel, head, body), true);
+        sent.push(body ? Buffer.concat([head, body]) : head);
+      }
+      await new Promise((r) => setImmediate(r));
+      assert.equal(backend.bus.publish(channel, Buffer.from([0, 0, 0, 1, 9])), true);
+      sent.push(Buffer.from([0, 0, 0, 1, 9]));
+      const until = Date.now() + 3000;
+      while (got.length < sent.length && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(got.length, sent.length);
+      assert.ok(got.every((m, i) => m.equals(sent[i])), 'every message byte for byte, in order');
+      await backend.bus.unsubscribe(channel);
     });
 
     it('stores keys by digest, finds them by id, replaces the digest on rotation, keeps an audit log', async () => {
@@ -75,3 +99,46 @@ contract(
   skipRedis,
 );
 after(() => redis?.stop());
+
+describe('Redis bus while Redis stops reading', { skip: skipRedis }, () => {
+  it('drops messages instead of queueing once 8 MB wait unwritten, and carries on when Redis reads again', async () => {
+    const stalled = await startRedis();
+    const backend = createRedisBackend({ url: stalled.url, prefix: stalled.prefix(), logger: createLogger('test', { level: 'silent' }) });
+    try {
+      assert.ok(await backend.waitReady(10_000));
+      const channel = backend.names.relayChannel('r1');
+      const got: Buffer[] = [];
+      await backend.bus.subscribe(channel, (m) => got.push(Buffer.from(m)));
+      execFileSync('docker', ['pause', stalled.container.getId()]);
+      let accepted = 0;
+      let refused = 0;
+      const frame = Buffer.alloc(4032, 1);
+      // Kernel and proxy buffers take the first megabytes; then the backlog grows to the limit.
+      for (let turn = 0; turn < 2000 && refused === 0; turn++) {
+        for (let i = 0; i < 64; i++) {
+          if (backend.bus.publish(channel, Buffer.from([1]), frame)) accepted++;
+          else refused++;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.ok(refused > 0, `a publish was refused (after ${accepted} accepted)`);
+      assert.ok(accepted * 4033 >= MAX_PUBLISH_BACKLOG_BYTES, 'not before the backlog limit');
+      execFileSync('docker', ['unpause', stalled.container.getId()]);
+      const marker = Buffer.from([2, 42]);
+      const until = Date.now() + 15_000;
+      while (!got.some((m) => m.equals(marker)) && Date.now() < until) {
+        backend.bus.publish(channel, marker);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(got.some((m) => m.equals(marker)), 'messages flow again once Redis reads');
+    } finally {
+      try {
+        execFileSync('docker', ['unpause', stalled.container.getId()], { stdio: 'ignore' });
+      } catch {
+        /* not paused */
+      }
+      await backend.close();
+      await stalled.stop();
+    }
+  });
+});

@@ -6,6 +6,7 @@
 import { Cluster, Redis, RedisOptions } from 'ioredis';
 import { AuthFailureCounter, MemoryAuthFailureCounter, RedisAuthFailureCounter } from './auth-failures.js';
 import { Bus, MemoryBus, RedisBus } from './bus.js';
+import type { RedisEndpoint } from './redis-stream.js';
 import { KeyStore, MemoryKeyStore, RedisKeyStore } from './key-store.js';
 import type { Logger } from './logger.js';
 import { RedisKeys } from './redis-keys.js';
@@ -26,7 +27,7 @@ export interface Backend {
   isReady(): boolean;
   /** Resolves true once the store answers, false after `timeoutMs` (the caller goes on, not ready). */
   waitReady(timeoutMs: number): Promise<boolean>;
-  /** Listens for the store coming back after an outage (called once both connections are up). */
+  /** Listens for the store coming back after an outage (called once every connection is up again). */
   onReconnect(listener: () => void): void;
   close(): Promise<void>;
 }
@@ -57,7 +58,7 @@ export interface RedisBackendOptions {
   /** Prefix of every key and channel; default "studioline:". */
   prefix?: string;
   logger: Logger;
-  /** Called on each reconnection of either connection (for a metric). */
+  /** Called each time a connection to Redis is lost and retried (for a metric). */
   onReconnecting?: () => void;
   /** Called when a publish fails after the connection check (for a metric). */
   onPublishError?: (err: Error) => void;
@@ -87,38 +88,63 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     return new Redis(options.url, { ...base, ...extra });
   };
   // Commands fail at once while disconnected instead of queueing: audio must never queue, and a
-  // join should be refused quickly rather than hang.
-  // Auto-pipelining sends every command issued in one event-loop turn in one write: a burst of
-  // frames becomes one syscall and one Redis read instead of one each, at no added latency.
-  const commands = connect({ enableOfflineQueue: false, enableAutoPipelining: true, connectionName: 'studioline-commands' });
-  // The subscriber queues its (few) SUBSCRIBE commands until connected, and resubscribes by itself.
-  const subscriber = connect({ enableOfflineQueue: true, connectionName: 'studioline-subscriber' });
+  // join should be refused quickly rather than hang. Audio does not go through ioredis: the bus
+  // has its own publisher and subscriber connections (see resp.ts for why), which find the server
+  // through this connection (its URL, the master Sentinel named, or a live Cluster node; classic
+  // pub/sub reaches every node of a Cluster).
+  const commands = connect({ enableOfflineQueue: false, connectionName: 'studioline-commands' });
+  const locate = (): RedisEndpoint | undefined => {
+    const endpoint = (host: string | undefined, port: number | undefined, o: RedisOptions) =>
+      host && port ? { host, port, username: o.username, password: o.password, tls: o.tls } : undefined;
+    if (options.clusterNodes?.length) {
+      const nodes = (commands as unknown as Cluster).nodes('all').filter((n) => n.status === 'ready');
+      const node = nodes[Math.floor(Math.random() * nodes.length)];
+      return node && endpoint(node.options.host, node.options.port, node.options);
+    }
+    if (options.sentinels) return commands.status === 'ready' ? endpoint(commands.stream?.remoteAddress, commands.stream?.remotePort, commands.options) : undefined;
+    return endpoint(commands.options.host, commands.options.port, commands.options);
+  };
+
   const reconnectListeners: (() => void)[] = [];
-  for (const [name, conn] of [['commands', commands], ['subscriber', subscriber]] as const) {
-    let lastLogged = 0;
-    let wasReady = false;
-    conn.on('error', (err: Error) => {
-      if (Date.now() - lastLogged < ERROR_LOG_INTERVAL_MS) return;
-      lastLogged = Date.now();
-      logger.warn({ connection: name, err: err.message }, 'redis connection error');
-    });
-    conn.on('reconnecting', () => options.onReconnecting?.());
-    conn.on('ready', () => {
-      if (wasReady) {
-        logger.info({ connection: name }, 'redis reconnected');
-        // Listeners run once both connections are back, so that replies to what they send
-        // (e.g. re-announced joins) find the subscriptions in place.
-        if (isReady()) for (const l of reconnectListeners) l();
-      }
-      wasReady = true;
-    });
-  }
+  // Set when any connection drops after having been up; the listeners run once all are back, so
+  // that replies to what they send (e.g. re-announced joins) find the subscriptions in place.
+  let lost = false;
+  const stateChanged = () => {
+    if (!isReady()) {
+      if (everReady) lost = true;
+      return;
+    }
+    everReady = true;
+    if (!lost) return;
+    lost = false;
+    logger.info('redis reconnected');
+    for (const l of reconnectListeners) l();
+  };
+  let everReady = false;
+  let lastLogged = 0;
+  commands.on('error', (err: Error) => {
+    if (Date.now() - lastLogged < ERROR_LOG_INTERVAL_MS) return;
+    lastLogged = Date.now();
+    logger.warn({ connection: 'commands', err: err.message }, 'redis connection error');
+  });
+  commands.on('reconnecting', () => options.onReconnecting?.());
+  commands.on('ready', stateChanged);
+  commands.on('close', stateChanged);
+  const bus = new RedisBus({
+    locate,
+    logger,
+    onPublishError: options.onPublishError ?? (() => undefined),
+    onStateChange: () => {
+      if (!bus.isReady()) options.onReconnecting?.();
+      stateChanged();
+    },
+  });
   const names = new RedisKeys(options.prefix);
-  const isReady = () => commands.status === 'ready' && subscriber.status === 'ready';
+  const isReady = () => commands.status === 'ready' && bus.isReady();
   let closing: Promise<void> | undefined;
   return {
     kind: 'redis',
-    bus: new RedisBus(commands, subscriber, { onPublishError: options.onPublishError ?? (() => undefined) }),
+    bus,
     keys: new RedisKeyStore(commands, names),
     relays: new RedisPresenceDirectory(commands, names.presence('relays')),
     gateways: new RedisPresenceDirectory(commands, names.presence('gateways')),
@@ -133,12 +159,11 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     onReconnect: (listener) => void reconnectListeners.push(listener),
     close() {
       closing ??= (async () => {
-        for (const conn of [subscriber, commands]) {
-          try {
-            await conn.quit();
-          } catch {
-            conn.disconnect();
-          }
+        bus.close();
+        try {
+          await commands.quit();
+        } catch {
+          commands.disconnect();
         }
       })();
       return closing;

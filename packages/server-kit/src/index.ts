@@ -10,3 +10,5 @@ export * from './backend.js';
 export * from './rendezvous.js';
 export * from './lifecycle.js';
 export * from './metrics.js';
+export * from './resp.js';
+export * from './redis-stream.js';

@@ -322,7 +322,7 @@ export class GatewayService {
     }
   }
 
-  // ---- the audio path: no JSON, one copy into the envelope ----
+  // ---- the audio path: no JSON; the frame is not copied (the bus writes header and frame together) ----
 
   private onAudio(session: Session, frame: Buffer): void {
     if (session.state !== 'joined') {
@@ -348,10 +348,9 @@ export class GatewayService {
       this.metrics.drops.inc({ reason: 'no_route' });
       return;
     }
-    const envelope = Buffer.allocUnsafe(AUDIO_ENVELOPE_HEADER_BYTES + length);
-    writeAudioHeader(envelope, session.member, preciseNow());
-    frame.copy(envelope, AUDIO_ENVELOPE_HEADER_BYTES);
-    if (!this.deps.backend.bus.publish(session.relayChannel as string, envelope)) this.metrics.drops.inc({ reason: 'bus_down' });
+    const header = Buffer.allocUnsafe(AUDIO_ENVELOPE_HEADER_BYTES);
+    writeAudioHeader(header, session.member, preciseNow());
+    if (!this.deps.backend.bus.publish(session.relayChannel as string, header, frame)) this.metrics.drops.inc({ reason: 'bus_down' });
   }
 
   private onBusMessage(msg: Buffer): void {

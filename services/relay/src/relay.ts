@@ -110,16 +110,16 @@ export class RelayService {
     if (member.line.members.length > this.config.maxSpeakers + 1 && !this.isLoudest(member)) {
       return this.metrics.drops.inc({ reason: 'not_loudest' });
     }
-    const frameLength = msg.length - AUDIO_ENVELOPE_HEADER_BYTES;
+    const frame = msg.subarray(AUDIO_ENVELOPE_HEADER_BYTES);
     const { bus } = this.deps.backend;
     for (const target of member.targets) {
-      const out = Buffer.allocUnsafe(target.header.length + frameLength);
-      target.header.copy(out, 0);
-      msg.copy(out, DELIVER_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET + 8);
-      msg.copy(out, target.header.length, AUDIO_ENVELOPE_HEADER_BYTES);
-      if (bus.publish(target.channel, out)) {
+      // A small header per destination (its connections and the frame's sentAt); the frame itself is not copied.
+      const header = Buffer.allocUnsafe(target.header.length);
+      target.header.copy(header, 0);
+      msg.copy(header, DELIVER_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET + 8);
+      if (bus.publish(target.channel, header, frame)) {
         this.metrics.framesOut.inc();
-        this.metrics.bytesOut.inc(out.length);
+        this.metrics.bytesOut.inc(header.length + frame.length);
       } else this.metrics.drops.inc({ reason: 'bus_down' });
     }
   }
