@@ -1,12 +1,19 @@
-// Load generator: PEERS full-rate peers in 1:1 lines against a websocket URL, for SECONDS. Frames
-// are shaped like encrypted full-rate frames (4,032 bytes: level, SFrame header with the peer's
-// own 6-byte KID, payload, tag), 100 per second per peer. Prints one JSON line of figures.
+// Load generator: PEERS full-rate peers in 1:1 lines against a websocket URL, for SECONDS after
+// WARMUP seconds. Frames are shaped like encrypted full-rate frames (4,032 bytes: level, SFrame
+// header with the peer's own 6-byte KID, payload, tag), 100 per second per peer.
+// The warm-up frames are sent like the others but not counted (each frame carries its number):
+// the first second of a fresh generator process is spent compiling its own hot code on cores it
+// shares with the server, which measured the generator's start, not the server.
+// Prints {"warm":true} when the measured window starts, then one JSON line of figures.
 import WebSocket from 'ws';
 
 const url = process.env.URL;
 const apiKey = process.env.APIKEY ?? '';
 const peers = Number(process.env.PEERS);
 const seconds = Number(process.env.SECONDS ?? 5);
+const warmup = Number(process.env.WARMUP ?? 1);
+const SEQ_OFFSET = 8;
+const firstCounted = warmup * 100;
 const FRAME_BYTES = 4032;
 const run = Math.random().toString(36).slice(2, 8);
 
@@ -28,7 +35,10 @@ const allJoined = new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     ws.on('open', () => ws.send(JSON.stringify({ type: 'join', v: 1, apikey: apiKey, line: lineId(i >> 1), sender, rate: 200000 })));
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return void stats.received++;
+      if (isBinary) {
+        if (data.readUInt32BE(SEQ_OFFSET) >= firstCounted) stats.received++;
+        return;
+      }
       const msg = JSON.parse(data.toString());
       if (msg.type === 'joined' && ++joined === peers) {
         clearTimeout(timer);
@@ -46,7 +56,8 @@ await allJoined;
 // phase within the 10 ms frame period, as independent callers do: sending all peers' frames on one
 // tick would measure the queueing of an artificial burst instead of the server.
 const start = performance.now();
-const total = seconds * 100;
+const total = (warmup + seconds) * 100;
+let warm = false;
 const next = new Array(peers).fill(0);
 const phase = sockets.map((_, i) => (i * 10) / peers);
 await new Promise((resolve) => {
@@ -57,11 +68,15 @@ await new Promise((resolve) => {
       const s = sockets[i];
       for (; next[i] < total && next[i] * 10 + phase[i] <= now; next[i]++) {
         if (s.ws.readyState !== 1) continue;
-        s.frame.writeUInt32BE(next[i], 8);
+        s.frame.writeUInt32BE(next[i], SEQ_OFFSET);
         s.ws.send(s.frame);
-        stats.sent++;
+        if (next[i] >= firstCounted) stats.sent++;
       }
       if (next[i] < total) done = false;
+    }
+    if (!warm && now >= warmup * 1000) {
+      warm = true;
+      process.stdout.write(JSON.stringify({ warm: true }) + '\n');
     }
     if (done) resolve();
     else setTimeout(tick, 1);
@@ -69,6 +84,6 @@ await new Promise((resolve) => {
   tick();
 });
 await new Promise((r) => setTimeout(r, 1000)); // frames in flight
-const elapsed = (performance.now() - start) / 1000;
+const elapsed = (performance.now() - start) / 1000 - warmup;
 for (const s of sockets) s.ws.terminate();
 process.stdout.write(JSON.stringify({ peers, ...stats, seconds: elapsed, lagging: elapsed - seconds - 1 }) + '\n');

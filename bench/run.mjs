@@ -68,14 +68,28 @@ function quantile(before, after, q) {
   return quantileFromBuckets([...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)]), q) ?? NaN;
 }
 
-function runLoad(url, peers) {
+const WARM = '{"warm":true}\n';
+
+/** Runs the generator; `onWarm` runs when its measured window starts (after its warm-up). */
+function runLoad(url, peers, onWarm) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(root, 'bench/load.mjs')], { env: { PATH: process.env.PATH, URL: url, APIKEY, PEERS: String(peers), SECONDS: String(SECONDS) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c) => (out += c));
+    let warmed = Promise.resolve();
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (out.includes(WARM)) {
+        out = out.replace(WARM, '');
+        warmed = onWarm();
+      }
+    });
     child.stderr.on('data', (c) => (err += c));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator failed: ${err.slice(-500)}`))));
+    child.on('exit', async (code) => {
+      await warmed;
+      if (code === 0) resolve(JSON.parse(out));
+      else reject(new Error(`load generator failed: ${err.slice(-500)}`));
+    });
   });
 }
 
@@ -84,11 +98,14 @@ async function capacity(name, url, pids, metricsUrl) {
   const idle = usage(pids);
   let best;
   for (const peers of STEPS) {
-    const before = usage(pids);
-    const latBefore = await scrapeLatency(metricsUrl);
+    let before;
+    let latBefore;
     let r;
     try {
-      r = await runLoad(url, peers);
+      r = await runLoad(url, peers, async () => {
+        before = usage(pids);
+        latBefore = await scrapeLatency(metricsUrl);
+      });
     } catch (err) {
       log(`${name} ${peers} peers: ${err.message}`);
       break;
