@@ -7,7 +7,7 @@
  * lost audio.
  */
 import type { Logger } from './logger.js';
-import { CRLF, RespError, RespValue, encodeCommand, publishPrefix } from './resp.js';
+import { CRLF, RespError, RespValue, Segments, encodeCommand, publishPrefix } from './resp.js';
 import { RedisEndpoint, RedisStream } from './redis-stream.js';
 
 export type BusHandler = (message: Buffer) => void;
@@ -203,12 +203,15 @@ export class RedisBus implements Bus {
   }
 
   private onPush(value: RespValue): void {
-    if (!Array.isArray(value) || value.length !== 3 || !Buffer.isBuffer(value[0]) || !Buffer.isBuffer(value[1])) return;
-    const kind = value[0].toString('latin1');
-    const route = this.routes.get(value[1].toString('latin1'));
+    if (!Array.isArray(value) || value.length !== 3) return;
+    const [kind, channel] = value.map((v) => (v instanceof Segments ? v.bytes() : v));
+    if (!Buffer.isBuffer(kind) || !Buffer.isBuffer(channel)) return;
+    const route = this.routes.get(channel.toString('latin1'));
     if (!route) return;
-    if (kind === 'message' && Buffer.isBuffer(value[2])) deliver(value[2], route.handler);
-    else if (kind === 'subscribe' && !route.confirmed) {
+    const type = kind.toString('latin1');
+    if (type === 'message') {
+      if (Buffer.isBuffer(value[2]) || value[2] instanceof Segments) unbatch(value[2], route.handler);
+    } else if (type === 'subscribe' && !route.confirmed) {
       route.confirmed = true;
       for (const w of route.waiters.splice(0)) w();
       if (this.isReady()) this.options.onStateChange();
@@ -217,7 +220,8 @@ export class RedisBus implements Bus {
 }
 
 /** Hands each message of a batch (or the one message) to the handler; a truncated batch ends early. */
-function deliver(message: Buffer, handler: BusHandler): void {
+export function unbatch(message: Buffer | Segments, handler: BusHandler): void {
+  if (message instanceof Segments) return unbatchSegments(message, handler);
   if (message.length === 0 || message[0] !== BATCH) return handler(message);
   let at = 1;
   while (at + 4 <= message.length) {
@@ -225,5 +229,48 @@ function deliver(message: Buffer, handler: BusHandler): void {
     if (end > message.length) return;
     handler(message.subarray(at + 4, end));
     at = end;
+  }
+}
+
+/**
+ * The same for a batch that arrived in several socket chunks: messages inside one chunk are handed
+ * on as views; only the few cut by a chunk boundary are gathered into a buffer of their own.
+ */
+function unbatchSegments(batch: Segments, handler: BusHandler): void {
+  const { parts } = batch;
+  if (batch.length === 0 || parts[0][0] !== BATCH) return handler(batch.bytes());
+  let part = 0;
+  let at = 1;
+  /** The next `n` bytes, as a view when they lie in one part; undefined past the end. */
+  const take = (n: number): Buffer | undefined => {
+    while (part < parts.length && at === parts[part].length) {
+      part++;
+      at = 0;
+    }
+    if (part === parts.length) return undefined;
+    const current = parts[part];
+    if (at + n <= current.length) {
+      at += n;
+      return current.subarray(at - n, at);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n && part < parts.length) {
+      const copied = parts[part].copy(out, filled, at, Math.min(parts[part].length, at + n - filled));
+      filled += copied;
+      at += copied;
+      if (at === parts[part].length && filled < n) {
+        part++;
+        at = 0;
+      }
+    }
+    return filled === n ? out : undefined;
+  };
+  for (;;) {
+    const length = take(4);
+    if (!length) return;
+    const message = take(length.readUInt32BE(0));
+    if (!message) return;
+    handler(message);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The part of RESP2 (the Redis protocol) that the audio path needs, written for throughput: replies
- * are read straight out of the socket's chunks (a bulk string that fits in one chunk is handed on as
- * a view of it, not a copy), and commands are written as a list of buffers for one writev.
+ * are read straight out of the socket's chunks (bulk strings are handed on as views of them, not
+ * copies), and commands are written as a list of buffers for one writev.
  *
  * Why not ioredis here: its parser gathers bulk strings that span chunks in a shared pool that it
  * regrows to several times the message size (up to ~100 MB), and its encoder copies every argument
@@ -10,7 +10,23 @@
  */
 export class RespError extends Error {}
 
-export type RespValue = Buffer | number | string | null | RespError | RespValue[];
+/**
+ * A bulk string that arrived across several socket chunks, as views of those chunks (no copy):
+ * a batch of frames is cut by nearly every chunk boundary, and gathering it into one buffer would
+ * allocate as many bytes as the audio itself. `bytes()` gathers it for the rare small one.
+ */
+export class Segments {
+  constructor(
+    readonly parts: Buffer[],
+    readonly length: number,
+  ) {}
+
+  bytes(): Buffer {
+    return Buffer.concat(this.parts, this.length);
+  }
+}
+
+export type RespValue = Buffer | Segments | number | string | null | RespError | RespValue[];
 
 const CR = 0x0d;
 
@@ -18,8 +34,8 @@ const CR = 0x0d;
 export class RespReader {
   /** The start of a value whose header line was cut by the end of a chunk. */
   private carry: Buffer | undefined;
-  /** A bulk string cut by the end of a chunk, gathered into a buffer of its exact size. */
-  private bulk: { out: Buffer; filled: number; crlf: number } | undefined;
+  /** A bulk string cut by the end of a chunk: the views of it so far, and what is left to read. */
+  private bulk: { parts: Buffer[]; length: number; missing: number; crlf: number } | undefined;
   /** The array being read (RESP2 pub/sub replies are arrays of scalars: no nesting needed). */
   private array: { items: RespValue[]; left: number } | undefined;
 
@@ -54,10 +70,8 @@ export class RespReader {
             this.value(buf.subarray(pos, pos + length));
             pos += length + 2;
           } else {
-            const available = buf.length - pos;
-            const out = Buffer.allocUnsafe(length);
-            const copied = buf.copy(out, 0, pos, Math.min(buf.length, pos + length));
-            this.bulk = { out, filled: copied, crlf: 2 - Math.max(0, available - length) };
+            const part = buf.subarray(pos, Math.min(buf.length, pos + length));
+            this.bulk = { parts: part.length ? [part] : [], length, missing: length - part.length, crlf: 2 - Math.max(0, buf.length - pos - length) };
             return;
           }
           break;
@@ -91,21 +105,21 @@ export class RespReader {
     this.array = undefined;
   }
 
-  /** Copies the next part of a cut bulk string; returns where the rest of the chunk starts. */
+  /** Takes the next part of a cut bulk string; returns where the rest of the chunk starts. */
   private continueBulk(chunk: Buffer): number {
     const bulk = this.bulk!;
     let pos = 0;
-    if (bulk.filled < bulk.out.length) {
-      const n = chunk.copy(bulk.out, bulk.filled, 0, Math.min(chunk.length, bulk.out.length - bulk.filled));
-      bulk.filled += n;
-      pos = n;
+    if (bulk.missing > 0) {
+      pos = Math.min(chunk.length, bulk.missing);
+      bulk.parts.push(chunk.subarray(0, pos));
+      bulk.missing -= pos;
     }
     const skip = Math.min(bulk.crlf, chunk.length - pos);
     bulk.crlf -= skip;
     pos += skip;
-    if (bulk.filled === bulk.out.length && bulk.crlf === 0) {
+    if (bulk.missing === 0 && bulk.crlf === 0) {
       this.bulk = undefined;
-      this.value(bulk.out);
+      this.value(new Segments(bulk.parts, bulk.length));
     }
     return pos;
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RespError, RespReader, RespValue, encodeCommand } from '../src/index.js';
+import { RespError, RespReader, RespValue, Segments, encodeCommand, unbatch } from '../src/index.js';
 
 /** What Redis sends a subscriber: confirmations, messages of every size, and the odd scalar. */
 function stream(): { bytes: Buffer; values: RespValue[] } {
@@ -19,7 +19,9 @@ function stream(): { bytes: Buffer; values: RespValue[] } {
 
 function read(chunks: Buffer[]): RespValue[] {
   const got: RespValue[] = [];
-  const reader = new RespReader((v) => got.push(v));
+  // A bulk string cut across chunks comes as views of them; compared here by its bytes.
+  const gather = (v: RespValue): RespValue => (v instanceof Segments ? v.bytes() : Array.isArray(v) ? v.map(gather) : v);
+  const reader = new RespReader((v) => got.push(gather(v)));
   // Copies, as a socket hands out fresh chunks: the reader must not rely on them staying adjacent.
   for (const c of chunks) reader.feed(Buffer.from(c));
   return got;
@@ -38,6 +40,23 @@ describe('RESP reader', () => {
     for (const cut of [...Array(120).keys(), ...Array.from({ length: 60 }, (_, i) => bytes.length - 1 - i)]) {
       assert.deepEqual(read([bytes.subarray(0, cut), bytes.subarray(cut)]), values, `cut at ${cut}`);
     }
+  });
+
+  it('splits a batch of bus messages however it was cut into chunks, copying only messages that straddle a cut', () => {
+    const messages = Array.from({ length: 40 }, (_, i) => Buffer.alloc(1 + ((i * 997) % 5000), i));
+    const batch = Buffer.concat([Buffer.from([0]), ...messages.flatMap((m) => [Buffer.from([0, 0, m.length >> 8, m.length & 0xff]), m])]);
+    for (const size of [1, 3, 4096, 65536, batch.length]) {
+      const parts: Buffer[] = [];
+      for (let at = 0; at < batch.length; at += size) parts.push(batch.subarray(at, at + size));
+      const got: Buffer[] = [];
+      unbatch(parts.length === 1 ? parts[0] : new Segments(parts, batch.length), (m) => got.push(m));
+      assert.deepEqual(got, messages, `cut every ${size} bytes`);
+      if (size === 65536) assert.ok(got.filter((m) => m.buffer === batch.buffer).length >= 36, 'most messages are views');
+    }
+    const lone = Buffer.from([2, 1, 2, 3]);
+    const got: Buffer[] = [];
+    unbatch(new Segments([lone.subarray(0, 1), lone.subarray(1)], 4), (m) => got.push(m));
+    assert.deepEqual(got, [lone], 'a message that is not a batch is handed on whole');
   });
 
   it('refuses bytes that are not RESP instead of guessing', () => {
