@@ -26,5 +26,7 @@ COPY --from=build /app /app
 # Runs as an unprivileged user and writes nothing outside /tmp: the chart mounts the root read-only.
 USER 10001:10001
 EXPOSE 7777 7778
-ENTRYPOINT ["node", "/app/packages/cli/bin/studioline.js"]
+# A larger initial old generation: the audio path's frame buffers are short-lived but, with a JS heap
+# of ~10 MB, V8's default limits ran a full mark-compact every ~70 ms under load (see BENCHMARKS.md).
+ENTRYPOINT ["node", "--initial-old-space-size=128", "/app/packages/cli/bin/studioline.js"]
 CMD ["serve"]

@@ -23,8 +23,12 @@ const wanted = (name) => !ONLY || name === ONLY;
 const APIKEY = 'b'.repeat(72);
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 
+// Every server process runs with the flag that the image and `npm start` give Studioline (the bare
+// relay too, so that the baseline is run alike; it changes nothing there).
+const SERVER_FLAGS = ['--initial-old-space-size=128'];
+
 function startProcess(args, env, ready) {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVER_FLAGS, ...args], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${text}`)), 20_000);
@@ -143,7 +147,7 @@ const cleanup = [];
 try {
   // Redis for the baseline and the topology.
   const redisPort = 6400 + Math.floor(Math.random() * 500);
-  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--client-output-buffer-limit', 'pubsub 128mb 32mb 60'], { stdio: 'ignore' });
   cleanup.push(() => redis.kill());
   await new Promise((r) => setTimeout(r, 500));
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
