@@ -138,6 +138,7 @@ async function capacity(name, url, pids, metricsUrl) {
       rssPerPeerKb: (after.rss - idle.rss) / peers / 1e3,
       p50ms: quantile(latBefore, latAfter, 0.5) * 1000,
       p99ms: quantile(latBefore, latAfter, 0.99) * 1000,
+      measuredLatency: latAfter.size > 0,
     };
     log(`${name} ${peers} peers: delivered ${(delivered * 100).toFixed(3)} %, server CPU ${row.cpuCores.toFixed(2)} cores (${row.cpuUsPerFrame.toFixed(0)} µs/frame), RSS ${row.rssMb.toFixed(0)} MB${metricsUrl ? `, latency p50 ${row.p50ms.toFixed(2)} ms p99 ${row.p99ms.toFixed(2)} ms` : ''}${ok ? '' : '  <- limit'}`);
     if (!ok) break;
@@ -201,13 +202,15 @@ try {
   }
   if (!ONLY) {
     const ceiling = results[0].best?.peers ?? NaN;
-    const ms = (row) => (!row || Number.isNaN(row.p50ms) ? '-' : `${row.p50ms.toFixed(2)} / ${row.p99ms.toFixed(2)} ms`);
+    // A quantile past the histogram's last bucket (250 ms) has no value: shown as such.
+    const q = (v) => (Number.isNaN(v) ? '> 250' : v.toFixed(2));
+    const ms = (row) => (!row || !row.measuredLatency ? '-' : `${q(row.p50ms)} / ${q(row.p99ms)} ms`);
     const table = [
       `| configuration | full-rate peers, >= 99.9 % delivered | ratio to bare ws | of those, with p99 < ${P99_TARGET_MS} ms | latency p50 / p99 at ${TARGET_PEERS} peers | latency at the highest step | server CPU there | CPU per frame (all server processes) | RSS per peer |`,
       '|---|---|---|---|---|---|---|---|---|',
       ...results.map(({ name, best, withinLatency, atTarget }) =>
         best
-          ? `| ${name} | ${best.peers} | ${(best.peers / ceiling).toFixed(2)} | ${Number.isNaN(best.p50ms) ? '-' : withinLatency ? `${withinLatency.peers} (${(withinLatency.peers / ceiling).toFixed(2)})` : 'none'} | ${ms(atTarget)} | ${ms(best)} | ${best.cpuCores.toFixed(2)} cores | ${best.cpuUsPerFrame.toFixed(0)} µs | ${best.rssPerPeerKb.toFixed(0)} kB |`
+          ? `| ${name} | ${best.peers} | ${(best.peers / ceiling).toFixed(2)} | ${!best.measuredLatency ? '-' : withinLatency ? `${withinLatency.peers} (${(withinLatency.peers / ceiling).toFixed(2)})` : 'none'} | ${ms(atTarget)} | ${ms(best)} | ${best.cpuCores.toFixed(2)} cores | ${best.cpuUsPerFrame.toFixed(0)} µs | ${best.rssPerPeerKb.toFixed(0)} kB |`
           : `| ${name} | below ${STEPS[0]} | - | - | - | - | - | - | - |`,
       ),
     ].join('\n');
