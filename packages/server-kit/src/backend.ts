@@ -6,7 +6,7 @@
 import { Cluster, Redis, RedisOptions } from 'ioredis';
 import { AuthFailureCounter, MemoryAuthFailureCounter, RedisAuthFailureCounter } from './auth-failures.js';
 import { Bus, MemoryBus, RedisBus } from './bus.js';
-import type { RedisEndpoint } from './redis-stream.js';
+import { ERROR_LOG_INTERVAL_MS, RedisEndpoint, reconnectDelayMs } from './redis-stream.js';
 import { KeyStore, MemoryKeyStore, RedisKeyStore } from './key-store.js';
 import type { Logger } from './logger.js';
 import { RedisKeys } from './redis-keys.js';
@@ -64,14 +64,10 @@ export interface RedisBackendOptions {
   onPublishError?: (err: Error) => void;
 }
 
-/** Connection errors are logged at most this often per connection, so an outage does not flood logs. */
-const ERROR_LOG_INTERVAL_MS = 5000;
-
 export function createRedisBackend(options: RedisBackendOptions): Backend {
   const { logger } = options;
   const base: RedisOptions = {
-    // Reconnect forever, backing off to 1 s: services ride out a Redis restart by themselves.
-    retryStrategy: (times) => Math.min(50 * times, 1000),
+    retryStrategy: reconnectDelayMs,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
   };
@@ -109,6 +105,7 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
   // Set when any connection drops after having been up; the listeners run once all are back, so
   // that replies to what they send (e.g. re-announced joins) find the subscriptions in place.
   let lost = false;
+  let everReady = false;
   const stateChanged = () => {
     if (!isReady()) {
       if (everReady) lost = true;
@@ -120,7 +117,6 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     logger.info('redis reconnected');
     for (const l of reconnectListeners) l();
   };
-  let everReady = false;
   let lastLogged = 0;
   commands.on('error', (err: Error) => {
     if (Date.now() - lastLogged < ERROR_LOG_INTERVAL_MS) return;
@@ -134,10 +130,8 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     locate,
     logger,
     onPublishError: options.onPublishError ?? (() => undefined),
-    onStateChange: () => {
-      if (!bus.isReady()) options.onReconnecting?.();
-      stateChanged();
-    },
+    onStateChange: stateChanged,
+    onRetry: () => options.onReconnecting?.(),
   });
   const names = new RedisKeys(options.prefix);
   const isReady = () => commands.status === 'ready' && bus.isReady();

@@ -73,7 +73,6 @@ interface PendingBatch {
 }
 
 interface Route {
-  channel: Buffer;
   handler: BusHandler;
   confirmed: boolean;
   waiters: (() => void)[];
@@ -87,6 +86,8 @@ export interface RedisBusOptions {
   onPublishError(err: Error): void;
   /** Called when a connection drops and when the bus is whole again (publisher up, every channel subscribed). */
   onStateChange(): void;
+  /** Called for each attempt to reconnect (for the reconnects metric). */
+  onRetry(): void;
 }
 
 export class RedisBus implements Bus {
@@ -98,13 +99,14 @@ export class RedisBus implements Bus {
   private flushScheduled = false;
 
   constructor(private readonly options: RedisBusOptions) {
-    const { locate, logger, onStateChange } = options;
+    const { locate, logger, onStateChange, onRetry } = options;
     this.publisher = new RedisStream({
       name: 'studioline-publisher',
       locate,
       logger,
       onReady: onStateChange,
       onDown: onStateChange,
+      onRetry,
       // Replies are the subscriber counts of each PUBLISH; only refusals matter.
       onValue: (v) => v instanceof RespError && options.onPublishError(v),
     });
@@ -114,6 +116,7 @@ export class RedisBus implements Bus {
       logger,
       onReady: () => this.resubscribe(),
       onDown: onStateChange,
+      onRetry,
       onValue: (v) => this.onPush(v),
     });
   }
@@ -142,7 +145,7 @@ export class RedisBus implements Bus {
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<void> {
-    const route: Route = { channel: Buffer.from(channel), handler, confirmed: false, waiters: [] };
+    const route: Route = { handler, confirmed: false, waiters: [] };
     this.routes.set(channel, route);
     const confirmed = new Promise<void>((resolve) => route.waiters.push(resolve));
     // Not connected: the subscription goes out with the others once the subscriber is up.

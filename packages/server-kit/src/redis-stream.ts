@@ -30,10 +30,18 @@ export interface RedisStreamOptions {
   onValue(value: RespValue): void;
   /** The connection was lost (it is being re-established). */
   onDown?(): void;
+  /** A new attempt to connect is scheduled (for the reconnects metric). */
+  onRetry?(): void;
 }
 
 const CONNECT_TIMEOUT_MS = 5000;
-const ERROR_LOG_INTERVAL_MS = 5000;
+/** Connection errors are logged at most this often per connection, so an outage does not flood logs. */
+export const ERROR_LOG_INTERVAL_MS = 5000;
+
+/** Reconnect forever, backing off to 1 s: services ride out a Redis restart by themselves. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(50 * attempt, 1000);
+}
 
 export class RedisStream {
   private socket: net.Socket | undefined;
@@ -122,7 +130,8 @@ export class RedisStream {
   private retry(): void {
     if (this.closed) return;
     this.attempts++;
-    this.timer = setTimeout(() => this.connect(), Math.min(50 * this.attempts, 1000));
+    this.options.onRetry?.();
+    this.timer = setTimeout(() => this.connect(), reconnectDelayMs(this.attempts));
   }
 
   private logError(err: Error): void {
