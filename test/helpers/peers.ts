@@ -1,5 +1,5 @@
 import { NodePeer, PeerOptions, PeerSummary, toneSource } from '@studioline/client';
-import { CallLink, PROTOCOL_VERSION, STUDIO_SAMPLE_RATE, deriveLineId, formatCallLink, generateLeaf, parseCallLink, randomSenderId, senderIdToText } from '@studioline/protocol';
+import { CallLink, STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, formatCallLink, generateLeaf, parseCallLink, randomSenderId } from '@studioline/protocol';
 import WebSocket from 'ws';
 
 export function newLink(url: string, apiKey: string): CallLink {
@@ -46,7 +46,7 @@ export async function rawJoin(link: CallLink, options: { apiKey?: string; origin
     ws.on('open', resolve);
     ws.on('error', reject);
   });
-  ws.send(JSON.stringify({ type: 'join', v: PROTOCOL_VERSION, apikey: options.apiKey ?? link.apiKey, line, sender: senderIdToText(sender), rate: STUDIO_SAMPLE_RATE }));
+  ws.send(encodeJoin(options.apiKey ?? link.apiKey, line, sender, STUDIO_SAMPLE_RATE));
   return { ws, messages, frames, closed, sender, line };
 }
 

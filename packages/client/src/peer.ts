@@ -10,15 +10,14 @@ import {
   FrameOpener,
   FrameSealer,
   FRAME_MS,
-  PROTOCOL_VERSION,
   audioLevel,
   decodeAudioFrame,
   deriveLineId,
+  describeClose,
   encodeAudioFrame,
-  errorForCloseCode,
+  encodeJoin,
   parseServerMessage,
   randomSenderId,
-  senderIdToText,
 } from '@studioline/protocol';
 import WebSocket from 'ws';
 import { AudioSource } from './audio-source.js';
@@ -142,7 +141,7 @@ export class NodePeer {
     await new Promise<void>((resolve, reject) => {
       let lastError: { code: ErrorCode; message: string } | undefined;
       ws.on('open', () => {
-        ws.send(JSON.stringify({ type: 'join', v: PROTOCOL_VERSION, apikey: this.options.link.apiKey, line: this.lineId, sender: senderIdToText(senderId), rate: this.options.source.sampleRate }));
+        ws.send(encodeJoin(this.options.link.apiKey, this.lineId as string, senderId, this.options.source.sampleRate));
       });
       ws.on('unexpected-response', (_req, res) => {
         const status = res.statusCode ?? 0;
@@ -183,8 +182,9 @@ export class NodePeer {
       });
       ws.on('close', (closeCode, reasonBuffer) => {
         const reason = reasonBuffer.toString();
-        const code = errorForCloseCode(closeCode, reason) ?? lastError?.code;
-        const message = lastError?.message ?? (code ? ERRORS[code].message : `connection closed (${closeCode})`);
+        const described = describeClose(closeCode, reason, lastError);
+        const code = described.code;
+        const message = described.message ?? `connection closed (${closeCode})`;
         if (!this.joined) return reject(new PeerError(code ?? 'connect_failed', message, closeCode));
         this.joined = false;
         if (this.finished || ws !== this.ws) return;

@@ -14,7 +14,7 @@
  *                                          warning that does not (malformed_frame, over_budget)
  */
 import { ERRORS, ErrorCode } from './errors.js';
-import { LINE_ID_BYTES } from './keys.js';
+import { LINE_ID_BYTES, senderIdToText } from './keys.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Text messages are tiny; anything longer is refused before parsing. */
@@ -91,6 +91,12 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
     return { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate };
   }
   return undefined;
+}
+
+/** The first message of a connection, as every client sends it. */
+export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number): string {
+  const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey, line, sender: senderIdToText(sender), rate };
+  return JSON.stringify(join);
 }
 
 export function errorMessage(code: ErrorCode, message: string = ERRORS[code].message): ErrorMessage {

@@ -40,3 +40,13 @@ export function errorForCloseCode(closeCode: number, reason?: string): ErrorCode
   for (const [code, info] of Object.entries(ERRORS)) if (info.closeCode === closeCode) return code as ErrorCode;
   return undefined;
 }
+
+/**
+ * Why a connection closed, for a person: the code from the close frame (or else from the last
+ * `error` message the server sent), and that error's words, or else the code's; no words when
+ * neither tells (the caller says the connection was lost).
+ */
+export function describeClose(closeCode: number, reason: string, lastError?: { code: ErrorCode; message: string }): { code?: ErrorCode; message?: string } {
+  const code = errorForCloseCode(closeCode, reason) ?? lastError?.code;
+  return { code, message: lastError?.message ?? (code ? ERRORS[code].message : undefined) };
+}

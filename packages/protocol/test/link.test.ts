@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LinkError, errorForCloseCode, formatCallLink, generateLeaf, parseCallLink, parseClientMessage } from '../src/index.js';
+import { ERRORS, LinkError, describeClose, encodeJoin, errorForCloseCode, formatCallLink, generateLeaf, parseCallLink, parseClientMessage } from '../src/index.js';
 
 describe('call links', () => {
   const leaf = generateLeaf();
@@ -38,5 +38,11 @@ describe('control messages', () => {
   it('maps close codes back to error codes', () => {
     assert.equal(errorForCloseCode(4409), 'line_full');
     assert.equal(errorForCloseCode(4403, 'key_revoked'), 'key_revoked');
+  });
+  it('a client join is one the gateway accepts, and a close is described in words', () => {
+    assert.deepEqual(parseClientMessage(encodeJoin('k', 'A'.repeat(22), 0xabcn, 200000)), { type: 'join', v: 1, apikey: 'k', line: 'A'.repeat(22), sender: 'abc', rate: 200000 });
+    assert.deepEqual(describeClose(4409, ''), { code: 'line_full', message: ERRORS.line_full.message });
+    assert.deepEqual(describeClose(1006, '', { code: 'over_budget', message: 'slow down' }), { code: 'over_budget', message: 'slow down' });
+    assert.deepEqual(describeClose(1006, ''), { code: undefined, message: undefined });
   });
 });

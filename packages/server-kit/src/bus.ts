@@ -18,20 +18,18 @@ export interface Bus {
    * not be copied into one buffer first). Neither may be changed afterwards. Returns false when the
    * message was dropped because the bus is not connected or is backed up.
    */
-  publish(channel: string, head: Uint8Array, body?: Uint8Array): boolean;
+  publish(channel: string, head: Buffer, body?: Buffer): boolean;
   subscribe(channel: string, handler: BusHandler): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
 }
 
-const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
 export class MemoryBus implements Bus {
   private readonly handlers = new Map<string, BusHandler>();
 
-  publish(channel: string, head: Uint8Array, body?: Uint8Array): boolean {
+  publish(channel: string, head: Buffer, body?: Buffer): boolean {
     const handler = this.handlers.get(channel);
     // Delivered synchronously, before publish returns, as if Redis were infinitely fast.
-    if (handler) handler(body ? Buffer.concat([head, body]) : asBuffer(head));
+    if (handler) handler(body ? Buffer.concat([head, body]) : head);
     return true;
   }
 
@@ -128,14 +126,14 @@ export class RedisBus implements Bus {
     return true;
   }
 
-  publish(channel: string, head: Uint8Array, body?: Uint8Array): boolean {
+  publish(channel: string, head: Buffer, body?: Buffer): boolean {
     if (!this.publisher.isReady || this.publisher.backlog > MAX_PUBLISH_BACKLOG_BYTES) return false;
     let batch = this.pending.get(channel);
     if (!batch) this.pending.set(channel, (batch = { heads: [], bodies: [], bytes: 0, headBytes: 0 }));
-    batch.heads.push(asBuffer(head));
-    batch.bodies.push(body && asBuffer(body));
-    batch.bytes += 4 + head.byteLength + (body?.byteLength ?? 0);
-    batch.headBytes += 4 + head.byteLength;
+    batch.heads.push(head);
+    batch.bodies.push(body);
+    batch.bytes += 4 + head.length + (body?.length ?? 0);
+    batch.headBytes += 4 + head.length;
     if (batch.bytes >= MAX_BATCH_BYTES) this.write(channel, batch);
     else if (!this.flushScheduled) {
       this.flushScheduled = true;

@@ -4,18 +4,17 @@
  */
 import {
   CallLink,
-  ERRORS,
   ErrorCode,
   FINAL_CLOSE_CODES,
   FrameOpener,
   FrameSealer,
-  PROTOCOL_VERSION,
   AudioFrame,
   audioLevel,
   decodeAudioFrame,
   deriveLineId,
+  describeClose,
   encodeAudioFrame,
-  errorForCloseCode,
+  encodeJoin,
   parseServerMessage,
   randomSenderId,
   senderIdToText,
@@ -77,7 +76,7 @@ export class CallClient {
     this.ws = ws;
     let lastError: { code: ErrorCode; message: string } | undefined;
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: 'join', v: PROTOCOL_VERSION, apikey: this.link.apiKey, line: this.lineId, sender: senderIdToText(senderId), rate: this.sampleRate }));
+      ws.send(encodeJoin(this.link.apiKey, this.lineId as string, senderId, this.sampleRate));
     };
     ws.onmessage = (e) => {
       if (e.data instanceof ArrayBuffer) return void this.onBinary(new Uint8Array(e.data));
@@ -119,8 +118,7 @@ export class CallClient {
       clearInterval(this.pingTimer);
       this.joined = false;
       if (this.stopped) return;
-      const code = errorForCloseCode(e.code, e.reason) ?? lastError?.code;
-      const words = lastError?.message ?? (code ? ERRORS[code].message : 'The connection to the server was lost.');
+      const words = describeClose(e.code, e.reason, lastError).message ?? 'The connection to the server was lost.';
       if (FINAL_CLOSE_CODES.has(e.code)) {
         this.events.onState('refused', words);
         return;
