@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -58,7 +58,7 @@ describe('npm start: the embedded single-process server', () => {
     const b = join(home, 'b.wav');
     const [ra, rb] = await Promise.all([
       runCli(['peer', callLink, '--tone', '440', '--seconds', '10', '--record', a, '--json'], env),
-      runCli(['peer', callLink, '--tone', '1000', '--seconds', '10', '--record', b, '--json'], env),
+      runCli(['peer', callLink, '--tone', '1000', '--seconds', '10', '--record', b, '--mix', '--json'], env),
     ]);
     assert.equal(ra.code, 0, ra.stderr);
     assert.equal(rb.code, 0, rb.stderr);
@@ -70,8 +70,15 @@ describe('npm start: the embedded single-process server', () => {
     assert.equal(sb.received, sa.sent, 'b received every frame a sent');
     for (const s of [sa, sb]) assert.deepEqual([s.lost, s.replayed, s.decryptFailed], [0, 0, 0]);
 
-    const heardByA = decodeWav(readFileSync(a));
-    const heardByB = decodeWav(readFileSync(b));
+    // One track per sender heard: a.<sender>.wav; b asked for the mix too, written to b.wav.
+    const tracks = (prefix: string) => readdirSync(home).filter((f) => new RegExp(`^${prefix}\\.[0-9a-f]{1,12}\\.wav$`).test(f));
+    assert.equal(tracks('a').length, 1, `a wrote one track: ${readdirSync(home).join(' ')}`);
+    assert.equal(tracks('b').length, 1);
+    assert.match(ra.stderr, /recorded 10\.00 s of sender [0-9a-f]+ at 200000 Hz to .*a\.[0-9a-f]+\.wav/);
+    assert.ok(!readdirSync(home).includes('a.wav'), 'no mix unless asked');
+    const heardByA = decodeWav(readFileSync(join(home, tracks('a')[0])));
+    const heardByB = decodeWav(readFileSync(join(home, tracks('b')[0])));
+    assert.deepEqual(decodeWav(readFileSync(b)).samples, heardByB.samples, 'with one sender the mix is its track');
     assert.equal(heardByA.sampleRate, 200_000);
     assert.equal(heardByA.samples.length, 1000 * 2000);
     assert.ok(Math.abs(dominantFrequency(heardByA.samples, heardByA.sampleRate) - 1000) < 1, 'a heard b’s 1000 Hz tone');

@@ -19,9 +19,11 @@ const USAGE = `Usage: studioline <command>
   link [URL] [--apikey KEY] [--mobile]
         Print a new call link (a fresh leaf key) for the server at URL (default http://127.0.0.1:7777).
 
-  peer LINK [--tone HZ | --wav FILE] [--seconds N] [--record OUT.wav] [--json] [--no-wait]
+  peer LINK [--tone HZ | --wav FILE] [--seconds N] [--record OUT.wav [--mix]] [--json] [--no-wait]
         Join the line of LINK, send a tone (default 440 Hz) or a WAV at real time, and record what
-        the other peers send. Prints: frames sent, received, lost, replayed, failed to decrypt.
+        the other peers send: one WAV per sender, OUT.<sender>.wav; with --mix also OUT.wav, all
+        senders mixed and aligned in time. Prints: frames sent, received, lost, replayed, failed
+        to decrypt.
 
   selftest [URL] [--apikey KEY | --admin-url URL] [--seconds N]
         Make a real call between two peers through the server at URL (default http://127.0.0.1:7777)
@@ -62,12 +64,14 @@ export async function main(argv: string[]): Promise<void> {
             wav: { type: 'string' },
             seconds: { type: 'string' },
             record: { type: 'string' },
+            mix: { type: 'boolean', default: false },
             json: { type: 'boolean', default: false },
             'no-wait': { type: 'boolean', default: false },
           },
         });
         if (positionals.length !== 1) throw new ConfigError('peer needs exactly one LINK (make one with `studioline link`)');
         if (values.tone && values.wav) throw new ConfigError('choose --tone or --wav, not both');
+        if (values.mix && !values.record) throw new ConfigError('--mix goes with --record OUT.wav (the mix is written to OUT.wav)');
         const number = (name: string, v?: string) => {
           if (v === undefined) return undefined;
           const n = Number(v);
@@ -80,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
           wav: values.wav,
           seconds: number('seconds', values.seconds),
           record: values.record,
+          mix: values.mix as boolean,
           json: values.json as boolean,
           wait: !values['no-wait'],
         });

@@ -1,15 +1,24 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatCallLink, generateLeaf, parseCallLink, parseLeaf, MOBILE_SAMPLE_RATE, STUDIO_SAMPLE_RATE } from '@studioline/protocol';
-import { AudioSource, NodePeer, PeerSummary, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
+import { AudioSource, NodePeer, Pcm, PeerSummary, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
 
 export interface PeerCommandOptions {
   link: string;
   tone?: number;
   wav?: string;
   seconds?: number;
+  /** One WAV per sender heard: OUT.wav -> OUT.<sender>.wav. */
   record?: string;
+  /** With `record`: also the mix of all senders, aligned by time, to OUT.wav itself. */
+  mix?: boolean;
   json: boolean;
   wait: boolean;
+}
+
+/** `heard.wav` -> `heard.<sender>.wav` (and `heard` -> `heard.<sender>.wav`). */
+export function trackFileName(out: string, sender: string): string {
+  const dot = out.toLowerCase().endsWith('.wav') ? out.length - 4 : out.length;
+  return `${out.slice(0, dot)}.${sender}.wav`;
 }
 
 export function formatSummary(s: PeerSummary): string {
@@ -18,7 +27,7 @@ export function formatSummary(s: PeerSummary): string {
     (s.unsent ? `, not sent (disconnected or backlogged) ${s.unsent}` : '');
 }
 
-/** `studioline peer LINK`: joins, sends a tone or a WAV at real time, records what it hears. */
+/** `studioline peer LINK`: joins, sends a tone or a WAV at real time, records each sender it hears. */
 export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary> {
   let link = parseCallLink(options.link);
   if (link.generateLeaf) {
@@ -45,11 +54,24 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
     onProgress: (m) => process.stderr.write(`studioline peer: ${m}\n`),
   });
   const summary = await peer.run();
-  if (options.record && summary.recording) {
-    writeFileSync(options.record, encodeWav(summary.recording));
-    process.stderr.write(`studioline peer: recorded ${(summary.recording.samples.length / summary.recording.sampleRate).toFixed(2)} s to ${options.record}\n`);
-  }
-  const { recording: _recording, ...figures } = summary;
+  if (options.record) writeRecording(options.record, summary, Boolean(options.mix));
+  const { recording: _recording, tracks: _tracks, ...figures } = summary;
   process.stdout.write(options.json ? JSON.stringify(figures) + '\n' : formatSummary(summary) + '\n');
   return summary;
+}
+
+function writeRecording(out: string, summary: PeerSummary, mix: boolean): void {
+  const say = (m: string) => process.stderr.write(`studioline peer: ${m}\n`);
+  const seconds = (pcm: Pcm) => (pcm.samples.length / pcm.sampleRate).toFixed(2);
+  const tracks = summary.tracks ?? [];
+  if (tracks.length === 0) say('heard nobody: nothing recorded');
+  for (const track of tracks) {
+    const file = trackFileName(out, track.sender);
+    writeFileSync(file, encodeWav(track));
+    say(`recorded ${seconds(track)} s of sender ${track.sender} at ${track.sampleRate} Hz to ${file}${track.missing ? ` (${track.missing} missing frames as silence)` : ''}`);
+  }
+  if (mix && summary.recording && tracks.length) {
+    writeFileSync(out, encodeWav(summary.recording));
+    say(`mixed ${tracks.length} track${tracks.length === 1 ? '' : 's'} (${seconds(summary.recording)} s at ${summary.recording.sampleRate} Hz) to ${out}`);
+  }
 }

@@ -1,27 +1,14 @@
 /**
- * The Node peer: joins a line from a call link, sends audio at real time (a tone or a WAV),
- * decrypts what the other peers send, and records it. Tests, benchmarks and operators use it.
+ * The Node peer: the call core plus a real-time sender (a tone or a WAV) and a recorder. Joins a
+ * line from a call link, sends audio at real time, records each sender it hears. Tests,
+ * benchmarks and operators use it.
  */
-import {
-  CallLink,
-  ERRORS,
-  ErrorCode,
-  FINAL_CLOSE_CODES,
-  FrameOpener,
-  FrameSealer,
-  FRAME_MS,
-  audioLevel,
-  decodeAudioFrame,
-  deriveLineId,
-  describeClose,
-  encodeAudioFrame,
-  encodeJoin,
-  parseServerMessage,
-  randomSenderId,
-} from '@studioline/protocol';
-import WebSocket from 'ws';
+import { CallLink, ErrorCode, FRAME_MS, ServerMessage } from '@studioline/protocol';
 import { AudioSource } from './audio-source.js';
-import { CallRecorder } from './recorder.js';
+import { LINGER_MAX_MS, LINGER_QUIET_MS, PEER_WAIT_TIMEOUT_MS } from './call-constants.js';
+import { CallCore, CallError, FrameSink } from './call-core.js';
+import { nodeSocketFactory } from './node-socket.js';
+import { CallRecorder, RecordedTrack } from './recorder.js';
 import { Pcm } from './wav.js';
 
 export interface PeerOptions {
@@ -31,9 +18,9 @@ export interface PeerOptions {
   seconds: number;
   /** Start sending only once another peer is on the line (default true), so both sides hear all of it. */
   waitForPeer?: boolean;
-  /** Give up when no other peer has joined after this long (default 60000 ms). */
+  /** Give up when no other peer has joined after this long (default {@link PEER_WAIT_TIMEOUT_MS}). */
   peerTimeoutMs?: number;
-  /** Keep what is heard for {@link PeerSummary.recording} (default false). */
+  /** Keep what is heard for {@link PeerSummary.tracks} and {@link PeerSummary.recording} (default false). */
   record?: boolean;
   /** Reconnect by itself when the connection drops or the server drains (default true). */
   reconnect?: boolean;
@@ -45,6 +32,10 @@ export interface PeerOptions {
   onProgress?: (message: string) => void;
   /** Each frame heard (decrypted), with its arrival time (performance.now()), for gap analysis. */
   onAudio?: (senderId: bigint, ctr: bigint, at: number) => void;
+  /** Each frame sent, with the time it went to the socket (performance.now(), the clock of onAudio). */
+  onSent?: (senderId: bigint, ctr: bigint, at: number) => void;
+  /** More places for received frames (e.g. a playout jitter buffer per sender). */
+  sinks?: FrameSink[];
   /** Every server message, for tests that watch the protocol. */
   onServerMessage?: (message: Record<string, unknown>) => void;
   /** Stops the call early. */
@@ -66,182 +57,109 @@ export interface PeerSummary {
   unsent: number;
   /** Warnings the gateway sent without closing (over_budget, malformed_frame). */
   warnings: Partial<Record<ErrorCode, number>>;
+  /** With `record`: one track per sender heard (a reconnecting peer starts a new one). */
+  tracks?: RecordedTrack[];
+  /** With `record`: every track mixed, aligned by time; on a 1:1 line, the other peer's audio as sent. */
   recording?: Pcm;
 }
 
-/** A refusal by the server, or a call that could not start. */
-export class PeerError extends Error {
-  constructor(
-    readonly code: ErrorCode | 'no_peer' | 'connect_failed',
-    message: string,
-    readonly closeCode?: number,
-  ) {
-    super(message);
-    this.name = 'PeerError';
-  }
-}
-
-/** Frames are skipped rather than queued when this much is still unsent. */
-const MAX_BUFFERED_BYTES = 512 * 1024;
-/** After sending, wait for the other side's last frames until it has been quiet this long. */
-const QUIET_MS = 500;
-const MAX_LINGER_MS = 3000;
+/** A refusal by the server, or a call that could not start (the call core's error). */
+export { CallError as PeerError } from './call-core.js';
 
 export class NodePeer {
-  private readonly opener: FrameOpener;
-  private readonly recorder = new CallRecorder();
-  private readonly summary: PeerSummary = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, lost: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, unsent: 0, warnings: {} };
-  private ws?: WebSocket;
-  private sealer?: FrameSealer;
-  private joined = false;
-  private readonly peers = new Set<string>();
+  private readonly core: CallCore;
+  private readonly recorder?: CallRecorder;
   private lastReceivedAt = 0;
-  private finished = false;
+  private fatal?: CallError;
   private peerArrived?: () => void;
-  private lineId?: string;
 
   constructor(private readonly options: PeerOptions) {
-    if (!options.link.leafBytes) throw new PeerError('bad_request', 'the link has no leaf key: make one with `studioline link`');
-    this.opener = new FrameOpener(options.link.leafBytes);
+    const { link, source } = options;
+    this.core = new CallCore({
+      link,
+      url: link.websocketUrl,
+      sampleRate: source.sampleRate,
+      socket: nodeSocketFactory({ origin: options.origin, ca: options.ca }),
+      reconnect: options.reconnect !== false,
+      // A command line fails at once when the server cannot be reached; later losses are retried.
+      retryFirstConnect: false,
+    });
+    if (options.record) this.core.addSink((this.recorder = new CallRecorder()));
+    for (const sink of options.sinks ?? []) this.core.addSink(sink);
+    this.listen();
   }
 
   private progress(message: string): void {
     this.options.onProgress?.(message);
   }
 
-  /** Runs the whole call; resolves with the summary, rejects with a {@link PeerError} on refusal. */
-  async run(): Promise<PeerSummary> {
-    this.lineId = await deriveLineId(this.options.link.leafBytes as Uint8Array);
-    await this.connect();
-    try {
-      if (this.options.waitForPeer !== false && this.peers.size === 0) await this.waitForPeer();
-      await this.sendForDuration();
-      await this.linger();
-    } finally {
-      this.finished = true;
-      this.ws?.close(1000, 'done');
-    }
-    this.summary.received = this.opener.stats.received;
-    this.summary.replayed = this.opener.stats.replayed;
-    this.summary.decryptFailed = this.opener.stats.decryptFailed;
-    this.summary.malformed = this.opener.stats.malformed;
-    this.summary.lost = this.recorder.lost;
-    if (this.options.record) this.summary.recording = this.recorder.toPcm();
-    return this.summary;
-  }
-
-  /** Opens a socket and joins; rejects with the server's refusal. */
-  private async connect(): Promise<void> {
-    const senderId = randomSenderId();
-    this.sealer = await FrameSealer.create(this.options.link.leafBytes as Uint8Array, senderId);
-    const headers: Record<string, string> = this.options.origin ? { Origin: this.options.origin } : {};
-    const ws = new WebSocket(this.options.link.websocketUrl, { perMessageDeflate: false, headers, ca: this.options.ca });
-    this.ws = ws;
-    this.joined = false;
-    await new Promise<void>((resolve, reject) => {
-      let lastError: { code: ErrorCode; message: string } | undefined;
-      ws.on('open', () => {
-        ws.send(encodeJoin(this.options.link.apiKey, this.lineId as string, senderId, this.options.source.sampleRate));
-      });
-      ws.on('unexpected-response', (_req, res) => {
-        const status = res.statusCode ?? 0;
-        const code: ErrorCode | 'connect_failed' = status === 403 ? 'bad_origin' : status === 429 ? 'too_many_attempts' : status === 503 ? 'draining' : 'connect_failed';
-        reject(new PeerError(code, `the server refused the websocket with HTTP ${status}: ${code in ERRORS ? ERRORS[code as ErrorCode].message : res.statusMessage}`));
-        res.resume();
-        ws.terminate();
-      });
-      ws.on('error', (err) => {
-        if (!this.joined) reject(new PeerError('connect_failed', `cannot connect to ${this.options.link.websocketUrl}: ${err.message}`));
-      });
-      ws.on('message', (data, isBinary) => {
-        if (isBinary) return void this.onFrame(data as Buffer);
-        const msg = parseServerMessage(data.toString());
-        if (!msg) return;
-        this.options.onServerMessage?.(msg as unknown as Record<string, unknown>);
-        if (msg.type === 'joined') {
-          this.joined = true;
-          this.peers.clear();
-          for (const p of msg.peers) this.peers.add(p);
-          this.progress(`joined the line (${msg.peers.length} other peer${msg.peers.length === 1 ? '' : 's'})`);
-          if (this.peers.size) this.peerArrived?.();
-          resolve();
-        } else if (msg.type === 'peer_joined') {
-          this.peers.add(msg.sender);
-          this.progress('a peer joined');
-          this.peerArrived?.();
-        } else if (msg.type === 'peer_left') {
-          this.peers.delete(msg.sender);
-          this.opener.forget(BigInt('0x' + msg.sender));
-          this.progress('a peer left');
-        } else if (msg.type === 'error') {
-          lastError = { code: msg.code, message: msg.message };
-          this.summary.warnings[msg.code] = (this.summary.warnings[msg.code] ?? 0) + 1;
-          // The gateway is going away: reconnect now rather than wait out the close handshake.
-          if (msg.code === 'draining' && this.joined) ws.terminate();
-        }
-      });
-      ws.on('close', (closeCode, reasonBuffer) => {
-        const reason = reasonBuffer.toString();
-        const described = describeClose(closeCode, reason, lastError);
-        const code = described.code;
-        const message = described.message ?? `connection closed (${closeCode})`;
-        if (!this.joined) return reject(new PeerError(code ?? 'connect_failed', message, closeCode));
-        this.joined = false;
-        if (this.finished || ws !== this.ws) return;
-        if (FINAL_CLOSE_CODES.has(closeCode) || this.options.reconnect === false) {
-          this.progress(`the server closed the call: ${message}`);
-          this.fatal = new PeerError(code ?? 'connect_failed', message, closeCode);
-          return;
-        }
-        this.progress(`connection lost (${closeCode}${reason ? ' ' + reason : ''}); reconnecting`);
-        void this.reconnect();
-      });
+  private listen(): void {
+    const { core, options } = this;
+    core.on('serverMessage', (msg: ServerMessage) => options.onServerMessage?.(msg as unknown as Record<string, unknown>));
+    core.on('joined', ({ peers, rejoined }) => {
+      this.progress(rejoined ? 'reconnected' : `joined the line (${peers.length} other peer${peers.length === 1 ? '' : 's'})`);
+      if (peers.length) this.peerArrived?.();
+    });
+    core.on('peerJoined', () => {
+      this.progress('a peer joined');
+      this.peerArrived?.();
+    });
+    core.on('peerLeft', () => this.progress('a peer left'));
+    core.on('connectionLost', ({ message }) => this.progress(`connection lost (${message}); reconnecting`));
+    core.on('frame', (frame) => {
+      this.lastReceivedAt = frame.at;
+      options.onAudio?.(frame.senderId, frame.ctr, frame.at);
+    });
+    if (options.onSent) core.on('sent', ({ senderId, ctr, at }) => options.onSent?.(senderId, ctr, at));
+    core.on('ended', ({ error }) => {
+      if (!error) return;
+      this.progress(`the server closed the call: ${error.message}`);
+      this.fatal = error;
     });
   }
 
-  /** Set when the server ended the call for good; the send loop stops and run() rejects. */
-  private fatal?: PeerError;
-
-  private async reconnect(): Promise<void> {
-    for (let attempt = 0; !this.finished; attempt++) {
-      await sleep(Math.min(100 * 2 ** attempt, 2000));
-      if (this.finished) return;
-      try {
-        await this.connect();
-        this.summary.reconnects++;
-        this.progress('reconnected');
-        return;
-      } catch (err) {
-        if (err instanceof PeerError && err.closeCode !== undefined && FINAL_CLOSE_CODES.has(err.closeCode)) {
-          this.fatal = err;
-          return;
-        }
-      }
+  /** Runs the whole call; resolves with the summary, rejects with a {@link PeerError} on refusal. */
+  async run(): Promise<PeerSummary> {
+    await this.core.start();
+    try {
+      if (this.options.waitForPeer !== false && this.core.peers.size === 0) await this.waitForPeer();
+      await this.sendForDuration();
+      await this.linger();
+    } finally {
+      this.core.stop();
     }
+    const f = this.core.figures();
+    const summary: PeerSummary = {
+      sent: f.framesSent,
+      received: f.framesReceived,
+      bytesSent: f.bytesSent,
+      bytesReceived: f.bytesReceived,
+      lost: f.lost,
+      replayed: f.replayed,
+      decryptFailed: f.decryptFailed,
+      malformed: f.malformed,
+      reconnects: f.reconnects,
+      unsent: f.unsentDisconnected + f.unsentBackpressure,
+      warnings: f.warnings,
+    };
+    if (this.recorder) {
+      summary.tracks = this.recorder.tracks();
+      summary.recording = await this.recorder.mix();
+    }
+    return summary;
   }
 
   private waitForPeer(): Promise<void> {
-    const timeoutMs = this.options.peerTimeoutMs ?? 60_000;
+    const timeoutMs = this.options.peerTimeoutMs ?? PEER_WAIT_TIMEOUT_MS;
     this.progress('waiting for another peer to join');
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new PeerError('no_peer', `no other peer joined within ${timeoutMs / 1000} s`)), timeoutMs);
+      const timer = setTimeout(() => reject(new CallError('no_peer', `no other peer joined within ${timeoutMs / 1000} s`)), timeoutMs);
       this.peerArrived = () => {
         clearTimeout(timer);
         this.peerArrived = undefined;
         resolve();
       };
     });
-  }
-
-  private async onFrame(frame: Buffer): Promise<void> {
-    this.summary.bytesReceived += frame.length;
-    const opened = await this.opener.open(frame);
-    if (typeof opened === 'string') return;
-    this.lastReceivedAt = performance.now();
-    this.options.onAudio?.(opened.senderId, opened.ctr, this.lastReceivedAt);
-    const audio = decodeAudioFrame(opened.plaintext);
-    if (audio && this.options.record) this.recorder.add(opened.senderId, opened.ctr, audio.sampleRate, audio.pcm);
-    else if (audio) this.recorder.add(opened.senderId, opened.ctr, audio.sampleRate, EMPTY);
   }
 
   /** Sends frame after frame on the real-time clock: due frames that cannot go are skipped, never queued. */
@@ -253,30 +171,17 @@ export class NodePeer {
       if (this.fatal) throw this.fatal;
       if (this.options.signal?.aborted) return;
       const due = Math.min(total, Math.floor((performance.now() - start) / FRAME_MS) + 1);
-      for (; index < due; index++) {
-        const ws = this.ws;
-        if (!ws || !this.joined || !this.sealer || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-          this.summary.unsent++;
-          continue;
-        }
-        const pcm = source.frame(index);
-        const wire = await this.sealer.seal(audioLevel(pcm), encodeAudioFrame(source.sampleRate, pcm));
-        ws.send(wire);
-        this.summary.sent++;
-        this.summary.bytesSent += wire.length;
-      }
+      for (; index < due; index++) await this.core.send(source.frame(index));
       await sleep(Math.max(0, start + index * FRAME_MS - performance.now()));
     }
     if (this.fatal) throw this.fatal;
   }
 
   private async linger(): Promise<void> {
-    const until = performance.now() + MAX_LINGER_MS;
-    while (performance.now() < until && performance.now() - this.lastReceivedAt < QUIET_MS && this.peers.size) await sleep(50);
+    const until = performance.now() + LINGER_MAX_MS;
+    while (performance.now() < until && performance.now() - this.lastReceivedAt < LINGER_QUIET_MS && this.core.peers.size) await sleep(50);
   }
 }
-
-const EMPTY = new Int16Array(0);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

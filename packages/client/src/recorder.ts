@@ -1,58 +1,109 @@
+/**
+ * Records a call per sender: one track for each sender heard (at that sender's own rate, frames in
+ * counter order, a missing frame as silence), and on request a mix of all tracks aligned by time.
+ * It is a {@link FrameSink} of the call core; the page also adds its own microphone as a track.
+ *
+ * A sender is one session: a peer that reconnects comes back with a new sender id (RFC 9605 needs
+ * it) and so starts a new track. Tracks are placed in time by counter from the sender's earliest
+ * arrival: a frame's counter says when it was captured relative to the sender's other frames, and
+ * the least-delayed arrival anchors that timeline to the receiver's clock. Senders' clocks may
+ * drift (±100 ppm: 60 ms over 10 minutes); the mix does not correct that.
+ */
+import { FRAME_MS } from '@studioline/protocol';
+import type { FrameSink, ReceivedFrame } from './call-core.js';
+import { resample } from './resampler.js';
 import { Pcm } from './wav.js';
+
+export interface RecordedTrack extends Pcm {
+  /** The sender id as text, or {@link LOCAL_TRACK} for this peer's own capture. */
+  sender: string;
+  /** Where sample 0 belongs on the receiver's clock, in ms. */
+  startMs: number;
+  /** Frames heard, and frames missing between the first and the last (filled with silence). */
+  frames: number;
+  missing: number;
+}
+
+/** The name of the track of this peer's own audio (the page records its microphone too). */
+export const LOCAL_TRACK = 'you';
 
 interface Stream {
   sampleRate: number;
+  frameLength: number;
   frames: Map<bigint, Int16Array>;
   first: bigint;
   last: bigint;
+  /** min(arrival - counter * FRAME_MS): the time counter 0 would have arrived with no delay. */
+  anchorMs: number;
 }
 
-/**
- * Collects decrypted frames by sender and counter, so that late or missing frames land in their
- * place (missing ones as silence) and losses can be counted.
- */
-export class CallRecorder {
-  private readonly streams = new Map<bigint, Stream>();
+export class CallRecorder implements FrameSink {
+  private readonly streams = new Map<string, Stream>();
+  /** Frames at another rate than their sender's first frame: not recorded, but counted. */
+  rateChanges = 0;
 
-  add(senderId: bigint, ctr: bigint, sampleRate: number, pcm: Int16Array): void {
-    let s = this.streams.get(senderId);
+  push(frame: ReceivedFrame): void {
+    this.add(frame.sender, frame.ctr, frame.sampleRate, frame.pcm, frame.at);
+  }
+
+  /** Adds one frame of a track: its counter, rate, PCM and arrival time (ms). */
+  add(sender: string, ctr: bigint, sampleRate: number, pcm: Int16Array, at: number): void {
+    let s = this.streams.get(sender);
     if (!s) {
-      s = { sampleRate, frames: new Map(), first: ctr, last: ctr };
-      this.streams.set(senderId, s);
+      s = { sampleRate, frameLength: pcm.length, frames: new Map(), first: ctr, last: ctr, anchorMs: Infinity };
+      this.streams.set(sender, s);
     }
-    if (sampleRate !== s.sampleRate) return;
+    if (sampleRate !== s.sampleRate) {
+      this.rateChanges++;
+      return;
+    }
     s.frames.set(ctr, pcm);
     if (ctr < s.first) s.first = ctr;
     if (ctr > s.last) s.last = ctr;
+    s.anchorMs = Math.min(s.anchorMs, at - Number(ctr) * FRAME_MS);
   }
 
-  /** Frames missing between the first and last frame seen of each sender. */
-  get lost(): number {
-    let lost = 0;
-    for (const s of this.streams.values()) lost += Number(s.last - s.first + 1n) - s.frames.size;
-    return lost;
+  /** Senders recorded so far (the local track included when there is one). */
+  get senders(): string[] {
+    return [...this.streams.keys()];
   }
 
-  get senders(): number {
-    return this.streams.size;
+  /** One track per sender, in the order they were first heard. */
+  tracks(): RecordedTrack[] {
+    return [...this.streams].map(([sender, s]) => {
+      const count = Number(s.last - s.first + 1n);
+      const samples = new Int16Array(count * s.frameLength);
+      for (const [ctr, pcm] of s.frames) samples.set(pcm.subarray(0, s.frameLength), Number(ctr - s.first) * s.frameLength);
+      return { sender, sampleRate: s.sampleRate, samples, startMs: s.anchorMs + Number(s.first) * FRAME_MS, frames: s.frames.size, missing: count - s.frames.size };
+    });
   }
 
-  /** Everything heard, sender after sender (in the order they were first heard), at the first sender's rate. */
-  toPcm(): Pcm {
-    const streams = [...this.streams.values()];
-    const sampleRate = streams[0]?.sampleRate ?? 48_000;
-    const parts: Int16Array[] = [];
-    for (const s of streams) {
-      if (s.sampleRate !== sampleRate) continue;
-      const frameLength = s.frames.values().next().value?.length ?? 0;
-      for (let c = s.first; c <= s.last; c++) parts.push(s.frames.get(c) ?? new Int16Array(frameLength));
-    }
-    const samples = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of parts) {
-      samples.set(p, offset);
-      offset += p.length;
-    }
-    return { sampleRate, samples };
+  /**
+   * All tracks mixed into one, each converted to `sampleRate` (default: the highest track rate)
+   * with the maintained resampler and placed by its start time; summed and clipped to 16 bits.
+   * With a single track at that rate, the mix is that track sample for sample.
+   */
+  async mix(sampleRate?: number): Promise<Pcm> {
+    const tracks = this.tracks();
+    const rate = sampleRate ?? Math.max(48_000, ...tracks.map((t) => t.sampleRate));
+    if (tracks.length === 0) return { sampleRate: rate, samples: new Int16Array(0) };
+    const start = Math.min(...tracks.map((t) => t.startMs));
+    const placed = await Promise.all(
+      tracks.map(async (t) => ({
+        offset: Math.round(((t.startMs - start) * rate) / 1000),
+        // The resampler works on floats in [-1, 1]; a track already at the mix rate is kept exact.
+        samples: t.sampleRate === rate ? Float32Array.from(t.samples) : scale(await resample(t.samples, t.sampleRate, rate), 32768),
+      })),
+    );
+    const sum = new Float32Array(Math.max(...placed.map((p) => p.offset + p.samples.length)));
+    for (const p of placed) for (let i = 0; i < p.samples.length; i++) sum[p.offset + i] += p.samples[i];
+    const samples = new Int16Array(sum.length);
+    for (let i = 0; i < sum.length; i++) samples[i] = Math.max(-32768, Math.min(32767, Math.round(sum[i])));
+    return { sampleRate: rate, samples };
   }
+}
+
+function scale(samples: Float32Array, factor: number): Float32Array {
+  for (let i = 0; i < samples.length; i++) samples[i] *= factor;
+  return samples;
 }

@@ -1,7 +1,9 @@
 /** The call page: reads the link in the address bar, makes a leaf when asked, and runs the call UI. */
 import { CallLink, LinkError, audioLevel, formatCallLink, generateLeaf, parseCallLink, parseLeaf } from '@studioline/protocol';
 import { AudioEngine, JitterStats, MOBILE_RATES, Resampler, STUDIO_RATES } from './audio.js';
-import { CallClient, CallState } from './call.js';
+import { CallCore, FrameSink } from '../../src/call-core.js';
+import { CallRates, formatBitrate } from '../../src/call-stats.js';
+import { browserCall, CallState } from './call.js';
 import { CallRecording } from './recording.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -44,10 +46,6 @@ function readLink(): CallLink | undefined {
   return link;
 }
 
-function kbps(bytes: number, seconds: number): string {
-  return seconds > 0 ? `${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s` : '–';
-}
-
 function run(): void {
   const link = readLink();
   if (!link) return;
@@ -64,7 +62,7 @@ function run(): void {
   });
 
   let engine: AudioEngine | undefined;
-  let call: CallClient | undefined;
+  let call: CallCore | undefined;
   let muted = false;
   let recording: CallRecording | undefined;
   let jitter: JitterStats[] = [];
@@ -120,24 +118,31 @@ function run(): void {
     $('join').hidden = true;
     $('call').hidden = false;
     $('stat-rate').textContent = `${(engine.sampleRate / 1000).toFixed(0)} kHz${engine.sampleRate < 200_000 && !link.mobile ? ' (the most this browser allows)' : ''}`;
-    call = new CallClient(link, engine.sampleRate, {
-      onState: setState,
-      onPeers: renderPeers,
-      onPeerLeft(sender) {
-        engine?.forget(sender);
-        resamplers.delete(sender);
-      },
-      onFrame(sender, ctr, level, frame) {
+    call = browserCall(link, engine.sampleRate);
+    call.on('state', ({ state, detail }) => setState(state, detail));
+    call.on('peers', renderPeers);
+    // Received frames go to playback: each sender converted to the page's rate, then its jitter buffer.
+    const playback: FrameSink = {
+      push({ sender, ctr, level, sampleRate, pcm }) {
         if (!engine) return;
         let r = resamplers.get(sender);
-        if (!r || r.from !== frame.sampleRate) resamplers.set(sender, (r = new Resampler(frame.sampleRate, engine.sampleRate)));
-        const samples = r.process(frame.pcm);
-        recording?.addRemote(samples);
+        if (!r || r.from !== sampleRate) {
+          r?.close();
+          resamplers.set(sender, (r = new Resampler(sampleRate, engine.sampleRate)));
+        }
         peerLevels.set(sender, (127 - level) / 127);
-        engine.play(sender, ctr, samples);
+        engine.play(sender, Number(ctr), r.process(pcm));
       },
-    });
-    await call.start();
+      forget(sender) {
+        engine?.forget(sender);
+        resamplers.get(sender)?.close();
+        resamplers.delete(sender);
+        peerLevels.delete(sender);
+      },
+    };
+    call.addSink(playback);
+    // A refusal or a lost call reaches the screen through the state events.
+    call.start().catch(() => undefined);
   });
 
   $('processing').addEventListener('change', () => void engine?.openMicrophone($<HTMLInputElement>('processing').checked));
@@ -148,22 +153,39 @@ function run(): void {
     $('mute').textContent = muted ? 'Unmute' : 'Mute';
   });
 
-  $('record').addEventListener('click', () => {
+  let stopRecordingSink: (() => void) | undefined;
+  $('record').addEventListener('click', async () => {
     if (!recording) {
-      if (!engine) return;
+      if (!engine || !call) return;
       recording = new CallRecording(engine.sampleRate);
+      stopRecordingSink = call.addSink(recording.recorder);
       $('record').setAttribute('aria-pressed', 'true');
       $('record').textContent = 'Stop recording';
       return;
     }
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(recording.toWav());
-    a.download = `studioline-${new Date().toISOString().replace(/[:.]/g, '-')}.wav`;
-    a.click();
+    const done = recording;
     recording = undefined;
+    stopRecordingSink?.();
     $('record').setAttribute('aria-pressed', 'false');
     $('record').textContent = 'Record';
+    renderRecordings(await done.files());
   });
+
+  /** Offers one download per track and the mix; earlier recordings' links stay until the page closes. */
+  const renderRecordings = (files: { label: string; name: string; blob: Blob }[]) => {
+    const list = document.createElement('ul');
+    for (const f of files) {
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(f.blob);
+      a.download = f.name;
+      a.textContent = `${f.label} (WAV)`;
+      const li = document.createElement('li');
+      li.append(a);
+      list.append(li);
+    }
+    $('recordings').append(list);
+    $('recordings').hidden = false;
+  };
 
   $('leave').addEventListener('click', () => {
     call?.stop();
@@ -171,18 +193,14 @@ function run(): void {
     $('call').hidden = true;
   });
 
-  // Bitrates over the last 2 s: steady enough to read, recent enough to show a change.
-  const history: { at: number; sent: number; received: number }[] = [];
+  // Bitrates from the counted bytes over a measured window (call-stats.ts).
+  const rates = new CallRates();
   setInterval(() => {
     if (!call || !engine) return;
-    const f = call.figures;
-    const now = performance.now();
-    history.push({ at: now, sent: f.bytesSent, received: f.bytesReceived });
-    while (history.length > 5) history.shift();
-    const first = history[0];
-    const dt = (now - first.at) / 1000;
-    $('stat-sent').textContent = kbps(f.bytesSent - first.sent, dt);
-    $('stat-received').textContent = kbps(f.bytesReceived - first.received, dt);
+    const f = call.figures();
+    rates.sample(performance.now(), f);
+    $('stat-sent').textContent = formatBitrate(rates.sent.bitsPerSecond);
+    $('stat-received').textContent = formatBitrate(rates.received.bitsPerSecond);
     $('stat-rtt').textContent = f.rttMs === undefined ? '–' : `${f.rttMs.toFixed(1)} ms`;
     const buffered = jitter.length ? Math.max(...jitter.map((j) => j.bufferedMs)) : undefined;
     const target = jitter.length ? Math.max(...jitter.map((j) => j.targetMs)) : undefined;
@@ -197,7 +215,8 @@ function run(): void {
       const meter = li.querySelector('meter');
       if (meter) meter.value = peerLevels.get(li.dataset.sender as string) ?? 0;
     }
-    (window as unknown as { studioline: unknown }).studioline = { figures: { ...f }, jitter, state: $('state').dataset.state };
+    const bitrates = { sentBps: rates.sent.bitsPerSecond, receivedBps: rates.received.bitsPerSecond };
+    (window as unknown as { studioline: unknown }).studioline = { figures: f, bitrates, jitter, state: $('state').dataset.state };
   }, 500);
 }
 

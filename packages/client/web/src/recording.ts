@@ -1,50 +1,45 @@
 /**
- * Records the call in the browser, both directions, decrypted: left channel what this page sent,
- * right channel what it heard. The WAV is made in memory and downloaded; it never leaves the browser.
+ * Records the call in the browser, decrypted, with the call core's recorder: one track per sender
+ * heard (at the sender's rate), one of this page's microphone, and a mix of them all aligned by
+ * time. The WAVs are made in memory and offered as downloads; they never leave the browser.
  */
+import { CallRecorder, LOCAL_TRACK } from '../../src/recorder.js';
+import { encodeWav } from '../../src/wav.js';
+
+export interface RecordingFile {
+  /** What a person reads: "Mix", "You", "Peer 1a2b3c (48 kHz)". */
+  label: string;
+  name: string;
+  blob: Blob;
+}
+
 export class CallRecording {
-  private readonly local: Int16Array[] = [];
-  private readonly remote: Float32Array[] = [];
-  private localSamples = 0;
-  private remoteSamples = 0;
+  /** Add it to the call core as a sink: every frame heard goes in. */
+  readonly recorder = new CallRecorder();
+  private localCtr = 0n;
+  private readonly stamp = new Date().toISOString().replace(/[:.]/g, '-');
 
   constructor(readonly sampleRate: number) {}
 
+  /** One frame of this page's own microphone, as sent. */
   addLocal(pcm: Int16Array): void {
-    this.local.push(pcm.slice());
-    this.localSamples += pcm.length;
+    this.recorder.add(LOCAL_TRACK, this.localCtr++, this.sampleRate, pcm, performance.now());
   }
 
-  addRemote(samples: Float32Array): void {
-    this.remote.push(samples.slice());
-    this.remoteSamples += samples.length;
-  }
-
-  get seconds(): number {
-    return Math.max(this.localSamples, this.remoteSamples) / this.sampleRate;
-  }
-
-  toWav(): Blob {
-    const frames = Math.max(this.localSamples, this.remoteSamples);
-    const data = new DataView(new ArrayBuffer(44 + frames * 4));
-    const text = (offset: number, s: string) => [...s].forEach((c, i) => data.setUint8(offset + i, c.charCodeAt(0)));
-    text(0, 'RIFF');
-    data.setUint32(4, 36 + frames * 4, true);
-    text(8, 'WAVE');
-    text(12, 'fmt ');
-    data.setUint32(16, 16, true);
-    data.setUint16(20, 1, true);
-    data.setUint16(22, 2, true);
-    data.setUint32(24, this.sampleRate, true);
-    data.setUint32(28, this.sampleRate * 4, true);
-    data.setUint16(32, 4, true);
-    data.setUint16(34, 16, true);
-    text(36, 'data');
-    data.setUint32(40, frames * 4, true);
-    let i = 0;
-    for (const chunk of this.local) for (const s of chunk) data.setInt16(44 + 4 * i++, s, true);
-    i = 0;
-    for (const chunk of this.remote) for (const s of chunk) data.setInt16(46 + 4 * i++, Math.max(-32768, Math.min(32767, Math.round(s * 32768))), true);
-    return new Blob([data.buffer], { type: 'audio/wav' });
+  /** The mix first, then this page's track, then each sender's. */
+  async files(): Promise<RecordingFile[]> {
+    const wav = (pcm: { sampleRate: number; samples: Int16Array }) => new Blob([encodeWav(pcm)], { type: 'audio/wav' });
+    const mix = await this.recorder.mix(this.sampleRate);
+    const files: RecordingFile[] = [{ label: 'Mix of everyone', name: `studioline-${this.stamp}.mix.wav`, blob: wav(mix) }];
+    for (const track of this.recorder.tracks()) {
+      const local = track.sender === LOCAL_TRACK;
+      const rate = track.sampleRate === this.sampleRate ? '' : ` (${track.sampleRate / 1000} kHz)`;
+      files.push({
+        label: local ? 'You' : `Peer ${track.sender.slice(0, 6)}${rate}`,
+        name: `studioline-${this.stamp}.${track.sender}.wav`,
+        blob: wav(track),
+      });
+    }
+    return files;
   }
 }

@@ -1,0 +1,126 @@
+/**
+ * The call's figures: exact counts (frames and bytes each way, losses, drops by reason), and
+ * bitrates computed from those counts over a measured window. Counts are what tests compare with
+ * the other side's counts; rates are only ever derived from counts and elapsed time.
+ */
+import type { ErrorCode } from '@studioline/protocol';
+import { RATE_WINDOW_MS } from './call-constants.js';
+
+export interface CallFigures {
+  /** Frames and bytes of wire frames sent (what the gateway counts in). */
+  framesSent: number;
+  bytesSent: number;
+  /** Frames opened and decoded; bytes of every binary message that arrived, good or bad. */
+  framesReceived: number;
+  bytesReceived: number;
+  /** Frames not sent because the call was not joined (connecting, reconnecting). */
+  unsentDisconnected: number;
+  /** Frames skipped because the socket still held {@link SEND_BUFFER_LIMIT_BYTES} unsent. */
+  unsentBackpressure: number;
+  /** Frames missing between the first and the last counter heard from each sender. */
+  lost: number;
+  replayed: number;
+  decryptFailed: number;
+  /** Wire frames or audio frames that did not parse. */
+  malformed: number;
+  /** Joins after the first (each with a new sender id). */
+  reconnects: number;
+  /** Warnings the gateway sent without closing (over_budget, malformed_frame). */
+  warnings: Partial<Record<ErrorCode, number>>;
+  /** The last ping's round trip, in ms. */
+  rttMs?: number;
+}
+
+export function emptyFigures(): CallFigures {
+  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, unsentDisconnected: 0, unsentBackpressure: 0, lost: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, warnings: {} };
+}
+
+interface SenderSpan {
+  first: bigint;
+  last: bigint;
+  heard: number;
+}
+
+/**
+ * Losses by counter: for each sender, the frames between the first and last counter heard that
+ * never arrived. Frames arriving out of order are not lost (the replay window drops duplicates
+ * before they get here, so `heard` counts distinct counters).
+ */
+export class LossCounter {
+  private readonly spans = new Map<bigint, SenderSpan>();
+  /** Losses of senders already forgotten. */
+  private settled = 0;
+
+  heard(sender: bigint, ctr: bigint): void {
+    const s = this.spans.get(sender);
+    if (!s) return void this.spans.set(sender, { first: ctr, last: ctr, heard: 1 });
+    if (ctr < s.first) s.first = ctr;
+    if (ctr > s.last) s.last = ctr;
+    s.heard++;
+  }
+
+  /** A sender left: keep its losses, drop its state. */
+  forget(sender: bigint): void {
+    const s = this.spans.get(sender);
+    if (!s) return;
+    this.settled += spanLost(s);
+    this.spans.delete(sender);
+  }
+
+  get lost(): number {
+    let lost = this.settled;
+    for (const s of this.spans.values()) lost += spanLost(s);
+    return lost;
+  }
+}
+
+function spanLost(s: SenderSpan): number {
+  return Math.max(0, Number(s.last - s.first + 1n) - s.heard);
+}
+
+/**
+ * A bitrate over a sliding window, from a running byte count sampled at measured times: the rate
+ * is (bytes counted between the oldest and newest sample in the window) * 8 / (their time apart).
+ * A late sample (a busy machine) changes nothing but the window's length, so the rate stays true.
+ */
+export class RateMeter {
+  private readonly samples: { at: number; total: number }[] = [];
+
+  constructor(readonly windowMs = RATE_WINDOW_MS) {}
+
+  /** Records the running total `total` (bytes) at time `at` (ms). */
+  sample(at: number, total: number): void {
+    this.samples.push({ at, total });
+    // Keep the newest sample that is at least a window old, so the window is always covered.
+    while (this.samples.length > 2 && at - this.samples[1].at >= this.windowMs) this.samples.shift();
+  }
+
+  /** Bits per second over the window, or undefined before two samples some time apart. */
+  get bitsPerSecond(): number | undefined {
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    if (!first || last.at <= first.at) return undefined;
+    return ((last.total - first.total) * 8 * 1000) / (last.at - first.at);
+  }
+}
+
+/** Sending and receiving bitrates of a call, sampled from its figures. */
+export class CallRates {
+  readonly sent: RateMeter;
+  readonly received: RateMeter;
+
+  constructor(windowMs = RATE_WINDOW_MS) {
+    this.sent = new RateMeter(windowMs);
+    this.received = new RateMeter(windowMs);
+  }
+
+  sample(at: number, figures: Pick<CallFigures, 'bytesSent' | 'bytesReceived'>): void {
+    this.sent.sample(at, figures.bytesSent);
+    this.received.sample(at, figures.bytesReceived);
+  }
+}
+
+/** A bitrate for a person: "3.20 Mbit/s", or "–" when not known yet. */
+export function formatBitrate(bitsPerSecond: number | undefined): string {
+  return bitsPerSecond === undefined ? '–' : `${(bitsPerSecond / 1e6).toFixed(2)} Mbit/s`;
+}
