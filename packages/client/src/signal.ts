@@ -41,20 +41,30 @@ function fft(re: Float64Array, im: Float64Array): void {
 }
 
 /**
- * The dominant frequency of a recording, in Hz: the peak of a Hann-windowed FFT over the largest
- * power-of-two window (up to 2^20 samples) taken from the middle, refined by parabolic
- * interpolation of the log magnitudes (well under 1 Hz for a clean tone of a second or more).
- * Returns 0 for silence or too little audio.
+ * The Hann-windowed FFT of the largest power-of-two window (up to 2^20 samples) taken from the
+ * middle of a recording, or undefined for too little audio (under 1024 samples).
  */
-export function dominantFrequency(samples: Int16Array, sampleRate: number): number {
+function middleSpectrum(samples: Int16Array): { re: Float64Array; im: Float64Array; n: number } | undefined {
   let n = 1;
   while (n * 2 <= samples.length && n < 1 << 20) n *= 2;
-  if (n < 1024) return 0;
+  if (n < 1024) return undefined;
   const start = Math.floor((samples.length - n) / 2);
   const re = new Float64Array(n);
   const im = new Float64Array(n);
   for (let i = 0; i < n; i++) re[i] = samples[start + i] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1)));
   fft(re, im);
+  return { re, im, n };
+}
+
+/**
+ * The dominant frequency of a recording, in Hz: the peak of the middle spectrum, refined by
+ * parabolic interpolation of the log magnitudes (well under 1 Hz for a clean tone of a second or
+ * more). Returns 0 for silence or too little audio.
+ */
+export function dominantFrequency(samples: Int16Array, sampleRate: number): number {
+  const spectrum = middleSpectrum(samples);
+  if (!spectrum) return 0;
+  const { re, im, n } = spectrum;
   let peak = 1;
   let best = 0;
   const mag = (k: number) => Math.hypot(re[k], im[k]);
@@ -69,4 +79,24 @@ export function dominantFrequency(samples: Int16Array, sampleRate: number): numb
   const [a, b, c] = [Math.log(mag(peak - 1) + 1e-12), Math.log(best), Math.log(mag(peak + 1) + 1e-12)];
   const shift = (0.5 * (a - c)) / (a - 2 * b + c || 1);
   return ((peak + shift) * sampleRate) / n;
+}
+
+/**
+ * The share (0 to 1) of a recording's power that lies within `halfWidthHz` of `frequency`, from
+ * the middle spectrum: 1 for a clean tone at that frequency, about 0 for a tone elsewhere, and
+ * each tone's part of a mix of tones. Returns 0 for silence or too little audio.
+ */
+export function toneShare(samples: Int16Array, sampleRate: number, frequency: number, halfWidthHz = 10): number {
+  const spectrum = middleSpectrum(samples);
+  if (!spectrum) return 0;
+  const { re, im, n } = spectrum;
+  const binHz = sampleRate / n;
+  let total = 0;
+  let band = 0;
+  for (let k = 1; k < n / 2; k++) {
+    const p = re[k] * re[k] + im[k] * im[k];
+    total += p;
+    if (Math.abs(k * binHz - frequency) <= halfWidthHz) band += p;
+  }
+  return total > 0 ? band / total : 0;
 }
