@@ -1,7 +1,7 @@
 /** An embedded Studioline in the test's own process, on the in-memory backend, on free ports. */
 import { PassThrough } from 'node:stream';
 import { GATEWAY_DEFAULTS, GatewayConfig } from '@studioline/gateway';
-import { RELAY_DEFAULTS } from '@studioline/relay';
+import { RELAY_DEFAULTS, RelayConfig } from '@studioline/relay';
 import { Studioline, defaultWebRoot } from '@studioline/cli';
 import { createLogger, createMemoryBackend, generateApiKey, hashApiKey } from '@studioline/server-kit';
 
@@ -17,7 +17,7 @@ export interface Embedded {
   stop(): Promise<void>;
 }
 
-export async function startEmbedded(gateway: Partial<GatewayConfig> = {}): Promise<Embedded> {
+export async function startEmbedded(gateway: Partial<GatewayConfig> = {}, relay: Partial<RelayConfig> = {}): Promise<Embedded> {
   const apiKey = generateApiKey();
   const adminToken = 'test-admin-token-' + generateApiKey().slice(0, 16);
   let logText = '';
@@ -28,7 +28,7 @@ export async function startEmbedded(gateway: Partial<GatewayConfig> = {}): Promi
     backend: createMemoryBackend(),
     logger: createLogger('studioline', { destination: stream }),
     gateway: { ...GATEWAY_DEFAULTS, port: 0, staticKeyHashes: [hashApiKey(apiKey)], drainDelayMs: 0, webRoot: defaultWebRoot(), ...gateway },
-    relay: RELAY_DEFAULTS,
+    relay: { ...RELAY_DEFAULTS, ...relay },
     keysAdmin: { host: '127.0.0.1', port: 0, adminToken },
   });
   await app.start();
