@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { decodeWav, dominantFrequency } from '@studioline/client';
+import { decodeWav, dominantFrequency, formatBitrate, toneShare } from '@studioline/client';
 import { generateLeaf } from '@studioline/protocol';
 import { launchBrowser, requireChromium, toneWav } from './helpers/browser.js';
-import { Embedded, startEmbedded } from './helpers/embedded.js';
+import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
 import { sameLineVia, tonePeer } from './helpers/peers.js';
 import { parseCallLink } from '@studioline/protocol';
 import { REPO } from './helpers/processes.js';
@@ -65,17 +65,49 @@ describe('web client in Chromium', { skip }, () => {
     await page.locator('#state[data-state="in-call"]').waitFor({ timeout: 15_000 });
   }
 
-  /** Records for `ms`, stops, and returns the downloaded WAV (left: sent, right: heard). */
-  async function record({ page }: OpenPage, ms: number): Promise<Buffer> {
+  /**
+   * Records for `ms`, stops, and downloads every file the page offers, by label: "Mix of
+   * everyone", "You", and "Peer 1a2b3c" for each sender heard.
+   */
+  async function record({ page }: OpenPage, ms: number): Promise<Map<string, Buffer>> {
     await page.getByRole('button', { name: 'Record' }).click();
     await page.waitForTimeout(ms);
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Stop recording' }).click()]);
-    return readFileSync((await download.path()) as string);
+    const lists = await page.locator('#recordings ul').count();
+    await page.getByRole('button', { name: 'Stop recording' }).click();
+    const links = page.locator('#recordings ul').nth(lists).locator('a');
+    await links.first().waitFor();
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < (await links.count()); i++) {
+      const link = links.nth(i);
+      const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      files.set(((await link.textContent()) ?? '').replace(/ \(WAV\)$/, ''), readFileSync((await download.path()) as string));
+    }
+    return files;
   }
 
-  const heard = (wav: Buffer) => {
-    const pcm = decodeWav(wav, 1);
-    return { frequency: dominantFrequency(pcm.samples, pcm.sampleRate), seconds: pcm.samples.length / pcm.sampleRate, rate: pcm.sampleRate };
+  /** What a recording file holds. */
+  const analyse = (wav: Buffer | undefined) => {
+    assert.ok(wav, 'the recording offers this file');
+    const pcm = decodeWav(wav);
+    return { pcm, frequency: dominantFrequency(pcm.samples, pcm.sampleRate), seconds: pcm.samples.length / pcm.sampleRate, rate: pcm.sampleRate };
+  };
+  /** The one peer track of a 1:1 call. */
+  const heard = (files: Map<string, Buffer>) => {
+    const peers = [...files.keys()].filter((label) => label.startsWith('Peer '));
+    assert.equal(peers.length, 1, `one peer track: ${[...files.keys()].join(', ')}`);
+    return analyse(files.get(peers[0]));
+  };
+
+  /** The figures each page counted (frames and bytes), read when neither is sending. */
+  const figuresOf = async ({ page }: OpenPage) => (await page.evaluate(() => (window as any).studioline.figures)) as { framesSent: number; framesReceived: number; bytesSent: number; bytesReceived: number };
+  const setMuted = async (pages: OpenPage[], muted: boolean) => {
+    for (const { page } of pages) await page.getByRole('button', { name: muted ? 'Mute' : 'Unmute', exact: true }).click();
+    // In-flight frames land and the pages' figures (refreshed every 500 ms) catch up.
+    if (muted) await pages[0].page.waitForTimeout(1500);
+  };
+  const drops = async () => {
+    const text = await server.metrics();
+    return metricValue(text, 'studioline_gateway_frame_drops_total') + metricValue(text, 'studioline_relay_frame_drops_total');
   };
 
   it('#generate_leaf makes a link of the right form, and two pages on it hear each other’s tones', async (t) => {
@@ -89,24 +121,52 @@ describe('web client in Chromium', { skip }, () => {
     await joinCall(b);
     await Promise.all([waitInCall(a), waitInCall(b)]);
     await a.page.waitForTimeout(1000);
-    const [wavA, wavB] = await Promise.all([record(a, 3000), record(b, 3000)]);
-    const hA = heard(wavA);
-    const hB = heard(wavB);
-    t.diagnostic(`page A heard ${hA.frequency.toFixed(2)} Hz over ${hA.seconds.toFixed(2)} s at ${hA.rate} Hz; page B heard ${hB.frequency.toFixed(2)} Hz`);
+    const [filesA, filesB] = await Promise.all([record(a, 3000), record(b, 3000)]);
+    const hA = heard(filesA);
+    const hB = heard(filesB);
+    t.diagnostic(`page A heard ${hA.frequency.toFixed(2)} Hz over ${hA.seconds.toFixed(2)} s at ${hA.rate} Hz; page B heard ${hB.frequency.toFixed(2)} Hz; files ${[...filesA.keys()].join(', ')}`);
     assert.equal(hA.rate, 200_000, 'Chromium runs the call at 200 kHz');
     assert.ok(Math.abs(hA.frequency - 1000) < 1, `page A heard ${hA.frequency} Hz`);
     assert.ok(Math.abs(hB.frequency - 440) < 1, `page B heard ${hB.frequency} Hz`);
+    // Each page's own track holds its microphone, and the mix holds both voices.
+    assert.ok(Math.abs(analyse(filesA.get('You')).frequency - 440) < 1);
+    const mixA = analyse(filesA.get('Mix of everyone')).pcm;
+    for (const hz of [440, 1000]) assert.ok(toneShare(mixA.samples, mixA.sampleRate, hz) > 0.2, `page A's mix holds ${hz} Hz`);
     for (const p of [a, b]) {
       assert.equal(await p.page.locator('#stat-decrypt').textContent(), '0');
-      for (const id of ['#stat-sent', '#stat-received']) {
-        const shown = (await p.page.locator(id).textContent()) ?? '';
-        assert.match(shown, /^\d+\.\d\d Mbit\/s$/);
-        const mbps = parseFloat(shown);
-        assert.ok(mbps > 2.8 && mbps < 3.8, `${id} shows ${shown} for a 3.2 Mbit/s stream`);
-      }
+      // The bitrate shown is the one the page computed from its counted bytes and measured time.
+      const shown = await p.page.evaluate(() => {
+        const w = (window as any).studioline;
+        return { sent: document.getElementById('stat-sent')!.textContent, received: document.getElementById('stat-received')!.textContent, bitrates: w.bitrates };
+      });
+      assert.match(shown.sent ?? '', /^\d+\.\d\d Mbit\/s$/);
+      assert.equal(shown.sent, formatBitrate(shown.bitrates.sentBps));
+      assert.equal(shown.received, formatBitrate(shown.bitrates.receivedBps));
       assert.equal(await p.page.locator('#peers li[data-sender]').count(), 1);
       assert.deepEqual(p.errors, []);
     }
+
+    // The counts agree with the other side's: with both pages quiet before and after, every frame
+    // one page counted as sent the other counted as received, unless the server counted it dropped.
+    await setMuted([a, b], true);
+    const [a0, b0, d0] = [await figuresOf(a), await figuresOf(b), await drops()];
+    await setMuted([a, b], false);
+    await a.page.waitForTimeout(2000);
+    await setMuted([a, b], true);
+    const [a1, b1, d1] = [await figuresOf(a), await figuresOf(b), await drops()];
+    const sentAB = a1.framesSent - a0.framesSent;
+    const sentBA = b1.framesSent - b0.framesSent;
+    const heardAB = b1.framesReceived - b0.framesReceived;
+    const heardBA = a1.framesReceived - a0.framesReceived;
+    t.diagnostic(`A sent ${sentAB}, B received ${heardAB}; B sent ${sentBA}, A received ${heardBA}; server drops ${d1 - d0}`);
+    assert.ok(sentAB >= 100 && sentBA >= 100, 'both pages sent for the 2 s');
+    assert.equal(sentAB + sentBA, heardAB + heardBA + (d1 - d0), 'sent = received + dropped (and counted) by the server');
+    if (d1 === d0) {
+      assert.equal(heardAB, sentAB);
+      assert.equal(b1.bytesReceived - b0.bytesReceived, a1.bytesSent - a0.bytesSent, 'bytes too');
+      assert.equal(heardBA, sentBA);
+    }
+    await setMuted([a, b], false);
     const stats = await a.page.evaluate(() => (window as any).studioline);
     t.diagnostic(`page A: jitter buffer ${JSON.stringify(stats.jitter)}, rtt ${stats.figures.rttMs?.toFixed(2)} ms, latency shown ${await a.page.locator('#stat-latency').textContent()}`);
     // The screenshot is a test artifact; it shows no key (the link box is masked for it).
@@ -139,9 +199,9 @@ describe('web client in Chromium', { skip }, () => {
     const nodeRun = node.run();
     await waitInCall(page);
     await page.page.waitForTimeout(1000);
-    const wav = await record(page, 3000);
+    const files = await record(page, 3000);
     const summary = await nodeRun;
-    const h = heard(wav);
+    const h = heard(files);
     const nodeHeard = dominantFrequency(summary.recording!.samples, summary.recording!.sampleRate);
     t.diagnostic(`page heard ${h.frequency.toFixed(2)} Hz; Node peer heard ${nodeHeard.toFixed(2)} Hz at ${summary.recording!.sampleRate} Hz, ${summary.received} frames, ${summary.decryptFailed} decrypt failures`);
     assert.ok(Math.abs(h.frequency - 1000) < 1);
