@@ -65,6 +65,7 @@ function writeRecording(out: string, summary: PeerSummary, mix: boolean): void {
   const seconds = (pcm: Pcm) => (pcm.samples.length / pcm.sampleRate).toFixed(2);
   const tracks = summary.tracks ?? [];
   if (tracks.length === 0) say('heard nobody: nothing recorded');
+  if (summary.notRecorded) say(`${summary.notRecorded} frames heard were not recorded (the recording reached its size limit)`);
   for (const track of tracks) {
     const file = trackFileName(out, track.sender);
     writeFileSync(file, encodeWav(track));

@@ -36,3 +36,9 @@ export const PEER_WAIT_TIMEOUT_MS = 60_000;
 export const LINGER_QUIET_MS = 500;
 /** ...but no longer than this. */
 export const LINGER_MAX_MS = 3000;
+
+/**
+ * A recording keeps at most this much PCM in memory (all tracks together): 512 MiB is about 22
+ * minutes of one full-rate sender. Frames past it are not kept, and are counted.
+ */
+export const RECORDING_MAX_BYTES = 512 * 1024 * 1024;

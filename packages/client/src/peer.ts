@@ -61,6 +61,8 @@ export interface PeerSummary {
   tracks?: RecordedTrack[];
   /** With `record`: every track mixed, aligned by time; on a 1:1 line, the other peer's audio as sent. */
   recording?: Pcm;
+  /** With `record`: frames heard but not recorded (over the recording's size limit). */
+  notRecorded?: number;
 }
 
 /** A refusal by the server, or a call that could not start (the call core's error). */
@@ -144,6 +146,7 @@ export class NodePeer {
     };
     if (this.recorder) {
       summary.tracks = this.recorder.tracks();
+      summary.notRecorded = this.recorder.notRecorded;
       summary.recording = await this.recorder.mix();
     }
     return summary;

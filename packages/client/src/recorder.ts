@@ -10,6 +10,7 @@
  * drift (±100 ppm: 60 ms over 10 minutes); the mix does not correct that.
  */
 import { FRAME_MS } from '@studioline/protocol';
+import { RECORDING_MAX_BYTES } from './call-constants.js';
 import type { FrameSink, ReceivedFrame } from './call-core.js';
 import { resample } from './resampler.js';
 import { Pcm } from './wav.js';
@@ -41,6 +42,12 @@ export class CallRecorder implements FrameSink {
   private readonly streams = new Map<string, Stream>();
   /** Frames at another rate than their sender's first frame: not recorded, but counted. */
   rateChanges = 0;
+  /** Frames not kept because the recording reached its size limit. */
+  overLimit = 0;
+  private bytes = 0;
+
+  /** @param maxBytes PCM kept at most, all tracks together (default {@link RECORDING_MAX_BYTES}). */
+  constructor(readonly maxBytes = RECORDING_MAX_BYTES) {}
 
   push(frame: ReceivedFrame): void {
     this.add(frame.sender, frame.ctr, frame.sampleRate, frame.pcm, frame.at);
@@ -48,6 +55,10 @@ export class CallRecorder implements FrameSink {
 
   /** Adds one frame of a track: its counter, rate, PCM and arrival time (ms). */
   add(sender: string, ctr: bigint, sampleRate: number, pcm: Int16Array, at: number): void {
+    if (this.bytes + pcm.byteLength > this.maxBytes) {
+      this.overLimit++;
+      return;
+    }
     let s = this.streams.get(sender);
     if (!s) {
       s = { sampleRate, frameLength: pcm.length, frames: new Map(), first: ctr, last: ctr, anchorMs: Infinity };
@@ -57,10 +68,16 @@ export class CallRecorder implements FrameSink {
       this.rateChanges++;
       return;
     }
+    if (!s.frames.has(ctr)) this.bytes += pcm.byteLength;
     s.frames.set(ctr, pcm);
     if (ctr < s.first) s.first = ctr;
     if (ctr > s.last) s.last = ctr;
     s.anchorMs = Math.min(s.anchorMs, at - Number(ctr) * FRAME_MS);
+  }
+
+  /** Frames heard but not in any track (over the size limit, or at a changed rate). */
+  get notRecorded(): number {
+    return this.overLimit + this.rateChanges;
   }
 
   /** Senders recorded so far (the local track included when there is one). */

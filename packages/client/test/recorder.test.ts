@@ -65,4 +65,12 @@ describe('call recorder', () => {
     assert.deepEqual(track.samples.subarray(3 * 2000), new Int16Array([...source.frame(3), ...source.frame(4)]));
     assert.deepEqual((await recorder.mix()).samples, track.samples);
   });
+
+  it('keeps no more than its size limit, and counts the frames it could not keep', () => {
+    const recorder = new CallRecorder(10 * 4000);
+    const source = toneSource(1000, 200_000);
+    for (let i = 0; i < 15; i++) recorder.add('a1', BigInt(i), 200_000, source.frame(i), i * FRAME_MS);
+    const [track] = recorder.tracks();
+    assert.deepEqual([track.frames, recorder.overLimit], [10, 5]);
+  });
 });

@@ -168,12 +168,17 @@ function run(): void {
     stopRecordingSink?.();
     $('record').setAttribute('aria-pressed', 'false');
     $('record').textContent = 'Record';
-    renderRecordings(await done.files());
+    renderRecordings(await done.files(), done.recorder.notRecorded);
   });
 
   /** Offers one download per track and the mix; earlier recordings' links stay until the page closes. */
-  const renderRecordings = (files: { label: string; name: string; blob: Blob }[]) => {
+  const renderRecordings = (files: { label: string; name: string; blob: Blob }[], notRecorded: number) => {
     const list = document.createElement('ul');
+    if (notRecorded) {
+      const li = document.createElement('li');
+      li.textContent = `${notRecorded} frames heard were not recorded: the recording reached its size limit.`;
+      list.append(li);
+    }
     for (const f of files) {
       const a = document.createElement('a');
       a.href = URL.createObjectURL(f.blob);
