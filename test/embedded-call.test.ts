@@ -64,8 +64,8 @@ describe('npm start: the embedded single-process server', () => {
     assert.equal(rb.code, 0, rb.stderr);
     const sa = JSON.parse(ra.stdout);
     const sb = JSON.parse(rb.stdout);
-    assert.equal(sa.sent, 1000);
-    assert.equal(sb.sent, 1000);
+    assert.equal(sa.sent, 1000, ra.stdout + ra.stderr);
+    assert.equal(sb.sent, 1000, rb.stdout + rb.stderr);
     assert.equal(sa.received, sb.sent, 'a received every frame b sent');
     assert.equal(sb.received, sa.sent, 'b received every frame a sent');
     for (const s of [sa, sb]) assert.deepEqual([s.lost, s.replayed, s.decryptFailed], [0, 0, 0]);

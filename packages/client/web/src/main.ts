@@ -163,13 +163,19 @@ function run(): void {
       $('record').textContent = 'Stop recording';
       return;
     }
+    await finishRecording();
+  });
+
+  /** Stops recording (if it is on) and offers its files. */
+  const finishRecording = async () => {
     const done = recording;
+    if (!done) return;
     recording = undefined;
     stopRecordingSink?.();
     $('record').setAttribute('aria-pressed', 'false');
     $('record').textContent = 'Record';
     renderRecordings(await done.files(), done.recorder.notRecorded);
-  });
+  };
 
   /** Offers one download per track and the mix; earlier recordings' links stay until the page closes. */
   const renderRecordings = (files: { label: string; name: string; blob: Blob }[], notRecorded: number) => {
@@ -193,6 +199,8 @@ function run(): void {
   };
 
   $('leave').addEventListener('click', () => {
+    // A recording in progress is kept: its files stay offered below after the call.
+    void finishRecording();
     call?.stop();
     void engine?.close();
     $('call').hidden = true;
