@@ -66,8 +66,8 @@ describe('npm start: the embedded single-process server', () => {
     const sb = JSON.parse(rb.stdout);
     assert.equal(sa.sent, 1000, ra.stdout + ra.stderr);
     assert.equal(sb.sent, 1000, rb.stdout + rb.stderr);
-    assert.equal(sa.received, sb.sent, 'a received every frame b sent');
-    assert.equal(sb.received, sa.sent, 'b received every frame a sent');
+    assert.equal(sa.received, sb.sent, `a received every frame b sent: ${ra.stdout} ${rb.stdout}`);
+    assert.equal(sb.received, sa.sent, `b received every frame a sent: ${ra.stdout} ${rb.stdout}`);
     for (const s of [sa, sb]) assert.deepEqual([s.lost, s.replayed, s.decryptFailed], [0, 0, 0]);
 
     // One track per sender heard: a.<sender>.wav; b asked for the mix too, written to b.wav.

@@ -190,10 +190,13 @@ export class CallCore extends TypedEvents<CallEvents> {
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.started = { resolve, reject };
-      void deriveLineId(this.options.link.leafBytes as Uint8Array).then((line) => {
-        this.lineId = line;
-        void this.connect();
-      });
+      deriveLineId(this.options.link.leafBytes as Uint8Array).then(
+        (line) => {
+          this.lineId = line;
+          void this.connect();
+        },
+        (err: Error) => this.finish(new CallError('connect_failed', `cannot derive the line id: ${err.message}`)),
+      );
     });
   }
 
