@@ -74,6 +74,7 @@ export class NodePeer {
   private lastReceivedAt = 0;
   private fatal?: CallError;
   private peerArrived?: () => void;
+  private started = false;
 
   constructor(private readonly options: PeerOptions) {
     const { link, source } = options;
@@ -115,14 +116,16 @@ export class NodePeer {
     if (options.onSent) core.on('sent', ({ senderId, ctr, at }) => options.onSent?.(senderId, ctr, at));
     core.on('ended', ({ error }) => {
       if (!error) return;
-      this.progress(`the server closed the call: ${error.message}`);
+      // Before the first join, run() rejects with the error itself; say nothing twice.
       this.fatal = error;
+      if (this.started) this.progress(`the server closed the call: ${error.message}`);
     });
   }
 
   /** Runs the whole call; resolves with the summary, rejects with a {@link PeerError} on refusal. */
   async run(): Promise<PeerSummary> {
     await this.core.start();
+    this.started = true;
     try {
       if (this.options.waitForPeer !== false && this.core.peers.size === 0) await this.waitForPeer();
       await this.sendForDuration();
