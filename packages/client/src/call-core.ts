@@ -167,6 +167,8 @@ export class CallCore extends TypedEvents<CallEvents> {
   private readonly clock: CallClock;
   private readonly policy: ReconnectPolicy;
   private readonly peerSet = new Set<string>();
+  /** Sender ids as text, made once per sender rather than once per frame. */
+  private readonly senderTexts = new Map<bigint, string>();
   private lineId?: string;
   private ws?: CallSocket;
   private sealer?: FrameSealer;
@@ -333,6 +335,7 @@ export class CallCore extends TypedEvents<CallEvents> {
       const id = BigInt('0x' + msg.sender);
       this.opener.forget(id);
       this.loss.forget(id);
+      this.senderTexts.delete(id);
       for (const sink of this.sinks) sink.forget?.(msg.sender);
       this.emit('peerLeft', msg.sender);
       this.emit('peers', [...this.peerSet]);
@@ -398,9 +401,11 @@ export class CallCore extends TypedEvents<CallEvents> {
     }
     this.loss.heard(opened.senderId, opened.ctr);
     this.counts.framesReceived++;
+    let sender = this.senderTexts.get(opened.senderId);
+    if (sender === undefined) this.senderTexts.set(opened.senderId, (sender = senderIdToText(opened.senderId)));
     const frame: ReceivedFrame = {
       senderId: opened.senderId,
-      sender: senderIdToText(opened.senderId),
+      sender,
       ctr: opened.ctr,
       level: opened.level,
       sampleRate: audio.sampleRate,
