@@ -33,14 +33,14 @@ import { KeyStoreUnavailableError, KeyVerifier } from './key-verifier.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { RelayRouter } from './relay-router.js';
 import { Session } from './session.js';
-import { TokenBucket } from './token-bucket.js';
+import { OriginPolicy } from './origin-policy.js';
+import { TrustedProxies } from './trusted-proxies.js';
+import { WindowBudget } from './window-budget.js';
 
 export interface GatewayDeps {
   backend: Backend;
   logger: Logger;
   registry: Registry;
-  /** Trust X-Forwarded-For from the proxy in front (the last address it appended). */
-  trustProxy?: boolean;
 }
 
 /** After a drain's close frames, sockets still open this much later are cut. */
@@ -59,6 +59,8 @@ export class GatewayService {
   private readonly router: RelayRouter;
   private readonly channel: string;
   private readonly wss: WebSocketServer;
+  private readonly proxies: TrustedProxies;
+  private readonly origins: OriginPolicy;
   private readonly server: Server;
   private metricsServer?: Server;
   private timers: NodeJS.Timeout[] = [];
@@ -80,6 +82,8 @@ export class GatewayService {
     this.verifier = new KeyVerifier(backend.keys, config.staticKeyHashes, config.keyCacheMs, (result) => this.metrics.keyCache.inc({ result }));
     this.router = new RelayRouter(backend.relays, logger, () => this.rehomeLines());
     this.channel = backend.names.gatewayChannel(this.id);
+    this.proxies = TrustedProxies.parse(config.trustedProxies);
+    this.origins = new OriginPolicy(config.allowedOrigins, config.publicUrl, config.host);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
     const app = createHttpApp({ registry, serveMetrics: config.metricsPort === 0, readiness: () => this.readiness(), webRoot: config.webRoot });
     this.server = createServer(app);
@@ -142,21 +146,17 @@ export class GatewayService {
 
   // ---- websocket upgrade and refusals before a socket exists ----
 
-  private clientAddress(req: IncomingMessage): string {
-    const forwarded = req.headers['x-forwarded-for'];
-    if (this.deps.trustProxy && typeof forwarded === 'string') return forwarded.split(',').pop()!.trim();
-    return req.socket.remoteAddress ?? 'unknown';
-  }
-
-  private originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (!origin) return true;
-    if (this.config.allowedOrigins.length) return this.config.allowedOrigins.includes(origin);
-    try {
-      return new URL(origin).host === req.headers.host;
-    } catch {
-      return false;
-    }
+  private originAllowed(req: IncomingMessage, viaProxy: boolean): boolean {
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    return this.origins.allows({
+      origin: header('origin'),
+      localAddress: req.socket.localAddress,
+      localPort: req.socket.localPort,
+      forwarded: viaProxy ? { host: header('host'), proto: header('x-forwarded-proto') } : undefined,
+    });
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -168,8 +168,8 @@ export class GatewayService {
     };
     if (path !== WEBSOCKET_PATH) return refuse(404, 'not_found', `Websockets are served at ${WEBSOCKET_PATH}`);
     if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
-    if (!this.originAllowed(req)) return refuse(403, 'bad_origin', ERRORS.bad_origin.message);
-    const address = this.clientAddress(req);
+    const { address, viaProxy } = this.proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    if (!this.originAllowed(req, viaProxy)) return refuse(403, 'bad_origin', ERRORS.bad_origin.message);
     let failures = 0;
     try {
       failures = await this.deps.backend.authFailures.count(address);
@@ -189,7 +189,7 @@ export class GatewayService {
   private onConnection(ws: WebSocket, address: string): void {
     const now = performance.now();
     const rate = this.config.budgetBps / 8;
-    const burst = (rate * this.config.budgetBurstMs) / 1000;
+    const window = this.config.budgetWindowMs;
     const session: Session = {
       conn: this.nextConn++,
       ws,
@@ -200,8 +200,8 @@ export class GatewayService {
       joinSentAt: 0,
       bytesIn: 0,
       bytesOut: 0,
-      inBucket: new TokenBucket(rate, burst, now),
-      outBucket: new TokenBucket(rate, burst, now),
+      inBudget: new WindowBudget(rate, window, now),
+      outBudget: new WindowBudget(rate, window, now),
       alive: true,
       lastWarningAt: -Infinity,
     };
@@ -339,7 +339,7 @@ export class GatewayService {
       this.metrics.drops.inc({ reason: 'malformed' });
       return this.warn(session, 'malformed_frame', now);
     }
-    if (!session.inBucket.take(length, now)) {
+    if (!session.inBudget.take(length, now)) {
       this.metrics.drops.inc({ reason: 'over_budget' });
       this.metrics.budgetExceeded.inc({ direction: 'in' });
       return this.warn(session, 'over_budget', now);
@@ -381,7 +381,7 @@ export class GatewayService {
         this.metrics.drops.inc({ reason: 'slow_reader' });
         continue;
       }
-      if (!session.outBucket.take(frame.length, now)) {
+      if (!session.outBudget.take(frame.length, now)) {
         this.metrics.drops.inc({ reason: 'over_budget' });
         this.metrics.budgetExceeded.inc({ direction: 'out' });
         continue;
