@@ -54,6 +54,19 @@ describe('refusals', () => {
     assert.equal(metricValue(await server.metrics(), 'studioline_gateway_upgrades_refused_total', { reason: 'bad_origin' }), 1);
   });
 
+  it('a direct client that forges Host to match its Origin is refused at the upgrade with 403, like any other origin', async () => {
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(newLink(server.url, server.apiKey).websocketUrl, { headers: { Host: 'rebind.evil.example', Origin: 'http://rebind.evil.example' } });
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => undefined);
+    });
+    ws.terminate();
+    assert.equal(status, 403);
+    assert.equal(metricValue(await server.metrics(), 'studioline_gateway_upgrades_refused_total', { reason: 'bad_origin' }), 2);
+  });
+
   it('a third peer on a 1:1 line is refused with 4409 "line full"; the two stay', async () => {
     const link = newLink(server.url, server.apiKey);
     const first = await rawJoin(link);
