@@ -8,6 +8,7 @@ import { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import {
   AUDIO_ENVELOPE_HEADER_BYTES,
+  ClientMessage,
   ControlEnvelope,
   DELIVER_COUNT_OFFSET,
   DELIVER_SENT_AT_OFFSET,
@@ -45,6 +46,9 @@ export interface GatewayDeps {
 
 /** After a drain's close frames, sockets still open this much later are cut. */
 const CLOSE_GRACE_MS = 1000;
+
+/** Messages the protocol does not allow (after the join, anything but a ping) before a peer is closed with bad_request. */
+const MAX_PROTOCOL_VIOLATIONS = 20;
 
 /** A relay that has not answered a join in this time is treated as gone. */
 const JOIN_REPLY_TIMEOUT_MS = 3000;
@@ -204,6 +208,7 @@ export class GatewayService {
       outBudget: new WindowBudget(rate, window, now),
       alive: true,
       lastWarningAt: -Infinity,
+      violations: 0,
     };
     if (this.nextConn > 0xffffffff) this.nextConn = 1;
     this.sessions.set(session.conn, session);
@@ -213,7 +218,7 @@ export class GatewayService {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       session.alive = true;
       if (isBinary) this.onAudio(session, data as Buffer);
-      else void this.onText(session, data.toString());
+      else this.onTextMessage(session, data as Buffer);
     });
     ws.on('pong', () => (session.alive = true));
     ws.on('error', (err: Error & { code?: string }) => {
@@ -243,11 +248,30 @@ export class GatewayService {
     this.send(session, errorMessage(code));
   }
 
-  private async onText(session: Session, text: string): Promise<void> {
-    const msg = parseClientMessage(text);
+  /**
+   * Text counts against the budget like audio (a peer cannot push text past it), and a peer that
+   * keeps sending what the protocol does not allow after its join (anything but a ping) is closed.
+   */
+  private onTextMessage(session: Session, data: Buffer): void {
+    const now = performance.now();
+    if (!session.inBudget.take(data.length, now)) {
+      this.metrics.drops.inc({ reason: 'over_budget' });
+      this.metrics.budgetExceeded.inc({ direction: 'in' });
+      return this.warn(session, 'over_budget', now);
+    }
+    const msg = parseClientMessage(data.toString());
     if (msg?.type === 'ping') return this.send(session, { type: 'pong', t: msg.t });
-    if (session.state !== 'joining') return; // a second join or an unknown message: ignored
-    if (!msg) return this.refuse(session, 'bad_request');
+    if (session.state === 'joining') return void this.onJoin(session, msg);
+    this.metrics.drops.inc({ reason: 'not_allowed' });
+    if (++session.violations > MAX_PROTOCOL_VIOLATIONS) this.refuse(session, 'bad_request');
+  }
+
+  private async onJoin(session: Session, msg: ClientMessage | undefined): Promise<void> {
+    if (msg?.type !== 'join') return this.refuse(session, 'bad_request');
+    // The sender id is half of the SFrame nonce domain: 0 is not one (and two peers of a line must
+    // not share one: checked below, once the key is known good).
+    const senderNumber = Number(senderIdFromText(msg.sender) ?? 0n);
+    if (senderNumber === 0) return this.refuse(session, 'bad_request');
     clearTimeout(session.timer);
     session.state = 'verifying';
     let verdict;
@@ -263,11 +287,14 @@ export class GatewayService {
       this.deps.backend.authFailures.record(session.address, this.config.authFailWindowMs).catch(() => undefined);
       return this.refuse(session, verdict.reason === 'revoked' ? 'key_revoked' : 'unauthorized');
     }
+    // Synchronous from here to peers.add: two joins with one sender id cannot both pass. Peers of
+    // the line on other gateways are the relay's to compare.
+    for (const other of this.lines.get(msg.line) ?? []) if (other.senderNumber === senderNumber) return this.refuse(session, 'bad_request');
     session.keyHash = verdict.hash;
     session.keyId = verdict.keyId;
     session.line = msg.line;
     session.sender = msg.sender;
-    session.senderNumber = Number(senderIdFromText(msg.sender) ?? -2n);
+    session.senderNumber = senderNumber;
     const relay = this.router.relayFor(msg.line);
     if (!relay) return this.refuse(session, 'no_relay');
     let peers = this.lines.get(msg.line);

@@ -32,5 +32,7 @@ export interface Session {
   alive: boolean;
   /** When a non-fatal warning (malformed frame, over budget) was last sent, to send at most one a second. */
   lastWarningAt: number;
+  /** Messages the protocol does not allow, so far (closed with bad_request past a few). */
+  violations: number;
   timer?: NodeJS.Timeout;
 }
