@@ -61,6 +61,7 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
   const staticKey = generateApiKey();
   const adminToken = 'container-topology-admin-token';
 
+  const started: StartedTestContainer[] = [];
   /** nginx's address on the test network: the one proxy the gateways trust. */
   let nginxAddress: string;
 
@@ -94,6 +95,7 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
     for (const i of [1, 2]) {
       gateways.push(await studioline('gateway', `gateway-${i}`).withExposedPorts(7777).withWaitStrategy(Wait.forLogMessage(/gateway listening/)).start());
     }
+    started.push(...relays, ...gateways);
     admin = await studioline('keys-admin', 'keys-admin').withExposedPorts(7778).withWaitStrategy(Wait.forLogMessage(/keys admin listening/)).start();
     const loaded = await nginx.exec(['sh', '-c', 'mv /etc/nginx/studioline.conf.staged /etc/nginx/conf.d/studioline.conf && nginx -t && nginx -s reload']);
     assert.equal(loaded.exitCode, 0, loaded.output);
@@ -109,7 +111,8 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
   });
 
   after(async () => {
-    for (const c of [nginx, admin, ...gateways, ...relays, redis]) await c?.stop({ timeout: 1000 }).catch(() => undefined);
+    // Every container the suite started, also those a test killed or stopped (stop removes them).
+    for (const c of [nginx, admin, ...started, redis]) await c?.stop({ timeout: 1000 }).catch(() => undefined);
     await network?.stop().catch(() => undefined);
   });
 
@@ -184,7 +187,7 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
     };
     const join = async ({ page }: { page: Page }) => {
       await page.getByRole('button', { name: 'Join call' }).click();
-      await page.locator('#state[data-state="in-call"]').waitFor({ timeout: 20_000 });
+      await page.locator('#call').waitFor({ state: 'visible' });
     };
     const record = async ({ page }: { page: Page }, ms: number) => {
       await page.getByRole('button', { name: 'Record' }).click();
@@ -199,6 +202,7 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
       const b = await open(browsers[1], link);
       await join(a);
       await join(b);
+      for (const p of [a, b]) await p.page.locator('#state[data-state="in-call"]').waitFor({ timeout: 20_000 });
       const node = tonePeer(parseCallLink(link), tone.node, 10, { ca: tls.ca });
       const nodeRun = node.run();
       // Each page lists the two others.
