@@ -49,6 +49,13 @@ export interface GatewayConfig {
   authFailLimit: number;
   /** The window for AUTH_FAIL_LIMIT (AUTH_FAIL_WINDOW_MS). Default 60000. */
   authFailWindowMs: number;
+  /**
+   * Open websockets per client address on one gateway (SOCKETS_PER_ADDRESS); more are refused with
+   * 429. Behind a proxy this needs TRUSTED_PROXIES, or every caller shares the proxy's address. Default 200.
+   */
+  socketsPerAddress: number;
+  /** Websockets per client address not yet authenticated, on one gateway (UNAUTHENTICATED_PER_ADDRESS). Default 10. */
+  unauthenticatedPerAddress: number;
   /** How long a verified key is trusted without asking the store (KEY_CACHE_MS); revocation evicts at once. Default 5000. */
   keyCacheMs: number;
   /** After SIGTERM, wait this long (not ready) before closing calls with 1001 (DRAIN_DELAY_MS). Default 1000. */
@@ -82,6 +89,8 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   lineCapacity: 2,
   authFailLimit: 10,
   authFailWindowMs: 60_000,
+  socketsPerAddress: 200,
+  unauthenticatedPerAddress: 10,
   keyCacheMs: 5000,
   drainDelayMs: 1000,
   drainTimeoutMs: 10_000,
@@ -121,6 +130,8 @@ export function gatewayConfigFromEnv(env: Env, hashKey: (secret: string) => stri
     lineCapacity: envInt(env, 'LINE_CAPACITY', d.lineCapacity, { min: 2, max: 64 }),
     authFailLimit: envInt(env, 'AUTH_FAIL_LIMIT', d.authFailLimit, { min: 1 }),
     authFailWindowMs: envInt(env, 'AUTH_FAIL_WINDOW_MS', d.authFailWindowMs, { min: 1000 }),
+    socketsPerAddress: envInt(env, 'SOCKETS_PER_ADDRESS', d.socketsPerAddress, { min: 1 }),
+    unauthenticatedPerAddress: envInt(env, 'UNAUTHENTICATED_PER_ADDRESS', d.unauthenticatedPerAddress, { min: 1 }),
     keyCacheMs: envInt(env, 'KEY_CACHE_MS', d.keyCacheMs, { min: 0, max: 60_000 }),
     drainDelayMs: envInt(env, 'DRAIN_DELAY_MS', d.drainDelayMs, { min: 0 }),
     drainTimeoutMs: envInt(env, 'DRAIN_TIMEOUT_MS', d.drainTimeoutMs, { min: 100 }),

@@ -34,6 +34,7 @@ import { KeyStoreUnavailableError, KeyVerifier } from './key-verifier.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { RelayRouter } from './relay-router.js';
 import { Session } from './session.js';
+import { AddressLimits } from './address-limits.js';
 import { OriginPolicy } from './origin-policy.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { WindowBudget } from './window-budget.js';
@@ -65,6 +66,7 @@ export class GatewayService {
   private readonly wss: WebSocketServer;
   private readonly proxies: TrustedProxies;
   private readonly origins: OriginPolicy;
+  private readonly addressLimits: AddressLimits;
   private readonly server: Server;
   private metricsServer?: Server;
   private timers: NodeJS.Timeout[] = [];
@@ -88,6 +90,7 @@ export class GatewayService {
     this.channel = backend.names.gatewayChannel(this.id);
     this.proxies = TrustedProxies.parse(config.trustedProxies);
     this.origins = new OriginPolicy(config.allowedOrigins, config.publicUrl, config.host);
+    this.addressLimits = new AddressLimits(config.socketsPerAddress, config.unauthenticatedPerAddress);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
     const app = createHttpApp({ registry, serveMetrics: config.metricsPort === 0, readiness: () => this.readiness(), webRoot: config.webRoot });
     this.server = createServer(app);
@@ -174,6 +177,8 @@ export class GatewayService {
     if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
     const { address, viaProxy } = this.proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     if (!this.originAllowed(req, viaProxy)) return refuse(403, 'bad_origin', ERRORS.bad_origin.message);
+    const crowded = this.addressLimits.refusal(address);
+    if (crowded) return refuse(429, crowded, 'Too many connections from this address.');
     let failures = 0;
     try {
       failures = await this.deps.backend.authFailures.count(address);
@@ -185,6 +190,10 @@ export class GatewayService {
       return refuse(429, 'too_many_attempts', ERRORS.too_many_attempts.message);
     }
     if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
+    // Checked again: the store lookup above let other upgrades from this address in meanwhile.
+    const crowdedNow = this.addressLimits.refusal(address);
+    if (crowdedNow) return refuse(429, crowdedNow, 'Too many connections from this address.');
+    this.addressLimits.opened(address);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, address));
   }
 
@@ -274,23 +283,13 @@ export class GatewayService {
     if (senderNumber === 0) return this.refuse(session, 'bad_request');
     clearTimeout(session.timer);
     session.state = 'verifying';
-    let verdict;
-    try {
-      verdict = await this.verifier.verify(msg.apikey);
-    } catch (err) {
-      if (!(err instanceof KeyStoreUnavailableError)) throw err;
-      return this.refuse(session, 'unavailable');
-    }
-    if (session.state !== 'verifying') return; // closed meanwhile
-    if (!verdict.ok) {
-      this.metrics.authFailures.inc({ reason: verdict.reason });
-      this.deps.backend.authFailures.record(session.address, this.config.authFailWindowMs).catch(() => undefined);
-      return this.refuse(session, verdict.reason === 'revoked' ? 'key_revoked' : 'unauthorized');
-    }
+    const verdict = await this.checkKey(session, msg.apikey);
+    if (!verdict || session.state !== 'verifying') return; // refused, or closed meanwhile
     // Synchronous from here to peers.add: two joins with one sender id cannot both pass. Peers of
     // the line on other gateways are the relay's to compare.
     for (const other of this.lines.get(msg.line) ?? []) if (other.senderNumber === senderNumber) return this.refuse(session, 'bad_request');
     session.keyHash = verdict.hash;
+    this.addressLimits.authenticated(session.address);
     session.keyId = verdict.keyId;
     session.line = msg.line;
     session.sender = msg.sender;
@@ -303,6 +302,43 @@ export class GatewayService {
     session.state = 'routing';
     this.joinRelay(session, relay, false);
     session.timer = setTimeout(() => session.state === 'routing' && this.refuse(session, 'no_relay'), JOIN_REPLY_TIMEOUT_MS);
+  }
+
+  /**
+   * Checks a join's key under the failed-key limit: the checks of this address in flight on this
+   * gateway count as failures from the moment they start (synchronously, before any await), and a
+   * failure is recorded in the store before its check stops counting. Returns the good key's
+   * verdict, or undefined once the session is refused.
+   */
+  private async checkKey(session: Session, apikey: string) {
+    const { address } = session;
+    const inFlight = this.addressLimits.startCheck(address);
+    try {
+      let failures = 0;
+      try {
+        failures = await this.deps.backend.authFailures.count(address);
+      } catch {
+        /* store down: the key check will refuse with "unavailable" */
+      }
+      if (session.state !== 'verifying') return undefined;
+      if (failures + inFlight > this.config.authFailLimit) {
+        this.metrics.authFailures.inc({ reason: 'rate_limited' });
+        return void this.refuse(session, 'too_many_attempts');
+      }
+      let verdict;
+      try {
+        verdict = await this.verifier.verify(apikey);
+      } catch (err) {
+        if (!(err instanceof KeyStoreUnavailableError)) throw err;
+        return void this.refuse(session, 'unavailable');
+      }
+      if (verdict.ok) return verdict;
+      this.metrics.authFailures.inc({ reason: verdict.reason });
+      await this.deps.backend.authFailures.record(address, this.config.authFailWindowMs).catch(() => undefined);
+      return void this.refuse(session, verdict.reason === 'revoked' ? 'key_revoked' : 'unauthorized');
+    } finally {
+      this.addressLimits.endCheck(address);
+    }
   }
 
   /** Announces a session to the relay that owns its line; audio waits for the relay's answer. */
@@ -332,6 +368,7 @@ export class GatewayService {
   }
 
   private onClose(session: Session): void {
+    this.addressLimits.closed(session.address, session.keyHash !== undefined);
     this.detach(session);
     this.sessions.delete(session.conn);
   }

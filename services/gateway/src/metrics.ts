@@ -12,7 +12,7 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     connectionsTotal: new Counter({ name: 'studioline_gateway_connections_total', help: 'Websocket connections accepted', registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'studioline_gateway_upgrades_refused_total',
-      help: 'Websocket upgrades refused before a socket opened, by reason (bad_origin, too_many_attempts, draining, not_found)',
+      help: 'Websocket upgrades refused before a socket opened, by reason (bad_origin, too_many_attempts, too_many_sockets, too_many_unauthenticated, draining, not_found)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
