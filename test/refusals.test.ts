@@ -127,11 +127,13 @@ describe('refusals', () => {
     let offered = 0;
     let offeredBytes = 0;
     const start = Date.now();
+    let lastSendAt = start;
     while (Date.now() - start < 3000) {
       const tickStart = Date.now();
       while (offeredBytes < ((Date.now() - start + 100) / 1000) * 1_250_000) {
         const wire = await sealer.seal(30, frame);
         flooder.ws.send(wire);
+        lastSendAt = Date.now();
         offered++;
         offeredBytes += wire.length;
       }
@@ -145,9 +147,11 @@ describe('refusals', () => {
     const trimmedOut = delta('studioline_gateway_budget_exceeded_total', { direction: 'out' });
     assert.equal(delta('studioline_gateway_frame_drops_total', { reason: 'over_budget' }), dropped + trimmedOut);
     const accepted = offered - dropped;
-    const seconds = 3.1;
+    // The budget holds over any 1 s window (BUDGET_WINDOW_MS): in a flood of D seconds at most
+    // D + 1 windows' worth passes (stall-budget.test.ts holds a 10 s flood to within 2 %).
+    const seconds = (lastSendAt - start) / 1000 + 1;
     assert.ok(dropped > offered * 0.15, `excess dropped: ${dropped} of ${offered}`);
-    assert.ok((accepted * (offeredBytes / offered) * 8) / seconds <= 7_000_000 * 1.05, 'what passed is within the budget');
+    assert.ok((accepted * (offeredBytes / offered) * 8) / seconds <= 7_000_000 * 1.02, 'what passed is within the budget');
     assert.ok(trimmedOut <= accepted * 0.02, `downlink trimmed ${trimmedOut}`);
     assert.ok(flooder.messages.some((msg) => msg.code === 'over_budget'), 'the flooder was told');
     // The partner heard what passed the budget, intact, and its own audio reached the flooder.
