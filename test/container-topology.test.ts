@@ -169,6 +169,11 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
   /** The client address of every websocket nginx proxied (logged when it closes). */
   const nginxAddresses = () => logsOf(nginx).flatMap((l) => /^(\S+) \[[^\]]+\] "GET \/ws" 101 /.exec(l)?.[1] ?? []);
   const authFailures = async (address: string) => (await redis.exec(['redis-cli', 'GET', `studioline:authfail:${address}`])).output.trim();
+  /** Waits (up to 5 s) for a failed key to be counted against `address` in Redis. */
+  const counted = async (address: string) => {
+    for (let i = 0; i < 25 && !(Number(await authFailures(address)) >= 1); i++) await new Promise((r) => setTimeout(r, 200));
+    return Number(await authFailures(address)) >= 1;
+  };
 
   it('two Chromium pages and a Node peer call through nginx: each hears the other two; the gateways see the browsers’ own address', { skip: skipBrowser, timeout: 180_000 }, async (t) => {
     const tone = { a: 440, b: 1000, node: 700 };
@@ -206,7 +211,14 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
       const node = tonePeer(parseCallLink(link), tone.node, 10, { ca: tls.ca });
       const nodeRun = node.run();
       // Each page lists the two others.
-      for (const p of [a, b]) await p.page.locator('#peers li[data-sender]').nth(1).waitFor({ timeout: 15_000 });
+      try {
+        for (const p of [a, b]) await p.page.locator('#peers li[data-sender]').nth(1).waitFor({ timeout: 30_000 });
+      } catch (err) {
+        const early = await Promise.race([nodeRun.then((s) => JSON.stringify(s, (k, v) => (k === 'recording' ? undefined : typeof v === 'bigint' ? String(v) : v)), (e) => `failed: ${e}`), new Promise((r) => setTimeout(() => r('still running'), 100))]);
+        t.diagnostic(`the Node peer: ${early}`);
+        for (const g of gateways) t.diagnostic(logsOf(g).slice(-15).join('\n'));
+        throw err;
+      }
       await a.page.waitForTimeout(1000);
       const [heardA, heardB] = await Promise.all([record(a, 3000), record(b, 3000)]);
       const summary = await nodeRun;
@@ -245,7 +257,7 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
     assert.equal(accepted.length, proxied.length, 'one gateway log line per websocket nginx proxied');
     assert.deepEqual([...new Set(accepted)].sort(), [...new Set(proxied)].sort(), 'the gateways see the address nginx saw');
     assert.ok(!accepted.includes(nginxAddress), 'not nginx’s own address');
-    assert.ok(Number(await authFailures(proxied[0])) >= 1, 'the failed key counts against the browser’s address');
+    assert.ok(await counted(proxied[0]), 'the failed key counts against the browser’s address');
     assert.equal(await authFailures(nginxAddress), '', 'and not against nginx’s');
   });
 
@@ -262,7 +274,7 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
     assert.ok(address && address !== forged, `logged as ${address}`);
     assert.notEqual(address, nginxAddress);
     assert.equal(await authFailures(forged), '', 'no failure counted for the forged address');
-    assert.ok(Number(await authFailures(address)) >= 1, 'the failure counts against the socket’s address');
+    assert.ok(await counted(address), 'the failure counts against the socket’s address');
     const status = await new Promise<number>((resolve) => {
       const forging = new WebSocket(`ws://127.0.0.1:${g.getMappedPort(7777)}/ws`, { headers: { Host: 'calls.evil.example', Origin: 'https://calls.evil.example', 'X-Forwarded-Proto': 'https' } });
       forging.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
