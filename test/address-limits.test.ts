@@ -4,6 +4,7 @@
  * unauthenticated sockets and so many sockets in all.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, randomSenderId } from '@studioline/protocol';
 import WebSocket from 'ws';
@@ -74,6 +75,26 @@ describe('limits per client address', () => {
     }
     assert.equal(next.status, 101);
     for (const s of [...idle, next]) s.ws?.terminate();
+  });
+
+  it('a handshake that fails holds no place', async () => {
+    const server = await startEmbedded({ unauthenticatedPerAddress: 2 });
+    servers.push(server);
+    for (let i = 0; i < 5; i++) {
+      // An upgrade without Sec-WebSocket-Key: ws answers 400 and no socket is made.
+      const status = await new Promise<number>((resolve, reject) => {
+        request(`${server.url}/ws`, { headers: { Connection: 'Upgrade', Upgrade: 'websocket' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(status, 400);
+    }
+    const ok = await Promise.all([openSocket(server), openSocket(server)]);
+    assert.deepEqual(ok.map((s) => s.status), [101, 101]);
+    for (const s of ok) s.ws.terminate();
   });
 
   it('open sockets per address are capped; closing one frees a place', async () => {

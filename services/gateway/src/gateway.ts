@@ -193,8 +193,12 @@ export class GatewayService {
     // Checked again: the store lookup above let other upgrades from this address in meanwhile.
     const crowdedNow = this.addressLimits.refusal(address);
     if (crowdedNow) return refuse(429, crowdedNow, 'Too many connections from this address.');
-    this.addressLimits.opened(address);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, address));
+    // Counted only once the socket exists (ws calls back synchronously; a bad handshake never
+    // calls back, and must not hold a place), and uncounted when it closes.
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.addressLimits.opened(address);
+      this.onConnection(ws, address);
+    });
   }
 
   // ---- sessions ----
