@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -114,6 +114,7 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
     // Every container the suite started, also those a test killed or stopped (stop removes them).
     for (const c of [nginx, admin, ...started, redis]) await c?.stop({ timeout: 1000 }).catch(() => undefined);
     await network?.stop().catch(() => undefined);
+    if (tls) rmSync(tls.dir, { recursive: true, force: true });
   });
 
   const gatewayUrl = (g: StartedTestContainer) => `http://127.0.0.1:${g.getMappedPort(7777)}`;
