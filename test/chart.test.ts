@@ -60,6 +60,11 @@ describe('Helm chart', { skip: helm.skip }, () => {
     assert.equal(ingress.metadata.annotations['cert-manager.io/cluster-issuer'], 'letsencrypt');
     assert.equal(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'], '3600');
     assert.deepEqual(ingress.spec.tls, [{ hosts: ['calls.example.com'], secretName: 'studioline-tls' }]);
+    // The gateways believe X-Forwarded-For from the ingress controller's pods, and only with an Ingress.
+    const trusted = (objects: Record<string, any>[]) => objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-config'))!.data.TRUSTED_PROXIES;
+    assert.equal(trusted(objects), '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7');
+    assert.equal(trusted(render()), '', 'no Ingress: nobody is trusted');
+    assert.equal(trusted(render('-f', join(CHART, 'ci/production-values.yaml'), '--set', 'ingress.trustedProxies={10.244.0.0/16}')), '10.244.0.0/16');
     const dashboard = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard'))!;
     assert.equal(JSON.parse(dashboard.data['studioline.json']).title, 'Studioline');
     assert.equal(objects.some((o) => o.kind === 'Secret'), false, 'existingSecret: the chart makes no Secret');
@@ -90,6 +95,7 @@ describe('Helm chart', { skip: helm.skip }, () => {
       [['--set', 'gateway.drainTimeoutSeconds=60'], /must exceed gateway.drainTimeoutSeconds \(60\)/],
       [['--set', 'ingress.enabled=true'], /ingress.tls.enabled needs ingress.tls.secretName/],
       [['--set', 'redis.mode=cluster', '--set', 'redis.cluster.nodes={a:6379}'], /needs a hash tag in redis.prefix/],
+      [['--set', 'ingress.trustedProxies={10.0.0.0/8,ingress-nginx}'], /ingress.trustedProxies: "ingress-nginx" is not an IPv4 or IPv6 address or CIDR/],
       // Caught by values.schema.json, the chart's own schema, before the templates run.
       [['--set', 'redis.mode=memcached'], /at '\/redis\/mode': value must be one of 'bundled', 'external', 'sentinel', 'cluster'/],
     ];

@@ -4,25 +4,36 @@
  * containers, two relay containers, Redis and keys-admin. Two Node peers call through wss:// and
  * hear each other bit-exactly; then a relay is killed, a gateway is terminated, Redis is stopped for
  * 15 s, and a key is revoked, each with its promise checked.
+ *
+ * Issue 10 item 1: the front door works for browsers. Two headless Chromiums and a Node peer make a
+ * 3-peer call through nginx (the page made by #generate_leaf); everyone hears the other two. The
+ * gateways trust only nginx's address (TRUSTED_PROXIES), so their logs and the failed-key limit
+ * carry the address nginx saw for the browser; a direct client's X-Forwarded-For and forged Host
+ * are not believed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { GenericContainer, Network, StartedNetwork, StartedTestContainer, Wait } from 'testcontainers';
-import { NodePeer, PeerSummary, wavSource } from '@studioline/client';
-import { STUDIO_SAMPLE_RATE, deriveLineId, samplesPerFrame } from '@studioline/protocol';
+import type { Browser, Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { NodePeer, PeerSummary, decodeWav, wavSource } from '@studioline/client';
+import { STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, generateLeaf, parseCallLink, randomSenderId, samplesPerFrame } from '@studioline/protocol';
 import { generateApiKey, pickRelay } from '@studioline/server-kit';
 import { longestSilence, noise } from './helpers/audio.js';
+import { launchBrowser, requireChromium, toneWav } from './helpers/browser.js';
 import { NGINX_IMAGE, REDIS_IMAGE, STUDIOLINE_IMAGE, requireImages } from './helpers/env.js';
 import { newLink, rawJoin, tonePeer, waitFor } from './helpers/peers.js';
 import { REPO } from './helpers/processes.js';
+import { tonesHeard } from './helpers/tones.js';
 
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
 const skip = requireImages([STUDIOLINE_IMAGE, NGINX_IMAGE, REDIS_IMAGE]);
+const skipBrowser = skip ?? requireChromium();
 
 /** A CA and a certificate for 127.0.0.1/localhost signed by it, made with openssl. */
 function makeTls(): { dir: string; ca: string } {
@@ -50,39 +61,60 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
   const staticKey = generateApiKey();
   const adminToken = 'container-topology-admin-token';
 
+  const started: StartedTestContainer[] = [];
+  /** nginx's address on the test network: the one proxy the gateways trust. */
+  let nginxAddress: string;
+
   const studioline = (role: string, alias: string) =>
     new GenericContainer(STUDIOLINE_IMAGE)
       .withNetwork(network)
       .withNetworkAliases(alias)
       .withCommand(['serve', '--role', role])
       .withTmpFs({ '/tmp': 'rw' })
-      .withEnvironment({ REDIS_URL: 'redis://redis:6379', APIKEY: staticKey, ADMIN_TOKEN: adminToken, TRUST_PROXY: 'true', DRAIN_DELAY_MS: '300' });
+      // Three peers per line: the browser test makes a group call of two pages and a Node peer.
+      .withEnvironment({ REDIS_URL: 'redis://redis:6379', APIKEY: staticKey, ADMIN_TOKEN: adminToken, TRUSTED_PROXIES: `${nginxAddress}/32`, LINE_CAPACITY: '3', DRAIN_DELAY_MS: '300' });
 
   before(async () => {
     tls = makeTls();
     network = await new Network().start();
     redis = await new GenericContainer(REDIS_IMAGE).withNetwork(network).withNetworkAliases('redis').start();
-    for (const i of [1, 2]) relays.push(await studioline('relay', `relay-${i}`).withWaitStrategy(Wait.forLogMessage(/relay started/)).start());
-    for (const i of [1, 2]) {
-      gateways.push(await studioline('gateway', `gateway-${i}`).withExposedPorts(7777).withWaitStrategy(Wait.forLogMessage(/gateway listening/)).start());
-    }
-    admin = await studioline('keys-admin', 'keys-admin').withExposedPorts(7778).withWaitStrategy(Wait.forLogMessage(/keys admin listening/)).start();
+    // nginx starts first, without Studioline's site (its upstreams do not resolve yet), so that the
+    // gateways can be told its address; the site is put in place and loaded once they are up.
     nginx = await new GenericContainer(NGINX_IMAGE)
       .withNetwork(network)
       .withExposedPorts(443)
       .withCopyFilesToContainer([
-        { source: join(REPO, 'deploy/nginx/studioline.conf'), target: '/etc/nginx/conf.d/studioline.conf' },
+        { source: join(REPO, 'deploy/nginx/studioline.conf'), target: '/etc/nginx/studioline.conf.staged' },
         { source: join(tls.dir, 'tls.crt'), target: '/etc/nginx/tls/tls.crt' },
         { source: join(tls.dir, 'tls.key'), target: '/etc/nginx/tls/tls.key' },
       ])
-      .withWaitStrategy(Wait.forListeningPorts())
+      .withWaitStrategy(Wait.forSuccessfulCommand('test -s /run/nginx.pid'))
       .start();
+    nginxAddress = nginx.getIpAddress(network.getName());
+    for (const i of [1, 2]) relays.push(await studioline('relay', `relay-${i}`).withWaitStrategy(Wait.forLogMessage(/relay started/)).start());
+    for (const i of [1, 2]) {
+      gateways.push(await studioline('gateway', `gateway-${i}`).withExposedPorts(7777).withWaitStrategy(Wait.forLogMessage(/gateway listening/)).start());
+    }
+    started.push(...relays, ...gateways);
+    admin = await studioline('keys-admin', 'keys-admin').withExposedPorts(7778).withWaitStrategy(Wait.forLogMessage(/keys admin listening/)).start();
+    const loaded = await nginx.exec(['sh', '-c', 'mv /etc/nginx/studioline.conf.staged /etc/nginx/conf.d/studioline.conf && nginx -t && nginx -s reload']);
+    assert.equal(loaded.exitCode, 0, loaded.output);
     base = `https://127.0.0.1:${nginx.getMappedPort(443)}`;
+    for (let i = 0; ; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port: nginx.getMappedPort(443), ca: tls.ca, servername: 'localhost' }, () => resolve(!!socket.end())).on('error', () => resolve(false));
+      });
+      if (up) break;
+      assert.ok(i < 50, 'nginx serves TLS within 5 s of the reload');
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 
   after(async () => {
-    for (const c of [nginx, admin, ...gateways, ...relays, redis]) await c?.stop({ timeout: 1000 }).catch(() => undefined);
+    // Every container the suite started, also those a test killed or stopped (stop removes them).
+    for (const c of [nginx, admin, ...started, redis]) await c?.stop({ timeout: 1000 }).catch(() => undefined);
     await network?.stop().catch(() => undefined);
+    if (tls) rmSync(tls.dir, { recursive: true, force: true });
   });
 
   const gatewayUrl = (g: StartedTestContainer) => `http://127.0.0.1:${g.getMappedPort(7777)}`;
@@ -121,6 +153,136 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
     assert.deepEqual(sa.recording!.samples, pcm[1]);
     assert.deepEqual(sb.recording!.samples, pcm[0]);
     assert.deepEqual([sa.decryptFailed, sb.decryptFailed, sa.lost, sb.lost], [0, 0, 0, 0]);
+  });
+
+  /** A container's log (stdout and stderr). */
+  const logsOf = (c: StartedTestContainer) => {
+    const out = spawnSync('docker', ['logs', c.getId()], { encoding: 'utf8' });
+    return (out.stdout + out.stderr).split('\n').filter(Boolean);
+  };
+  /** The client address of every websocket each gateway accepted, from its 'connection received' lines. */
+  const gatewayAddresses = () =>
+    gateways.flatMap((g) =>
+      logsOf(g)
+        .filter((l) => l.includes('"connection received"'))
+        .map((l) => JSON.parse(l).address as string),
+    );
+  /** The client address of every websocket nginx proxied (logged when it closes). */
+  const nginxAddresses = () => logsOf(nginx).flatMap((l) => /^(\S+) \[[^\]]+\] "GET \/ws" 101 /.exec(l)?.[1] ?? []);
+  const authFailures = async (address: string) => (await redis.exec(['redis-cli', 'GET', `studioline:authfail:${address}`])).output.trim();
+  /** Waits (up to 5 s) for a failed key to be counted against `address` in Redis. */
+  const counted = async (address: string) => {
+    for (let i = 0; i < 25 && !(Number(await authFailures(address)) >= 1); i++) await new Promise((r) => setTimeout(r, 200));
+    return Number(await authFailures(address)) >= 1;
+  };
+
+  it('two Chromium pages and a Node peer call through nginx: each hears the other two; the gateways see the browsers’ own address', { skip: skipBrowser, timeout: 180_000 }, async (t) => {
+    const tone = { a: 440, b: 1000, node: 700 };
+    const seenBefore = { gateways: gatewayAddresses().length, nginx: nginxAddresses().length };
+    const browsers: Browser[] = await Promise.all([launchBrowser(toneWav(tone.a)), launchBrowser(toneWav(tone.b))]);
+    const pages: { page: Page; errors: string[] }[] = [];
+    // The test CA is not in Chromium's store; TLS is still TLS 1.3 to nginx (checked above).
+    const open = async (browser: Browser, url: string) => {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 480, height: 900 } });
+      const page = await context.newPage();
+      const opened = { page, errors: [] as string[] };
+      page.on('pageerror', (e) => opened.errors.push(e.message));
+      await page.goto(url);
+      pages.push(opened);
+      return opened;
+    };
+    const join = async ({ page }: { page: Page }) => {
+      await page.getByRole('button', { name: 'Join call' }).click();
+      await page.locator('#call').waitFor({ state: 'visible' });
+    };
+    const record = async ({ page }: { page: Page }, ms: number) => {
+      await page.getByRole('button', { name: 'Record' }).click();
+      await page.waitForTimeout(ms);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Stop recording' }).click()]);
+      return decodeWav(readFileSync((await download.path()) as string), 1);
+    };
+    try {
+      const a = await open(browsers[0], `${base}/?apikey=${staticKey}#generate_leaf`);
+      const link = await a.page.locator('#link').inputValue();
+      assert.ok(link.startsWith(`${base}/#apikey=${staticKey}&leaf_`), 'the page made a link to the public address, key in the fragment');
+      const b = await open(browsers[1], link);
+      await join(a);
+      await join(b);
+      for (const p of [a, b]) await p.page.locator('#state[data-state="in-call"]').waitFor({ timeout: 20_000 });
+      const node = tonePeer(parseCallLink(link), tone.node, 10, { ca: tls.ca });
+      const nodeRun = node.run();
+      // Each page lists the two others.
+      try {
+        for (const p of [a, b]) await p.page.locator('#peers li[data-sender]').nth(1).waitFor({ timeout: 30_000 });
+      } catch (err) {
+        const early = await Promise.race([nodeRun.then((s) => JSON.stringify(s, (k, v) => (k === 'recording' ? undefined : typeof v === 'bigint' ? String(v) : v)), (e) => `failed: ${e}`), new Promise((r) => setTimeout(() => r('still running'), 100))]);
+        t.diagnostic(`the Node peer: ${early}`);
+        for (const g of gateways) t.diagnostic(logsOf(g).slice(-15).join('\n'));
+        throw err;
+      }
+      await a.page.waitForTimeout(1000);
+      const [heardA, heardB] = await Promise.all([record(a, 3000), record(b, 3000)]);
+      const summary = await nodeRun;
+      const check = (who: string, pcm: { samples: Int16Array; sampleRate: number }, expected: number[]) => {
+        const found = tonesHeard(pcm.samples, pcm.sampleRate, expected);
+        t.diagnostic(`${who} heard ${found.map((f) => `${f.frequency.toFixed(2)} Hz (${f.expected}, amplitude ${f.amplitude.toFixed(0)})`).join(' and ')} at ${pcm.sampleRate} Hz`);
+        for (const f of found) {
+          assert.ok(f.amplitude > 300, `${who} hears the ${f.expected} Hz tone (amplitude ${f.amplitude.toFixed(0)})`);
+          assert.ok(Math.abs(f.frequency - f.expected) / f.expected < 0.005, `${who} heard ${f.frequency.toFixed(2)} Hz for ${f.expected} Hz`);
+        }
+      };
+      check('page A', heardA, [tone.b, tone.node]);
+      check('page B', heardB, [tone.a, tone.node]);
+      check('the Node peer', summary.recording!, [tone.a, tone.b]);
+      assert.equal(summary.decryptFailed, 0);
+      for (const p of [a, b]) {
+        assert.equal(await p.page.locator('#stat-decrypt').textContent(), '0');
+        assert.deepEqual(p.errors, []);
+      }
+
+      // A page with a wrong key: refused in words, and counted against the browser's own address.
+      const wrong = await open(browsers[0], `${base}/#apikey=${'q'.repeat(72)}&leaf_${generateLeaf()}`);
+      await wrong.page.getByRole('button', { name: 'Join call' }).click();
+      await wrong.page.locator('#problem').getByText('The API key is wrong, expired or unknown.').waitFor({ timeout: 15_000 });
+    } finally {
+      for (const p of pages) await p.page.context().close().catch(() => undefined);
+      await Promise.all(browsers.map((br) => br.close()));
+    }
+    // nginx logs a websocket when it closes: wait for the pages' and the Node peer's.
+    const proxied = await waitFor(() => {
+      const all = nginxAddresses().slice(seenBefore.nginx);
+      return all.length >= 4 && all;
+    }, 10_000, 'nginx logged the websockets');
+    const accepted = gatewayAddresses().slice(seenBefore.gateways);
+    t.diagnostic(`nginx (${nginxAddress}) saw the clients as ${[...new Set(proxied)].join(', ')}; the gateways logged ${[...new Set(accepted)].join(', ')}`);
+    assert.equal(accepted.length, proxied.length, 'one gateway log line per websocket nginx proxied');
+    assert.deepEqual([...new Set(accepted)].sort(), [...new Set(proxied)].sort(), 'the gateways see the address nginx saw');
+    assert.ok(!accepted.includes(nginxAddress), 'not nginx’s own address');
+    assert.ok(await counted(proxied[0]), 'the failed key counts against the browser’s address');
+    assert.equal(await authFailures(nginxAddress), '', 'and not against nginx’s');
+  });
+
+  it('a direct client to a gateway is not believed: its X-Forwarded-For is neither logged nor counted, and a forged Host does not pass the Origin check', async () => {
+    const g = gateways[0];
+    const forged = '198.51.100.23';
+    const seen = gatewayAddresses().length;
+    const line = await deriveLineId(newLink(base, staticKey).leafBytes!);
+    const ws = new WebSocket(`ws://127.0.0.1:${g.getMappedPort(7777)}/ws`, { headers: { 'X-Forwarded-For': forged } });
+    ws.on('open', () => ws.send(encodeJoin('w'.repeat(72), line, randomSenderId(), STUDIO_SAMPLE_RATE)));
+    const code = await new Promise((resolve) => ws.on('close', resolve));
+    assert.equal(code, 4401);
+    const [address] = gatewayAddresses().slice(seen);
+    assert.ok(address && address !== forged, `logged as ${address}`);
+    assert.notEqual(address, nginxAddress);
+    assert.equal(await authFailures(forged), '', 'no failure counted for the forged address');
+    assert.ok(await counted(address), 'the failure counts against the socket’s address');
+    const status = await new Promise<number>((resolve) => {
+      const forging = new WebSocket(`ws://127.0.0.1:${g.getMappedPort(7777)}/ws`, { headers: { Host: 'calls.evil.example', Origin: 'https://calls.evil.example', 'X-Forwarded-Proto': 'https' } });
+      forging.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      forging.on('open', () => resolve(101));
+      forging.on('error', () => undefined);
+    });
+    assert.equal(status, 403);
   });
 
   it('the relay container owning the line is killed: audio is back within 5 s', async (t) => {

@@ -66,6 +66,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if le (int .Values.gateway.terminationGracePeriodSeconds) (int .Values.gateway.drainTimeoutSeconds) -}}
 {{- $errors = append $errors (printf "gateway.terminationGracePeriodSeconds (%d) must exceed gateway.drainTimeoutSeconds (%d), or Kubernetes kills gateways mid-drain" (int .Values.gateway.terminationGracePeriodSeconds) (int .Values.gateway.drainTimeoutSeconds)) -}}
 {{- end -}}
+{{- range .Values.ingress.trustedProxies -}}
+{{- if not (regexMatch "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$" .) -}}
+{{- $errors = append $errors (printf "ingress.trustedProxies: %q is not an IPv4 or IPv6 address or CIDR (e.g. 10.244.0.0/16)" .) -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.ingress.enabled .Values.ingress.tls.enabled (not .Values.ingress.tls.secretName) -}}
 {{- $errors = append $errors "ingress.tls.enabled needs ingress.tls.secretName (cert-manager writes it when ingress.tls.certManagerClusterIssuer is set)" -}}
 {{- end -}}

@@ -1,7 +1,7 @@
 import { gatewayConfigFromEnv } from '@studioline/gateway';
 import { keysAdminConfigFromEnv } from '@studioline/keys-admin';
 import { relayConfigFromEnv } from '@studioline/relay';
-import { ConfigError, Env, createLogger, createMemoryBackend, createRedisBackend, destroyOnSignal, envBool, envInt, envList, envStr, hashApiKey } from '@studioline/server-kit';
+import { ConfigError, Env, createLogger, createMemoryBackend, createRedisBackend, destroyOnSignal, envInt, envList, envStr, hashApiKey } from '@studioline/server-kit';
 import { localAdminToken, localApiKey, studiolineHome } from './home.js';
 import { defaultWebRoot } from './studioline.js';
 import { ROLES, Role, Studioline } from './studioline.js';
@@ -59,7 +59,6 @@ export async function serve(options: ServeOptions, processEnv: NodeJS.ProcessEnv
     gateway: roles.includes('gateway') ? gatewayConfigFromEnv(env, hashApiKey) : undefined,
     relay: roles.includes('relay') ? relayConfigFromEnv(env) : undefined,
     keysAdmin: roles.includes('keys-admin') ? keysAdminConfigFromEnv(env) : undefined,
-    trustProxy: envBool(env, 'TRUST_PROXY', false),
     opsPort: envInt(env, 'METRICS_PORT', 9090, { min: 0, max: 65535 }),
     opsHost: envStr(env, 'HOST', '127.0.0.1'),
   });

@@ -27,7 +27,6 @@ export interface StudiolineOptions {
   relay?: RelayConfig;
   keysAdmin?: KeysAdminConfig;
   registry?: Registry;
-  trustProxy?: boolean;
   /** Port for /healthz, /readyz and /metrics of a process that runs a relay without a gateway. */
   opsPort?: number;
   opsHost?: string;
@@ -76,7 +75,6 @@ export class Studioline {
         backend,
         logger: logger.child({ service: 'gateway' }),
         registry: this.registry,
-        trustProxy: options.trustProxy,
       });
     }
     if (options.roles.includes('keys-admin')) {

@@ -1,5 +1,8 @@
 import { MAX_WIRE_FRAME_BYTES } from '@studioline/protocol';
 import { ConfigError, Env, envInt, envList, envStr } from '@studioline/server-kit';
+import { OriginPolicy } from './origin-policy.js';
+import { TrustedProxies } from './trusted-proxies.js';
+import { BUDGET_SLOT_MS } from './window-budget.js';
 
 /** Every gateway setting, with its default and its environment variable. */
 export interface GatewayConfig {
@@ -10,17 +13,28 @@ export interface GatewayConfig {
   /** Serve /metrics on this port instead of the main one (METRICS_PORT); 0 keeps it on the main port. */
   metricsPort: number;
   /**
-   * Page origins allowed to open websockets (ALLOWED_ORIGINS, comma-separated). Empty (default):
-   * only pages served by this host (Origin host equals Host). Clients that send no Origin (the Node
-   * peer, k6) are always allowed: Origin protects browsers' users, not the server.
+   * Page origins allowed to open websockets (ALLOWED_ORIGINS, comma-separated), besides the
+   * service's own: PUBLIC_URL's origin when set; else, through a trusted proxy, the origin it
+   * forwards; else the address the gateway listens on (see origin-policy.ts). Never the Host a
+   * client sends. Clients that send no Origin (the Node peer) are always allowed: Origin protects
+   * browsers' users, not the server. Default: none.
    */
   allowedOrigins: string[];
+  /**
+   * Proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES, comma-separated IPv4/IPv6 CIDRs or
+   * addresses). The client's address is then the right-most address of the header that is not a
+   * trusted proxy. Default: none (the socket's peer is the client).
+   */
+  trustedProxies: string[];
   /** API keys accepted without the key store (APIKEY, comma-separated); kept only as SHA-256 digests. */
   staticKeyHashes: string[];
   /** Per-peer bandwidth budget in bit/s, each direction (BUDGET_BPS). Default 7,000,000. */
   budgetBps: number;
-  /** Burst allowed above the budget, in ms of budget (BUDGET_BURST_MS). Default 100. */
-  budgetBurstMs: number;
+  /**
+   * The budget holds over any window of this length (BUDGET_WINDOW_MS, a multiple of 10): a sender
+   * may catch up after a stall shorter than the window without losing a frame. Default 1000.
+   */
+  budgetWindowMs: number;
   /** Largest websocket message accepted (MAX_MESSAGE_BYTES); larger closes with 1009. Default 16384. */
   maxMessageBytes: number;
   /** A socket must join within this time (JOIN_TIMEOUT_MS). Default 5000. */
@@ -35,6 +49,13 @@ export interface GatewayConfig {
   authFailLimit: number;
   /** The window for AUTH_FAIL_LIMIT (AUTH_FAIL_WINDOW_MS). Default 60000. */
   authFailWindowMs: number;
+  /**
+   * Open websockets per client address on one gateway (SOCKETS_PER_ADDRESS); more are refused with
+   * 429. Behind a proxy this needs TRUSTED_PROXIES, or every caller shares the proxy's address. Default 200.
+   */
+  socketsPerAddress: number;
+  /** Websockets per client address not yet authenticated, on one gateway (UNAUTHENTICATED_PER_ADDRESS). Default 10. */
+  unauthenticatedPerAddress: number;
   /** How long a verified key is trusted without asking the store (KEY_CACHE_MS); revocation evicts at once. Default 5000. */
   keyCacheMs: number;
   /** After SIGTERM, wait this long (not ready) before closing calls with 1001 (DRAIN_DELAY_MS). Default 1000. */
@@ -46,7 +67,7 @@ export interface GatewayConfig {
   /** Gateway registration: renewal interval and expiry (GATEWAY_HEARTBEAT_MS, GATEWAY_TTL_MS). Defaults 1000 and 5000. */
   heartbeatMs: number;
   registrationTtlMs: number;
-  /** The public URL of the service (PUBLIC_URL), for printed links. Default http://HOST:PORT. */
+  /** The public URL of the service (PUBLIC_URL), for printed links and the Origin check. Default http://HOST:PORT. */
   publicUrl?: string;
   /** Directory of the web client to serve at / (WEB_ROOT). */
   webRoot?: string;
@@ -57,9 +78,10 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   port: 7777,
   metricsPort: 0,
   allowedOrigins: [],
+  trustedProxies: [],
   staticKeyHashes: [],
   budgetBps: 7_000_000,
-  budgetBurstMs: 100,
+  budgetWindowMs: 1000,
   maxMessageBytes: MAX_WIRE_FRAME_BYTES,
   joinTimeoutMs: 5000,
   pingIntervalMs: 5000,
@@ -67,6 +89,8 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   lineCapacity: 2,
   authFailLimit: 10,
   authFailWindowMs: 60_000,
+  socketsPerAddress: 200,
+  unauthenticatedPerAddress: 10,
   keyCacheMs: 5000,
   drainDelayMs: 1000,
   drainTimeoutMs: 10_000,
@@ -75,20 +99,30 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   registrationTtlMs: 5000,
 };
 
+/** Settings that changed meaning: refused with what to set instead, rather than silently ignored. */
+const REPLACED_SETTINGS: Record<string, string> = {
+  TRUST_PROXY: 'set TRUSTED_PROXIES to the CIDRs of the proxies in front (e.g. 10.0.0.0/8); X-Forwarded-For is believed only from them',
+  BUDGET_BURST_MS: 'the budget is now a sliding window: set BUDGET_WINDOW_MS (default 1000)',
+};
+
 /** The lowest budget that carries one full-rate stream with its headers. */
 export const MIN_BUDGET_BPS = 3_300_000;
 
 export function gatewayConfigFromEnv(env: Env, hashKey: (secret: string) => string): GatewayConfig {
   const d = GATEWAY_DEFAULTS;
+  for (const [old, now] of Object.entries(REPLACED_SETTINGS)) {
+    if (env[old] !== undefined) throw new ConfigError(`${old} is no longer read: ${now}`);
+  }
   const budgetBps = envInt(env, 'BUDGET_BPS', d.budgetBps, { min: 100_000, max: 1_000_000_000 });
   const config: GatewayConfig = {
     host: envStr(env, 'HOST', d.host),
     port: envInt(env, 'PORT', d.port, { min: 0, max: 65535 }),
     metricsPort: envInt(env, 'METRICS_PORT', d.metricsPort, { min: 0, max: 65535 }),
     allowedOrigins: envList(env, 'ALLOWED_ORIGINS'),
+    trustedProxies: envList(env, 'TRUSTED_PROXIES'),
     staticKeyHashes: envList(env, 'APIKEY').map(hashKey),
     budgetBps,
-    budgetBurstMs: envInt(env, 'BUDGET_BURST_MS', d.budgetBurstMs, { min: 10, max: 5000 }),
+    budgetWindowMs: envInt(env, 'BUDGET_WINDOW_MS', d.budgetWindowMs, { min: 100, max: 10_000 }),
     maxMessageBytes: envInt(env, 'MAX_MESSAGE_BYTES', d.maxMessageBytes, { min: 1024, max: 1 << 20 }),
     joinTimeoutMs: envInt(env, 'JOIN_TIMEOUT_MS', d.joinTimeoutMs, { min: 100 }),
     pingIntervalMs: envInt(env, 'PING_INTERVAL_MS', d.pingIntervalMs, { min: 100 }),
@@ -96,6 +130,8 @@ export function gatewayConfigFromEnv(env: Env, hashKey: (secret: string) => stri
     lineCapacity: envInt(env, 'LINE_CAPACITY', d.lineCapacity, { min: 2, max: 64 }),
     authFailLimit: envInt(env, 'AUTH_FAIL_LIMIT', d.authFailLimit, { min: 1 }),
     authFailWindowMs: envInt(env, 'AUTH_FAIL_WINDOW_MS', d.authFailWindowMs, { min: 1000 }),
+    socketsPerAddress: envInt(env, 'SOCKETS_PER_ADDRESS', d.socketsPerAddress, { min: 1 }),
+    unauthenticatedPerAddress: envInt(env, 'UNAUTHENTICATED_PER_ADDRESS', d.unauthenticatedPerAddress, { min: 1 }),
     keyCacheMs: envInt(env, 'KEY_CACHE_MS', d.keyCacheMs, { min: 0, max: 60_000 }),
     drainDelayMs: envInt(env, 'DRAIN_DELAY_MS', d.drainDelayMs, { min: 0 }),
     drainTimeoutMs: envInt(env, 'DRAIN_TIMEOUT_MS', d.drainTimeoutMs, { min: 100 }),
@@ -113,5 +149,8 @@ export function validateGatewayConfig(config: GatewayConfig): void {
   if (config.budgetBps < MIN_BUDGET_BPS) {
     throw new ConfigError(`BUDGET_BPS ${config.budgetBps} is below ${MIN_BUDGET_BPS}, the rate of one full-rate (200 kHz) stream`);
   }
+  if (config.budgetWindowMs % BUDGET_SLOT_MS !== 0) throw new ConfigError(`BUDGET_WINDOW_MS must be a multiple of ${BUDGET_SLOT_MS}, got ${config.budgetWindowMs}`);
+  TrustedProxies.parse(config.trustedProxies);
+  new OriginPolicy(config.allowedOrigins, config.publicUrl, config.host);
   if (config.registrationTtlMs < config.heartbeatMs * 2) throw new ConfigError('GATEWAY_TTL_MS must be at least twice GATEWAY_HEARTBEAT_MS');
 }

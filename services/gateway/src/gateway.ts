@@ -8,6 +8,7 @@ import { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import {
   AUDIO_ENVELOPE_HEADER_BYTES,
+  ClientMessage,
   ControlEnvelope,
   DELIVER_COUNT_OFFSET,
   DELIVER_SENT_AT_OFFSET,
@@ -33,18 +34,22 @@ import { KeyStoreUnavailableError, KeyVerifier } from './key-verifier.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { RelayRouter } from './relay-router.js';
 import { Session } from './session.js';
-import { TokenBucket } from './token-bucket.js';
+import { AddressLimits } from './address-limits.js';
+import { OriginPolicy } from './origin-policy.js';
+import { TrustedProxies } from './trusted-proxies.js';
+import { WindowBudget } from './window-budget.js';
 
 export interface GatewayDeps {
   backend: Backend;
   logger: Logger;
   registry: Registry;
-  /** Trust X-Forwarded-For from the proxy in front (the last address it appended). */
-  trustProxy?: boolean;
 }
 
 /** After a drain's close frames, sockets still open this much later are cut. */
 const CLOSE_GRACE_MS = 1000;
+
+/** Messages the protocol does not allow (after the join, anything but a ping) before a peer is closed with bad_request. */
+const MAX_PROTOCOL_VIOLATIONS = 20;
 
 /** A relay that has not answered a join in this time is treated as gone. */
 const JOIN_REPLY_TIMEOUT_MS = 3000;
@@ -59,6 +64,9 @@ export class GatewayService {
   private readonly router: RelayRouter;
   private readonly channel: string;
   private readonly wss: WebSocketServer;
+  private readonly proxies: TrustedProxies;
+  private readonly origins: OriginPolicy;
+  private readonly addressLimits: AddressLimits;
   private readonly server: Server;
   private metricsServer?: Server;
   private timers: NodeJS.Timeout[] = [];
@@ -80,6 +88,9 @@ export class GatewayService {
     this.verifier = new KeyVerifier(backend.keys, config.staticKeyHashes, config.keyCacheMs, (result) => this.metrics.keyCache.inc({ result }));
     this.router = new RelayRouter(backend.relays, logger, () => this.rehomeLines());
     this.channel = backend.names.gatewayChannel(this.id);
+    this.proxies = TrustedProxies.parse(config.trustedProxies);
+    this.origins = new OriginPolicy(config.allowedOrigins, config.publicUrl, config.host);
+    this.addressLimits = new AddressLimits(config.socketsPerAddress, config.unauthenticatedPerAddress);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
     const app = createHttpApp({ registry, serveMetrics: config.metricsPort === 0, readiness: () => this.readiness(), webRoot: config.webRoot });
     this.server = createServer(app);
@@ -142,21 +153,17 @@ export class GatewayService {
 
   // ---- websocket upgrade and refusals before a socket exists ----
 
-  private clientAddress(req: IncomingMessage): string {
-    const forwarded = req.headers['x-forwarded-for'];
-    if (this.deps.trustProxy && typeof forwarded === 'string') return forwarded.split(',').pop()!.trim();
-    return req.socket.remoteAddress ?? 'unknown';
-  }
-
-  private originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (!origin) return true;
-    if (this.config.allowedOrigins.length) return this.config.allowedOrigins.includes(origin);
-    try {
-      return new URL(origin).host === req.headers.host;
-    } catch {
-      return false;
-    }
+  private originAllowed(req: IncomingMessage, viaProxy: boolean): boolean {
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    return this.origins.allows({
+      origin: header('origin'),
+      localAddress: req.socket.localAddress,
+      localPort: req.socket.localPort,
+      forwarded: viaProxy ? { host: header('host'), proto: header('x-forwarded-proto') } : undefined,
+    });
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -168,8 +175,10 @@ export class GatewayService {
     };
     if (path !== WEBSOCKET_PATH) return refuse(404, 'not_found', `Websockets are served at ${WEBSOCKET_PATH}`);
     if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
-    if (!this.originAllowed(req)) return refuse(403, 'bad_origin', ERRORS.bad_origin.message);
-    const address = this.clientAddress(req);
+    const { address, viaProxy } = this.proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    if (!this.originAllowed(req, viaProxy)) return refuse(403, 'bad_origin', ERRORS.bad_origin.message);
+    const crowded = this.addressLimits.refusal(address);
+    if (crowded) return refuse(429, crowded, 'Too many connections from this address.');
     let failures = 0;
     try {
       failures = await this.deps.backend.authFailures.count(address);
@@ -181,7 +190,15 @@ export class GatewayService {
       return refuse(429, 'too_many_attempts', ERRORS.too_many_attempts.message);
     }
     if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, address));
+    // Checked again: the store lookup above let other upgrades from this address in meanwhile.
+    const crowdedNow = this.addressLimits.refusal(address);
+    if (crowdedNow) return refuse(429, crowdedNow, 'Too many connections from this address.');
+    // Counted only once the socket exists (ws calls back synchronously; a bad handshake never
+    // calls back, and must not hold a place), and uncounted when it closes.
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.addressLimits.opened(address);
+      this.onConnection(ws, address);
+    });
   }
 
   // ---- sessions ----
@@ -189,7 +206,7 @@ export class GatewayService {
   private onConnection(ws: WebSocket, address: string): void {
     const now = performance.now();
     const rate = this.config.budgetBps / 8;
-    const burst = (rate * this.config.budgetBurstMs) / 1000;
+    const window = this.config.budgetWindowMs;
     const session: Session = {
       conn: this.nextConn++,
       ws,
@@ -200,10 +217,11 @@ export class GatewayService {
       joinSentAt: 0,
       bytesIn: 0,
       bytesOut: 0,
-      inBucket: new TokenBucket(rate, burst, now),
-      outBucket: new TokenBucket(rate, burst, now),
+      inBudget: new WindowBudget(rate, window, now),
+      outBudget: new WindowBudget(rate, window, now),
       alive: true,
       lastWarningAt: -Infinity,
+      violations: 0,
     };
     if (this.nextConn > 0xffffffff) this.nextConn = 1;
     this.sessions.set(session.conn, session);
@@ -213,7 +231,7 @@ export class GatewayService {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       session.alive = true;
       if (isBinary) this.onAudio(session, data as Buffer);
-      else void this.onText(session, data.toString());
+      else this.onTextMessage(session, data as Buffer);
     });
     ws.on('pong', () => (session.alive = true));
     ws.on('error', (err: Error & { code?: string }) => {
@@ -243,31 +261,43 @@ export class GatewayService {
     this.send(session, errorMessage(code));
   }
 
-  private async onText(session: Session, text: string): Promise<void> {
-    const msg = parseClientMessage(text);
+  /**
+   * Text counts against the budget like audio (a peer cannot push text past it), and a peer that
+   * keeps sending what the protocol does not allow after its join (anything but a ping) is closed.
+   */
+  private onTextMessage(session: Session, data: Buffer): void {
+    const now = performance.now();
+    if (!session.inBudget.take(data.length, now)) {
+      this.metrics.drops.inc({ reason: 'over_budget' });
+      this.metrics.budgetExceeded.inc({ direction: 'in' });
+      return this.warn(session, 'over_budget', now);
+    }
+    const msg = parseClientMessage(data.toString());
     if (msg?.type === 'ping') return this.send(session, { type: 'pong', t: msg.t });
-    if (session.state !== 'joining') return; // a second join or an unknown message: ignored
-    if (!msg) return this.refuse(session, 'bad_request');
+    if (session.state === 'joining') return void this.onJoin(session, msg);
+    this.metrics.drops.inc({ reason: 'not_allowed' });
+    if (++session.violations > MAX_PROTOCOL_VIOLATIONS) this.refuse(session, 'bad_request');
+  }
+
+  private async onJoin(session: Session, msg: ClientMessage | undefined): Promise<void> {
+    if (msg?.type !== 'join') return this.refuse(session, 'bad_request');
+    // The sender id is half of the SFrame nonce domain: 0 is not one (and two peers of a line must
+    // not share one: checked below, once the key is known good).
+    const senderNumber = Number(senderIdFromText(msg.sender) ?? 0n);
+    if (senderNumber === 0) return this.refuse(session, 'bad_request');
     clearTimeout(session.timer);
     session.state = 'verifying';
-    let verdict;
-    try {
-      verdict = await this.verifier.verify(msg.apikey);
-    } catch (err) {
-      if (!(err instanceof KeyStoreUnavailableError)) throw err;
-      return this.refuse(session, 'unavailable');
-    }
-    if (session.state !== 'verifying') return; // closed meanwhile
-    if (!verdict.ok) {
-      this.metrics.authFailures.inc({ reason: verdict.reason });
-      this.deps.backend.authFailures.record(session.address, this.config.authFailWindowMs).catch(() => undefined);
-      return this.refuse(session, verdict.reason === 'revoked' ? 'key_revoked' : 'unauthorized');
-    }
+    const verdict = await this.checkKey(session, msg.apikey);
+    if (!verdict || session.state !== 'verifying') return; // refused, or closed meanwhile
+    // Synchronous from here to peers.add: two joins with one sender id cannot both pass. Peers of
+    // the line on other gateways are the relay's to compare.
+    for (const other of this.lines.get(msg.line) ?? []) if (other.senderNumber === senderNumber) return this.refuse(session, 'bad_request');
     session.keyHash = verdict.hash;
+    this.addressLimits.authenticated(session.address);
     session.keyId = verdict.keyId;
     session.line = msg.line;
     session.sender = msg.sender;
-    session.senderNumber = Number(senderIdFromText(msg.sender) ?? -2n);
+    session.senderNumber = senderNumber;
     const relay = this.router.relayFor(msg.line);
     if (!relay) return this.refuse(session, 'no_relay');
     let peers = this.lines.get(msg.line);
@@ -276,6 +306,43 @@ export class GatewayService {
     session.state = 'routing';
     this.joinRelay(session, relay, false);
     session.timer = setTimeout(() => session.state === 'routing' && this.refuse(session, 'no_relay'), JOIN_REPLY_TIMEOUT_MS);
+  }
+
+  /**
+   * Checks a join's key under the failed-key limit: the checks of this address in flight on this
+   * gateway count as failures from the moment they start (synchronously, before any await), and a
+   * failure is recorded in the store before its check stops counting. Returns the good key's
+   * verdict, or undefined once the session is refused.
+   */
+  private async checkKey(session: Session, apikey: string) {
+    const { address } = session;
+    const inFlight = this.addressLimits.startCheck(address);
+    try {
+      let failures = 0;
+      try {
+        failures = await this.deps.backend.authFailures.count(address);
+      } catch {
+        /* store down: the key check will refuse with "unavailable" */
+      }
+      if (session.state !== 'verifying') return undefined;
+      if (failures + inFlight > this.config.authFailLimit) {
+        this.metrics.authFailures.inc({ reason: 'rate_limited' });
+        return void this.refuse(session, 'too_many_attempts');
+      }
+      let verdict;
+      try {
+        verdict = await this.verifier.verify(apikey);
+      } catch (err) {
+        if (!(err instanceof KeyStoreUnavailableError)) throw err;
+        return void this.refuse(session, 'unavailable');
+      }
+      if (verdict.ok) return verdict;
+      this.metrics.authFailures.inc({ reason: verdict.reason });
+      await this.deps.backend.authFailures.record(address, this.config.authFailWindowMs).catch(() => undefined);
+      return void this.refuse(session, verdict.reason === 'revoked' ? 'key_revoked' : 'unauthorized');
+    } finally {
+      this.addressLimits.endCheck(address);
+    }
   }
 
   /** Announces a session to the relay that owns its line; audio waits for the relay's answer. */
@@ -305,6 +372,7 @@ export class GatewayService {
   }
 
   private onClose(session: Session): void {
+    this.addressLimits.closed(session.address, session.keyHash !== undefined);
     this.detach(session);
     this.sessions.delete(session.conn);
   }
@@ -339,7 +407,7 @@ export class GatewayService {
       this.metrics.drops.inc({ reason: 'malformed' });
       return this.warn(session, 'malformed_frame', now);
     }
-    if (!session.inBucket.take(length, now)) {
+    if (!session.inBudget.take(length, now)) {
       this.metrics.drops.inc({ reason: 'over_budget' });
       this.metrics.budgetExceeded.inc({ direction: 'in' });
       return this.warn(session, 'over_budget', now);
@@ -381,7 +449,7 @@ export class GatewayService {
         this.metrics.drops.inc({ reason: 'slow_reader' });
         continue;
       }
-      if (!session.outBucket.take(frame.length, now)) {
+      if (!session.outBudget.take(frame.length, now)) {
         this.metrics.drops.inc({ reason: 'over_budget' });
         this.metrics.budgetExceeded.inc({ direction: 'out' });
         continue;

@@ -12,7 +12,7 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     connectionsTotal: new Counter({ name: 'studioline_gateway_connections_total', help: 'Websocket connections accepted', registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'studioline_gateway_upgrades_refused_total',
-      help: 'Websocket upgrades refused before a socket opened, by reason (bad_origin, too_many_attempts, draining, not_found)',
+      help: 'Websocket upgrades refused before a socket opened, by reason (bad_origin, too_many_attempts, too_many_sockets, too_many_unauthenticated, draining, not_found)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
@@ -35,7 +35,7 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     bytesOut: new Counter({ name: 'studioline_gateway_bytes_out_total', help: 'Bytes of audio frames sent to peers', registers: [registry] }),
     drops: new Counter({
       name: 'studioline_gateway_frame_drops_total',
-      help: 'Audio frames dropped, by reason (over_budget, malformed, not_joined, no_route, bus_down, slow_reader, unknown_conn)',
+      help: 'Messages dropped, by reason (over_budget, malformed, not_joined, no_route, bus_down, slow_reader, unknown_conn, not_allowed: text the protocol does not allow)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

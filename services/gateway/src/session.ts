@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { TokenBucket } from './token-bucket.js';
+import { WindowBudget } from './window-budget.js';
 
 export type SessionState = 'joining' | 'verifying' | 'routing' | 'joined' | 'closed';
 
@@ -25,11 +25,14 @@ export interface Session {
   /** Bytes of audio from and to this peer since the last bitrate observation (each second). */
   bytesIn: number;
   bytesOut: number;
-  readonly inBucket: TokenBucket;
-  readonly outBucket: TokenBucket;
+  /** The bandwidth budget of what it sends and of what it is sent. */
+  readonly inBudget: WindowBudget;
+  readonly outBudget: WindowBudget;
   /** Answered the last ping. */
   alive: boolean;
   /** When a non-fatal warning (malformed frame, over budget) was last sent, to send at most one a second. */
   lastWarningAt: number;
+  /** Messages the protocol does not allow, so far (closed with bad_request past a few). */
+  violations: number;
   timer?: NodeJS.Timeout;
 }
