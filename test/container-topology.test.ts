@@ -25,7 +25,7 @@ import { NodePeer, PeerSummary, decodeWav, wavSource } from '@studioline/client'
 import { STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, generateLeaf, parseCallLink, randomSenderId, samplesPerFrame } from '@studioline/protocol';
 import { generateApiKey, pickRelay } from '@studioline/server-kit';
 import { longestSilence, noise } from './helpers/audio.js';
-import { launchBrowser, requireChromium, toneWav } from './helpers/browser.js';
+import { launchBrowser, recordPage, requireChromium, toneWav } from './helpers/browser.js';
 import { NGINX_IMAGE, REDIS_IMAGE, STUDIOLINE_IMAGE, requireImages } from './helpers/env.js';
 import { newLink, rawJoin, tonePeer, waitFor } from './helpers/peers.js';
 import { REPO } from './helpers/processes.js';
@@ -195,11 +195,12 @@ describe('containers: nginx TLS 1.3, 2 gateways, 2 relays, Redis, keys-admin', {
       await page.getByRole('button', { name: 'Join call' }).click();
       await page.locator('#call').waitFor({ state: 'visible' });
     };
+    /** What a page heard: the mix of everyone's tracks (its own microphone is a track of its own). */
     const record = async ({ page }: { page: Page }, ms: number) => {
-      await page.getByRole('button', { name: 'Record' }).click();
-      await page.waitForTimeout(ms);
-      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Stop recording' }).click()]);
-      return decodeWav(readFileSync((await download.path()) as string), 1);
+      const files = await recordPage(page, ms);
+      const mix = files.get('Mix of everyone');
+      assert.ok(mix, `the page offers a mix: ${[...files.keys()].join(', ')}`);
+      return decodeWav(mix);
     };
     try {
       const a = await open(browsers[0], `${base}/?apikey=${staticKey}#generate_leaf`);

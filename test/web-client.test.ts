@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { decodeWav, dominantFrequency, formatBitrate, toneShare } from '@studioline/client';
 import { generateLeaf } from '@studioline/protocol';
-import { launchBrowser, requireChromium, toneWav } from './helpers/browser.js';
+import { launchBrowser, recordPage, requireChromium, toneWav } from './helpers/browser.js';
 import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
 import { sameLineVia, tonePeer } from './helpers/peers.js';
 import { parseCallLink } from '@studioline/protocol';
@@ -65,25 +65,7 @@ describe('web client in Chromium', { skip }, () => {
     await page.locator('#state[data-state="in-call"]').waitFor({ timeout: 15_000 });
   }
 
-  /**
-   * Records for `ms`, stops, and downloads every file the page offers, by label: "Mix of
-   * everyone", "You", and "Peer 1a2b3c" for each sender heard.
-   */
-  async function record({ page }: OpenPage, ms: number): Promise<Map<string, Buffer>> {
-    await page.getByRole('button', { name: 'Record' }).click();
-    await page.waitForTimeout(ms);
-    const lists = await page.locator('#recordings ul').count();
-    await page.getByRole('button', { name: 'Stop recording' }).click();
-    const links = page.locator('#recordings ul').nth(lists).locator('a');
-    await links.first().waitFor();
-    const files = new Map<string, Buffer>();
-    for (let i = 0; i < (await links.count()); i++) {
-      const link = links.nth(i);
-      const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
-      files.set(((await link.textContent()) ?? '').replace(/ \(WAV\)$/, ''), readFileSync((await download.path()) as string));
-    }
-    return files;
-  }
+  const record = ({ page }: OpenPage, ms: number) => recordPage(page, ms);
 
   /** What a recording file holds. */
   const analyse = (wav: Buffer | undefined) => {

@@ -2,10 +2,10 @@
  * Headless Chromium (Debian's package) driven by playwright-core, with a fake microphone playing a
  * WAV. Under CI=true a missing Chromium fails the run; elsewhere the suite is skipped loudly.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Browser, chromium } from 'playwright-core';
+import { Browser, Page, chromium } from 'playwright-core';
 import { encodeWav, toneSource } from '@studioline/client';
 import { IN_CI } from './env.js';
 
@@ -49,4 +49,24 @@ export async function launchBrowser(micWav: string): Promise<Browser> {
       '--autoplay-policy=no-user-gesture-required',
     ],
   });
+}
+
+/**
+ * Records on a page for `ms`, stops, and downloads every file the page offers, by label: "Mix of
+ * everyone", "You", and "Peer 1a2b3c" for each sender heard.
+ */
+export async function recordPage(page: Page, ms: number): Promise<Map<string, Buffer>> {
+  await page.getByRole('button', { name: 'Record' }).click();
+  await page.waitForTimeout(ms);
+  const lists = await page.locator('#recordings ul').count();
+  await page.getByRole('button', { name: 'Stop recording' }).click();
+  const links = page.locator('#recordings ul').nth(lists).locator('a');
+  await links.first().waitFor();
+  const files = new Map<string, Buffer>();
+  for (let i = 0; i < (await links.count()); i++) {
+    const link = links.nth(i);
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    files.set(((await link.textContent()) ?? '').replace(/ \(WAV\)$/, ''), readFileSync((await download.path()) as string));
+  }
+  return files;
 }
