@@ -45,6 +45,8 @@ export interface PeerOptions {
   onProgress?: (message: string) => void;
   /** Each frame heard (decrypted), with its arrival time (performance.now()), for gap analysis. */
   onAudio?: (senderId: bigint, ctr: bigint, at: number) => void;
+  /** Each frame sent, with its sender id, counter and send time (performance.now()), for latency on one clock. */
+  onSent?: (senderId: bigint, ctr: bigint, at: number) => void;
   /** Every server message, for tests that watch the protocol. */
   onServerMessage?: (message: Record<string, unknown>) => void;
   /** Stops the call early. */
@@ -260,8 +262,11 @@ export class NodePeer {
           continue;
         }
         const pcm = source.frame(index);
-        const wire = await this.sealer.seal(audioLevel(pcm), encodeAudioFrame(source.sampleRate, pcm));
+        const sealer = this.sealer;
+        const ctr = sealer.sealed;
+        const wire = await sealer.seal(audioLevel(pcm), encodeAudioFrame(source.sampleRate, pcm));
         ws.send(wire);
+        this.options.onSent?.(sealer.senderId, ctr, performance.now());
         this.summary.sent++;
         this.summary.bytesSent += wire.length;
       }
