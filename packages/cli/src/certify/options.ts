@@ -25,6 +25,8 @@ interface Spec {
 const SPECS: Spec[] = [
   { flag: 'url', key: 'url', env: ['CERTIFY_URL'], kind: 'string', arg: 'URL', help: 'the deployment: its public URL (https://HOST/ or wss://HOST/) or a gateway' },
   { flag: 'key', key: 'key', env: ['CERTIFY_KEY', 'APIKEY'], kind: 'string', arg: 'KEY', help: 'an API key of the deployment (only its first 6 characters are ever printed)' },
+  { flag: 'admin-url', key: 'adminUrl', env: ['CERTIFY_ADMIN_URL'], kind: 'string', arg: 'URL', help: 'without --key: make a temporary key through this keys admin API (token in STUDIOLINE_ADMIN_TOKEN), revoked afterwards' },
+  { flag: 'wait-ready', key: 'waitReady', env: ['CERTIFY_WAIT_READY'], kind: 'duration', def: '0', arg: 'TIME', help: 'first wait this long for URL/readyz to answer 200 (a Job may start before the gateways)' },
   { flag: 'peers', key: 'peers', env: ['CERTIFY_PEERS'], kind: 'int', def: '10', arg: 'N', help: 'peers in all (over every shard), rounded up to whole lines' },
   { flag: 'lines-of', key: 'linesOf', env: ['CERTIFY_LINES_OF'], kind: 'int', def: '2', arg: 'N', help: 'peers per line (2: 1:1 calls; more needs LINE_CAPACITY on the gateways)' },
   { flag: 'duration', key: 'duration', env: ['CERTIFY_DURATION'], kind: 'duration', def: '60s', arg: 'TIME', help: 'the whole run: ramp up, hold, ramp down (e.g. 60s, 2m)' },
@@ -36,7 +38,7 @@ const SPECS: Spec[] = [
   { flag: 'max-p99-ms', key: 'maxP99Ms', env: ['CERTIFY_MAX_P99_MS'], kind: 'number', def: '50', arg: 'MS', help: 'fail when the mouth-to-ear p99 latency is above this' },
   { flag: 'late-ms', key: 'lateMs', env: ['CERTIFY_LATE_MS'], kind: 'number', def: '50', arg: 'MS', help: 'a frame that arrives later than this after it was sent counts as late' },
   { flag: 'max-join-ms', key: 'maxJoinMs', env: ['CERTIFY_MAX_JOIN_MS'], kind: 'number', def: '2000', arg: 'MS', help: 'fail when the p95 time to join a line is above this' },
-  { flag: 'metrics', key: 'metrics', env: ['CERTIFY_METRICS'], kind: 'list', arg: 'URL', help: 'a /metrics to scrape before and after (repeat or comma-separate; default URL/metrics)' },
+  { flag: 'metrics', key: 'metrics', env: ['CERTIFY_METRICS'], kind: 'list', arg: 'URL', help: 'a /metrics to scrape before and after (repeat or comma-separate; default URL/metrics; dns+http://NAME:PORT/metrics scrapes every address of NAME, e.g. a headless Service)' },
   { flag: 'out', key: 'out', env: ['CERTIFY_OUT'], kind: 'string', arg: 'DIR', help: 'where the certificate goes (default .artifacts/certificates/<time>)' },
   { flag: 'workers', key: 'workers', env: ['CERTIFY_WORKERS'], kind: 'int', arg: 'N', help: 'processes that drive the peers (default one per 100 peers, at most one per core)' },
   { flag: 'shards', key: 'shards', env: ['CERTIFY_SHARDS'], kind: 'int', def: '1', arg: 'N', help: 'this run is one of N shards (a Kubernetes Indexed Job\'s completions)' },
@@ -61,7 +63,11 @@ ${SPECS.map((s) => `  --${`${s.flag} ${s.arg}`.padEnd(22)} ${s.help}${s.def !== 
 
 export interface CertifyOptions {
   url: string;
-  key: string;
+  /** Absent when a temporary key is to be made through adminUrl. */
+  key?: string;
+  adminUrl?: string;
+  adminToken?: string;
+  waitReadySeconds: number;
   peers: number;
   linesOf: number;
   durationSeconds: number;
@@ -145,7 +151,8 @@ export function parseCertifyOptions(argv: string[], env: NodeJS.ProcessEnv): Cer
     }
   }
   if (!out.url) throw new ConfigError('certify needs --url (the deployment, e.g. https://calls.example.com/)');
-  if (!out.key) throw new ConfigError('certify needs an API key: --key KEY, CERTIFY_KEY or APIKEY');
+  const adminToken = env.STUDIOLINE_ADMIN_TOKEN ?? env.ADMIN_TOKEN;
+  if (!out.key && !(out.adminUrl && adminToken)) throw new ConfigError('certify needs an API key: --key KEY, CERTIFY_KEY or APIKEY (or --admin-url with STUDIOLINE_ADMIN_TOKEN to make a temporary one)');
   const url = String(out.url);
   if (!/^(https?|wss?):\/\/[^/]/.test(url)) throw new ConfigError(`--url must be http(s):// or ws(s)://, not "${url}"`);
   const linesOf = out.linesOf as number;
@@ -167,7 +174,10 @@ export function parseCertifyOptions(argv: string[], env: NodeJS.ProcessEnv): Cer
   if ((out.maxLoss as number) > 1) throw new ConfigError('--max-loss is a share between 0 and 1');
   return {
     url,
-    key: String(out.key),
+    key: out.key === undefined ? undefined : String(out.key),
+    adminUrl: out.adminUrl as string | undefined,
+    adminToken: out.key === undefined ? adminToken : undefined,
+    waitReadySeconds: out.waitReady as number,
     peers: out.peers as number,
     linesOf,
     durationSeconds: duration,

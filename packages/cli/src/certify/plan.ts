@@ -49,7 +49,7 @@ export function amplitudeFor(peerIndex: number): number {
 /** Bytes of decoded PCM a recording receiver keeps per second (4 bytes per sample at 200 kHz). */
 const RECORD_BYTES_PER_SECOND = 200_000 * 2 * 2;
 
-export function planShard(o: CertifyOptions, startEpochMs: number): WorkerPlan[] {
+export function planShard(o: CertifyOptions & { key: string }, startEpochMs: number): WorkerPlan[] {
   const lines = Math.ceil(o.peers / o.linesOf);
   const durationMs = o.durationSeconds * 1000;
   const rampUpMs = o.rampUpSeconds * 1000;

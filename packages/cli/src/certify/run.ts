@@ -11,7 +11,8 @@ import { LatencyHistogram } from './histogram.js';
 import { CertifyOptions } from './options.js';
 import { WorkerPlan, planShard } from './plan.js';
 import { LossSeries, WorkerMessage, WorkerProgress, WorkerResult } from './results.js';
-import { scrape } from './server-view.js';
+import { expandMetricsUrls, scrape } from './server-view.js';
+import { temporaryKey, waitReady } from './access.js';
 import { linkOrigin } from './worker.js';
 
 /** Time for the workers to start and load before the first line joins. */
@@ -56,8 +57,19 @@ function mergeLoss(series: LossSeries[]): LossSeries {
   return out;
 }
 
-export async function certify(o: CertifyOptions, progress: Progress): Promise<Certificate> {
-  const metricsUrls = o.metrics.length ? o.metrics : [`${linkOrigin(o.url)}/metrics`];
+export async function certify(options: CertifyOptions, progress: Progress): Promise<Certificate> {
+  if (options.waitReadySeconds > 0) await waitReady(linkOrigin(options.url), options.waitReadySeconds);
+  if (options.key) return certifyWithKey({ ...options, key: options.key }, progress);
+  const temporary = await temporaryKey(options.adminUrl as string, options.adminToken as string, `certify shard ${options.shardIndex} (temporary)`);
+  try {
+    return await certifyWithKey({ ...options, key: temporary.secret }, progress);
+  } finally {
+    await temporary.revoke();
+  }
+}
+
+async function certifyWithKey(o: CertifyOptions & { key: string }, progress: Progress): Promise<Certificate> {
+  const metricsUrls = await expandMetricsUrls(o.metrics.length ? o.metrics : [`${linkOrigin(o.url)}/metrics`]);
   const before = await Promise.all(metricsUrls.map((u) => scrape(u)));
   for (const s of before) if (!s.samples) progress(`cannot read ${s.url} (${s.error}): the certificate will lack the server's view`, true);
   const startEpochMs = Date.now() + START_DELAY_MS;

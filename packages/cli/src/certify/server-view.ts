@@ -4,6 +4,7 @@
  * latency). Scrapes are kept raw in the certificate so shards merge: the earliest "before" and
  * the latest "after" of each URL span the whole distributed run.
  */
+import { lookup } from 'node:dns/promises';
 export interface Scrape {
   url: string;
   /** Epoch ms. */
@@ -35,6 +36,34 @@ export function parseMetrics(text: string): Record<string, number> {
   for (const line of text.split('\n')) {
     const m = SAMPLE.exec(line);
     if (m) out[m[1] + (m[2] ?? '')] = Number(m[3]);
+  }
+  return out;
+}
+
+/**
+ * `dns+http://NAME:PORT/path` becomes one URL per address of NAME (a headless Service lists every
+ * pod: scraping a load-balanced Service would compare one pod's "before" with another's "after").
+ */
+export async function expandMetricsUrls(urls: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const url of urls) {
+    if (!url.startsWith('dns+')) {
+      out.push(url);
+      continue;
+    }
+    const u = new URL(url.slice(4));
+    let addresses: { address: string; family: number }[] = [];
+    try {
+      addresses = await lookup(u.hostname, { all: true });
+    } catch {
+      out.push(u.toString());
+      continue;
+    }
+    for (const a of addresses) {
+      const each = new URL(u.toString());
+      each.hostname = a.family === 6 ? `[${a.address}]` : a.address;
+      out.push(each.toString());
+    }
   }
   return out;
 }
