@@ -202,7 +202,7 @@ export function finalize(m: Measurements): Certificate {
     'certifier kept up',
     `the certifier sends ${(100 - MAX_UNSENT_SHARE * 100).toFixed(1)} % of its frames on time, event-loop p99 at most ${lagLimit} ms`,
     `${unsent} of ${sent + unsent} not sent; event-loop p99 ${summary.certifierEventLoopP99Ms} ms; ${summary.certifierCores} cores used by ${m.certifier.length} process${m.certifier.length === 1 ? '' : 'es'} on ${Math.max(0, ...m.machineCores)}-core machine${m.machineCores.length > 1 ? 's' : ''}`,
-    unsent <= MAX_UNSENT_SHARE * (sent + unsent) && summary.certifierEventLoopP99Ms <= lagLimit,
+    sent + unsent === 0 || (unsent <= MAX_UNSENT_SHARE * (sent + unsent) && summary.certifierEventLoopP99Ms <= lagLimit),
   );
   const broken = thresholds.filter((t) => !t.ok).map((t) => t.name);
   return { schema: CERTIFICATE_SCHEMA, passed: broken.length === 0, broken, thresholds, summary, overBudget, server, ...m };
@@ -236,7 +236,7 @@ export function merge(certs: Measurements[]): Certificate {
     c.loss.expected.forEach((n, i) => (loss.expected[off + i] += n));
     c.loss.received.forEach((n, i) => (loss.received[off + i] += n));
   }
-  const iso = (xs: string[], pick: (a: number, b: number) => number) => new Date(xs.map((x) => Date.parse(x)).reduce(pick)).toISOString();
+  const iso = (xs: string[], pick: (a: number, b: number) => number) => new Date(xs.map((x) => Date.parse(x)).reduce((a, b) => pick(a, b))).toISOString();
   return finalize({
     run: { ...first.run, startedAt: iso(certs.map((c) => c.run.startedAt), Math.min), endedAt: iso(certs.map((c) => c.run.endedAt), Math.max) },
     limits: first.limits,

@@ -27,6 +27,9 @@ export function verdictText(cert: Certificate): string {
   return [
     `studioline certify: ${cert.passed ? 'PASSED' : `FAILED (${cert.broken.join(', ')})`}: ${s.peers} peers in lines of ${cert.run.linesOf} against ${cert.run.target}`,
     ...cert.thresholds.map((t) => `  ${t.ok ? 'ok  ' : 'FAIL'} ${t.name}: ${t.measured} (limit: ${t.limit})`),
+    ...(cert.broken.includes('certifier kept up')
+      ? ['  The certifier itself fell behind: the other broken thresholds may be its own, not the deployment\'s. Give it more cores (--workers, or shards on more machines: certify.pods in the chart) and run again.']
+      : []),
   ].join('\n');
 }
 

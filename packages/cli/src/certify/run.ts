@@ -75,7 +75,7 @@ async function certifyWithKey(o: CertifyOptions & { key: string }, progress: Pro
   const startEpochMs = Date.now() + START_DELAY_MS;
   const plans = planShard(o, startEpochMs).filter((p) => p.lines.length);
   const peers = plans.reduce((n, p) => n + p.lines.reduce((m, l) => m + l.peers.length, 0), 0);
-  progress(`certify: ${peers} peers (shard ${o.shardIndex + 1} of ${o.shards}) in lines of ${o.linesOf}, ${plans.length} worker process${plans.length === 1 ? '' : 'es'}, ${o.durationSeconds} s against ${linkOrigin(o.url)} (key ${o.key.slice(0, 6)}…)`, true);
+  progress(`certify: ${peers} peers (shard ${o.shardIndex + 1} of ${o.shards}) in lines of ${o.linesOf}, ${plans.length} worker process${plans.length === 1 ? '' : 'es'}, ${o.durationSeconds} s against ${linkOrigin(o.url)} (key ${o.key.length > 12 ? `${o.key.slice(0, 6)}…` : 'given'})`, true);
   const latest = new Map<number, WorkerProgress>();
   const workers = plans.map((plan) => startWorker(plan, (p) => latest.set(p.worker, p)));
   const started = Date.now();
