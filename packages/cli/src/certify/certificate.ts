@@ -130,7 +130,7 @@ export function finalize(m: Measurements): Certificate {
   const summary: Summary = {
     peers: normal.length,
     lines: new Set(normal.map((p) => `${p.line}`)).size,
-    joined: normal.filter((p) => p.joined && !p.error).length,
+    joined: normal.filter((p) => p.joined && (!p.error || p.overran)).length,
     framesSent: sent,
     framesExpected: expected,
     framesReceived: received,
@@ -165,7 +165,7 @@ export function finalize(m: Measurements): Certificate {
   const thresholds: Threshold[] = [];
   const check = (name: string, limit: string, measured: string, ok: boolean) => thresholds.push({ name, limit, measured, ok });
   check('shards', `all ${m.run.shards} reported`, `${m.shardsIncluded.length} reported (${m.shardsIncluded.join(', ')})`, m.shardsIncluded.length === m.run.shards);
-  const refused = m.peers.filter((p) => !p.joined || p.error);
+  const refused = m.peers.filter((p) => !p.joined || (p.error && !p.overran));
   check('joined', 'every peer joins and stays', `${m.peers.length - refused.length} of ${m.peers.length}${refused.length ? `; ${refused[0].id}: ${refused[0].error ?? 'did not join'}` : ''}`, refused.length === 0 && m.peers.length > 0);
   const worst = [...normal].sort((a, b) => b.lost / (b.expected || 1) - a.lost / (a.expected || 1))[0];
   check('loss', `at most ${(m.limits.maxLoss * 100).toFixed(2)} % of frames lost`, `${expected ? (((expected - received) / expected) * 100).toFixed(3) : '-'} % (${expected - received} of ${expected})${worst?.lost ? `; worst ${worst.id}: ${worst.lost} lost` : ''}`, expected > 0 && expected - received <= m.limits.maxLoss * expected);
@@ -201,7 +201,7 @@ export function finalize(m: Measurements): Certificate {
   check(
     'certifier kept up',
     `the certifier sends ${(100 - MAX_UNSENT_SHARE * 100).toFixed(1)} % of its frames on time, event-loop p99 at most ${lagLimit} ms`,
-    `${unsent} of ${sent + unsent} not sent; event-loop p99 ${summary.certifierEventLoopP99Ms} ms; ${summary.certifierCores} cores used by ${m.certifier.length} process${m.certifier.length === 1 ? '' : 'es'} on ${Math.max(0, ...m.machineCores)}-core machine${m.machineCores.length > 1 ? 's' : ''}`,
+    `${unsent} of ${sent + unsent} not sent${m.peers.some((p) => p.overran) ? ` (${m.peers.filter((p) => p.overran).length} peers stopped past their line's end)` : ''}; event-loop p99 ${summary.certifierEventLoopP99Ms} ms; ${summary.certifierCores} cores used by ${m.certifier.length} process${m.certifier.length === 1 ? '' : 'es'} on ${Math.max(0, ...m.machineCores)}-core machine${m.machineCores.length > 1 ? 's' : ''}`,
     sent + unsent === 0 || (unsent <= MAX_UNSENT_SHARE * (sent + unsent) && summary.certifierEventLoopP99Ms <= lagLimit),
   );
   const broken = thresholds.filter((t) => !t.ok).map((t) => t.name);

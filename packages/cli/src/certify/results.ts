@@ -19,6 +19,8 @@ export interface PeerResult {
   joined: boolean;
   /** Why it could not join or was ended by the server. */
   error?: string;
+  /** Stopped past its line's end because the certifier had fallen behind real time (its shortfall is in unsent). */
+  overran?: boolean;
   joinMs?: number;
   sent: number;
   /** Frames the other members sent while this one listened (each frame is expected once at each other member). */

@@ -9,6 +9,7 @@ import { LossSeries } from './results.js';
 
 /** 1024 frames: 10 s at 100 frames a second, 3 s for the over-budget sender. */
 const RING = 1024;
+const RING_N = BigInt(RING);
 
 class SenderTrack {
   readonly sentAt = new Float64Array(RING);
@@ -30,10 +31,12 @@ export class PeerTrack {
   firstTx = 0;
   lastTx = 0;
   sentFrames = 0;
+  receivedFrames = 0;
   private readonly lastCtr = new Map<bigint, bigint>();
   constructor(readonly id: string) {}
 
   noteReceived(sender: bigint, ctr: bigint, at: number): void {
+    this.receivedFrames++;
     if (!this.firstRx) this.firstRx = at;
     this.lastRx = at;
     const last = this.lastCtr.get(sender);
@@ -64,7 +67,7 @@ export class Tracker {
   onSent(owner: PeerTrack, counted: boolean, receivers: number, sender: bigint, ctr: bigint, at: number): void {
     let s = this.senders.get(sender);
     if (!s) this.senders.set(sender, (s = new SenderTrack(owner, counted, receivers)));
-    const slot = Number(ctr % BigInt(RING));
+    const slot = Number(ctr % RING_N);
     s.sentAt[slot] = at;
     s.ctrs[slot] = Number(ctr);
     if (!owner.firstTx) owner.firstTx = at;
@@ -79,7 +82,7 @@ export class Tracker {
     this.heard++;
     const s = this.senders.get(sender);
     if (!s) return;
-    const slot = Number(ctr % BigInt(RING));
+    const slot = Number(ctr % RING_N);
     if (s.ctrs[slot] !== Number(ctr)) {
       receiver.late++;
       return;

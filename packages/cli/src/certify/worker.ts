@@ -4,8 +4,8 @@
  * reports progress each second and its results at the end. Started by run.ts with fork().
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { NodePeer, PeerSummary } from '@studioline/client';
-import { CallLink, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
+import { AudioSource, NodePeer, PeerSummary } from '@studioline/client';
+import { CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
 import { checkAudio } from './audio-check.js';
 import { flood } from './flooder.js';
 import { LinePlan, PeerPlan, WorkerPlan } from './plan.js';
@@ -14,6 +14,32 @@ import { periodicTone } from './sources.js';
 import { PeerTrack, Tracker } from './tracker.js';
 
 const PEER_TIMEOUT_MS = 30_000;
+/**
+ * A peer that falls behind real time keeps sending its due frames late; past its line's planned end
+ * plus this grace it is stopped, and what it never sent is counted as the certifier's shortfall,
+ * so a certifier that cannot drive the load still ends on time and says so.
+ */
+const OVERRUN_GRACE_MS = 2000;
+
+/** A sealed full-rate frame on the wire (level, SFrame header, 4,006 bytes of audio, tag), for peers stopped before their summary. */
+const FULL_RATE_WIRE_BYTES = 4032;
+
+/** Thrown by a peer's audio source past its hard deadline: the Node peer sends every overdue frame, so this is what stops it. */
+class OverrunError extends Error {
+  constructor() {
+    super(`overran its line by more than ${OVERRUN_GRACE_MS / 1000} s: the certifier could not keep up with real time`);
+  }
+}
+
+function withDeadline(source: AudioSource, deadline: number): AudioSource {
+  return {
+    sampleRate: source.sampleRate,
+    frame(index) {
+      if (performance.now() > deadline) throw new OverrunError();
+      return source.frame(index);
+    },
+  };
+}
 
 /** The http(s) origin for call links, from whatever form of URL the operator gave. */
 export function linkOrigin(url: string): string {
@@ -33,7 +59,12 @@ function rate(bytes: number, first: number, last: number): number {
 }
 
 function result(plan: WorkerPlan, line: LinePlan, r: Running, s: Partial<PeerSummary> & { warnings?: Record<string, number> }, expected: number, error?: string): PeerResult {
-  const received = s.received ?? 0;
+  // Without the peer's summary (it was stopped, or refused), its figures come from the worker's own tracking.
+  const received = s.received ?? r.track.receivedFrames;
+  const sent = s.sent ?? r.track.sentFrames;
+  // A normal peer owes one frame per 10 ms of its line; whatever it did not send is the certifier's shortfall.
+  const planned = r.plan.role === 'flooder' || r.joinMs === undefined ? 0 : Math.floor(line.sendMs / FRAME_MS);
+  const unsent = Math.max(s.unsent ?? 0, planned - sent);
   const q = (p: number) => Math.round((r.track.latency.quantile(p) ?? 0) * 1000) / 1000;
   return {
     id: r.plan.id,
@@ -42,8 +73,9 @@ function result(plan: WorkerPlan, line: LinePlan, r: Running, s: Partial<PeerSum
     line: line.index,
     joined: r.joinMs !== undefined,
     ...(error ? { error } : {}),
+    ...(error?.startsWith('overran') ? { overran: true } : {}),
     ...(r.joinMs !== undefined ? { joinMs: Math.round(r.joinMs * 10) / 10 } : {}),
-    sent: s.sent ?? 0,
+    sent,
     expected,
     received,
     lost: Math.max(0, expected - received),
@@ -53,9 +85,9 @@ function result(plan: WorkerPlan, line: LinePlan, r: Running, s: Partial<PeerSum
     replayed: s.replayed ?? 0,
     malformed: s.malformed ?? 0,
     reconnects: s.reconnects ?? 0,
-    unsent: s.unsent ?? 0,
-    upBps: rate(s.bytesSent ?? 0, r.track.firstTx, r.track.lastTx),
-    downBps: rate(s.bytesReceived ?? 0, r.track.firstRx, r.track.lastRx),
+    unsent,
+    upBps: rate(s.bytesSent ?? sent * FULL_RATE_WIRE_BYTES, r.track.firstTx, r.track.lastTx),
+    downBps: rate(s.bytesReceived ?? received * FULL_RATE_WIRE_BYTES, r.track.firstRx, r.track.lastRx),
     latencyMs: r.track.latency.total ? { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: Math.round(r.track.latency.max * 1000) / 1000 } : null,
     warnings: (s.warnings ?? {}) as Record<string, number>,
   };
@@ -79,7 +111,7 @@ class Worker {
     const t0 = performance.now();
     return new NodePeer({
       link,
-      source: periodicTone(r.plan.toneHz, r.plan.amplitude),
+      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), t0 + sendMs + OVERRUN_GRACE_MS),
       seconds: sendMs / 1000,
       record: r.plan.record,
       peerTimeoutMs: PEER_TIMEOUT_MS,
@@ -100,7 +132,7 @@ class Worker {
     try {
       if (line.floodBps) return await this.runOverBudget(line, link, running);
       const settled = await Promise.allSettled(running.map((r) => this.peer(link, r, line.sendMs, true, running.length - 1).run()));
-      const sent = settled.map((s) => (s.status === 'fulfilled' ? s.value.sent : 0));
+      const sent = settled.map((s, i) => (s.status === 'fulfilled' ? s.value.sent : running[i].track.sentFrames));
       settled.forEach((s, i) => {
         const r = running[i];
         const expected = sent.reduce((n, x, j) => (j === i ? n : n + x), 0);
@@ -130,8 +162,8 @@ class Worker {
       }),
       this.peer(link, partner, line.sendMs, false, 1).run(),
     ]);
-    const fSent = f.status === 'fulfilled' ? f.value.sent : 0;
-    const pSent = p.status === 'fulfilled' ? p.value.sent : 0;
+    const fSent = f.status === 'fulfilled' ? f.value.sent : flooder.track.sentFrames;
+    const pSent = p.status === 'fulfilled' ? p.value.sent : partner.track.sentFrames;
     this.results.push(f.status === 'fulfilled' ? result(this.plan, line, flooder, f.value, pSent) : result(this.plan, line, flooder, {}, pSent, (f.reason as Error).message));
     this.results.push(p.status === 'fulfilled' ? result(this.plan, line, partner, p.value, fSent) : result(this.plan, line, partner, {}, fSent, (p.reason as Error).message));
   }
