@@ -208,6 +208,24 @@ export function finalize(m: Measurements): Certificate {
   return { schema: CERTIFICATE_SCHEMA, passed: broken.length === 0, broken, thresholds, summary, overBudget, server, ...m };
 }
 
+/** Adds loss series second by second (aligned on their epoch seconds), dropping leading empty seconds. */
+export function mergeLossSeries(series: LossSeries[]): LossSeries {
+  const start = Math.min(...series.map((s) => s.startEpochSecond));
+  const len = Math.max(0, ...series.map((s) => s.startEpochSecond - start + s.expected.length));
+  const out: LossSeries = { startEpochSecond: start, expected: new Array(len).fill(0), received: new Array(len).fill(0) };
+  for (const s of series) {
+    const off = s.startEpochSecond - start;
+    s.expected.forEach((n, i) => (out.expected[off + i] += n));
+    s.received.forEach((n, i) => (out.received[off + i] += n));
+  }
+  while (out.expected.length && out.expected[0] === 0 && out.received[0] === 0) {
+    out.expected.shift();
+    out.received.shift();
+    out.startEpochSecond++;
+  }
+  return out;
+}
+
 export class MergeError extends Error {
   readonly code = 'bad_certificate';
 }
@@ -228,14 +246,7 @@ export function merge(certs: Measurements[]): Certificate {
   }
   const hist = new LatencyHistogram();
   for (const c of certs) hist.addSparse(c.latency.counts, c.latency.max);
-  const start = Math.min(...certs.map((c) => c.loss.startEpochSecond));
-  const len = Math.max(...certs.map((c) => c.loss.startEpochSecond - start + c.loss.expected.length));
-  const loss: LossSeries = { startEpochSecond: start, expected: new Array(len).fill(0), received: new Array(len).fill(0) };
-  for (const c of certs) {
-    const off = c.loss.startEpochSecond - start;
-    c.loss.expected.forEach((n, i) => (loss.expected[off + i] += n));
-    c.loss.received.forEach((n, i) => (loss.received[off + i] += n));
-  }
+  const loss = mergeLossSeries(certs.map((c) => c.loss));
   const iso = (xs: string[], pick: (a: number, b: number) => number) => new Date(xs.map((x) => Date.parse(x)).reduce((a, b) => pick(a, b))).toISOString();
   return finalize({
     run: { ...first.run, startedAt: iso(certs.map((c) => c.run.startedAt), Math.min), endedAt: iso(certs.map((c) => c.run.endedAt), Math.max) },

@@ -48,8 +48,8 @@ const PLOTS = `
 const data = JSON.parse(document.getElementById('plot-data').textContent);
 const width = () => Math.min(900, document.body.clientWidth - 20);
 new uPlot({ title: 'Delivered bitrate per peer (peers per 0.1 Mbit/s)', width: width(), height: 260,
-  scales: { x: { time: false } },
-  axes: [{ label: 'Mbit/s' }, { label: 'peers' }],
+  scales: { x: { time: false, range: (u, min, max) => [0, Math.max(data.budgetMbps * 1.1, max + 0.2)] } },
+  axes: [{ label: 'Mbit/s (budget ' + data.budgetMbps + ')' }, { label: 'peers' }],
   series: [{ label: 'Mbit/s' },
     { label: 'sent (up)', stroke: '#2458a6', fill: '#2458a633', paths: uPlot.paths.bars({ size: [0.45, 40], align: -1 }) },
     { label: 'received (down)', stroke: '#0a6b2b', fill: '#0a6b2b33', paths: uPlot.paths.bars({ size: [0.45, 40], align: 1 }) }] },

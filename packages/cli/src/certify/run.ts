@@ -6,11 +6,11 @@
 import { fork, ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Certificate, Measurements, finalize } from './certificate.js';
+import { Certificate, Measurements, finalize, mergeLossSeries } from './certificate.js';
 import { LatencyHistogram } from './histogram.js';
 import { CertifyOptions } from './options.js';
 import { WorkerPlan, planShard } from './plan.js';
-import { LossSeries, WorkerMessage, WorkerProgress, WorkerResult } from './results.js';
+import { WorkerMessage, WorkerProgress, WorkerResult } from './results.js';
 import { expandMetricsUrls, scrape } from './server-view.js';
 import { temporaryKey, waitReady } from './access.js';
 import { linkOrigin } from './worker.js';
@@ -37,24 +37,6 @@ function startWorker(plan: WorkerPlan, onProgress: (p: WorkerProgress) => void):
   });
   child.send({ type: 'start', plan });
   return { child, done };
-}
-
-function mergeLoss(series: LossSeries[]): LossSeries {
-  const start = Math.min(...series.map((s) => s.startEpochSecond));
-  const len = Math.max(0, ...series.map((s) => s.startEpochSecond - start + s.expected.length));
-  const out: LossSeries = { startEpochSecond: start, expected: new Array(len).fill(0), received: new Array(len).fill(0) };
-  for (const s of series) {
-    const off = s.startEpochSecond - start;
-    s.expected.forEach((n, i) => (out.expected[off + i] += n));
-    s.received.forEach((n, i) => (out.received[off + i] += n));
-  }
-  // Leading seconds before any line sent say nothing.
-  while (out.expected.length && out.expected[0] === 0 && out.received[0] === 0) {
-    out.expected.shift();
-    out.received.shift();
-    out.startEpochSecond++;
-  }
-  return out;
 }
 
 export async function certify(options: CertifyOptions, progress: Progress): Promise<Certificate> {
@@ -123,7 +105,7 @@ async function certifyWithKey(o: CertifyOptions & { key: string }, progress: Pro
     shardsIncluded: [o.shardIndex],
     peers: results.flatMap((r) => r.peers).sort((a, b) => a.line - b.line || a.id.localeCompare(b.id)),
     latency: { counts: latency.toSparse(), max: latency.max },
-    loss: mergeLoss(results.map((r) => r.loss)),
+    loss: mergeLossSeries(results.map((r) => r.loss)),
     certifier: results.map((r) => r.load),
     machineCores: [availableParallelism()],
     scrapes: { before, after },
