@@ -77,6 +77,8 @@ export interface Summary {
   audioChecked: number;
   audioOk: number;
   certifierCores: number;
+  /** The certifier's CPU for each frame it sealed and sent or received and opened (all peers): its cost, to size a certification. */
+  certifierCpuUsPerFrame: number;
   certifierEventLoopP99Ms: number;
   unsent: number;
 }
@@ -146,6 +148,7 @@ export function finalize(m: Measurements): Certificate {
     audioChecked: audio.length,
     audioOk: audio.filter((p) => p.audio?.ok).length,
     certifierCores: wall ? round(m.certifier.reduce((n, c) => n + c.cpuSeconds, 0) / wall, 2) : 0,
+    certifierCpuUsPerFrame: round((m.certifier.reduce((n, c) => n + c.cpuSeconds, 0) * 1e6) / Math.max(1, total(m.peers, (p) => p.sent + p.received)), 1),
     certifierEventLoopP99Ms: Math.max(0, ...m.certifier.map((c) => c.eventLoopP99Ms)),
     unsent,
   };
@@ -201,7 +204,7 @@ export function finalize(m: Measurements): Certificate {
   check(
     'certifier kept up',
     `the certifier sends ${(100 - MAX_UNSENT_SHARE * 100).toFixed(1)} % of its frames on time, event-loop p99 at most ${lagLimit} ms`,
-    `${unsent} of ${sent + unsent} not sent${m.peers.some((p) => p.overran) ? ` (${m.peers.filter((p) => p.overran).length} peers stopped past their line's end)` : ''}; event-loop p99 ${summary.certifierEventLoopP99Ms} ms; ${summary.certifierCores} cores used by ${m.certifier.length} process${m.certifier.length === 1 ? '' : 'es'} on ${Math.max(0, ...m.machineCores)}-core machine${m.machineCores.length > 1 ? 's' : ''}`,
+    `${unsent} of ${sent + unsent} not sent${m.peers.some((p) => p.overran) ? ` (${m.peers.filter((p) => p.overran).length} peers stopped past their line's end)` : ''}; event-loop p99 ${summary.certifierEventLoopP99Ms} ms; ${summary.certifierCores} cores (${summary.certifierCpuUsPerFrame} µs per frame) used by ${m.certifier.length} process${m.certifier.length === 1 ? '' : 'es'} on ${Math.max(0, ...m.machineCores)}-core machine${m.machineCores.length > 1 ? 's' : ''}`,
     sent + unsent === 0 || (unsent <= MAX_UNSENT_SHARE * (sent + unsent) && summary.certifierEventLoopP99Ms <= lagLimit),
   );
   const broken = thresholds.filter((t) => !t.ok).map((t) => t.name);

@@ -134,7 +134,7 @@ ${sv.scrapedFrom.length ? table([
 <h2>The certifier</h2>
 ${table([
   ['processes', `${cert.certifier.length} (${cert.certifier.map((c) => `shard ${c.shard} worker ${c.worker}: ${c.peers} peers, ${c.cpuSeconds} s CPU in ${c.wallSeconds} s, event loop p99 ${c.eventLoopP99Ms} ms, ${c.maxRssMb} MB`).join('; ')})`],
-  ['CPU', `${s.certifierCores} cores of ${Math.max(0, ...cert.machineCores)} on its machine${cert.machineCores.length > 1 ? 's' : ''}`],
+  ['CPU', `${s.certifierCores} cores of ${Math.max(0, ...cert.machineCores)} on its machine${cert.machineCores.length > 1 ? 's' : ''}; ${s.certifierCpuUsPerFrame} µs per frame sent or received`],
   ['frames it could not send on time', s.unsent],
 ])}
 <h2>Per peer</h2>
