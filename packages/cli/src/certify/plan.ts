@@ -96,3 +96,9 @@ export function planShard(o: CertifyOptions & { key: string }, startEpochMs: num
   }
   return workers;
 }
+
+/** The http(s) origin for call links, from whatever form of URL the operator gave. */
+export function linkOrigin(url: string): string {
+  const u = new URL(url.replace(/^ws/, 'http'));
+  return u.origin;
+}

@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { Certificate, Measurements, finalize, mergeLossSeries } from './certificate.js';
 import { LatencyHistogram } from './histogram.js';
 import { CertifyOptions } from './options.js';
-import { WorkerPlan, planShard } from './plan.js';
+import { WorkerPlan, linkOrigin, planShard } from './plan.js';
 import { WorkerMessage, WorkerProgress, WorkerResult } from './results.js';
 import { expandMetricsUrls, scrape } from './server-view.js';
 import { temporaryKey, waitReady } from './access.js';
-import { linkOrigin } from './worker.js';
 
 /** Time for the workers to start and load before the first line joins. */
 const START_DELAY_MS = 1500;

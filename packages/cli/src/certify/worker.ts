@@ -8,7 +8,7 @@ import { AudioSource, NodePeer, PeerSummary } from '@studioline/client';
 import { CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
 import { checkAudio } from './audio-check.js';
 import { flood } from './flooder.js';
-import { LinePlan, PeerPlan, WorkerPlan } from './plan.js';
+import { LinePlan, PeerPlan, WorkerPlan, linkOrigin } from './plan.js';
 import { PeerResult, WorkerMessage, WorkerResult } from './results.js';
 import { periodicTone } from './sources.js';
 import { PeerTrack, Tracker } from './tracker.js';
@@ -39,12 +39,6 @@ function withDeadline(source: AudioSource, deadline: number): AudioSource {
       return source.frame(index);
     },
   };
-}
-
-/** The http(s) origin for call links, from whatever form of URL the operator gave. */
-export function linkOrigin(url: string): string {
-  const u = new URL(url.replace(/^ws/, 'http'));
-  return u.origin;
 }
 
 interface Running {
