@@ -46,6 +46,12 @@ export interface FloodSummary {
 const MAX_BUFFERED_BYTES = 512 * 1024;
 const TICK_MS = 5;
 const LINGER_MS = 1000;
+const JOIN_TIMEOUT_MS = 30_000;
+
+function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+}
 
 export async function flood(o: FloodOptions): Promise<FloodSummary> {
   const leaf = o.link.leafBytes as Uint8Array;
@@ -81,8 +87,13 @@ export async function flood(o: FloodOptions): Promise<FloodSummary> {
       else if (msg?.type === 'error') summary.warnings[msg.code] = (summary.warnings[msg.code] ?? 0) + 1;
     });
   });
-  await joined;
-  await partner;
+  try {
+    await within(joined, JOIN_TIMEOUT_MS, 'over-budget sender: no answer to its join');
+    await within(partner, JOIN_TIMEOUT_MS, 'over-budget sender: its partner never joined');
+  } catch (err) {
+    ws.terminate();
+    throw err;
+  }
   // Paced by bytes: whatever the header sizes, the wire carries o.bps on average.
   const start = performance.now();
   let skippedBytes = 0;
