@@ -18,7 +18,8 @@ export function toneLevelDb(amplitude: number): number {
 function levelDb(pcm: Pcm): number {
   const frame = Math.max(1, Math.round(pcm.sampleRate / 100));
   const s = pcm.samples;
-  const from = Math.floor(s.length / 4);
+  // On frame boundaries: the recording holds whole frames, and a lost one is a whole frame of zeros.
+  const from = Math.floor(s.length / 4 / frame) * frame;
   const to = Math.floor((3 * s.length) / 4);
   let sum = 0;
   let n = 0;
