@@ -193,6 +193,7 @@ describe('studioline certify against a deployment that throttles calls', () => {
     assert.equal(cert.passed, false);
     assertSchema(cert);
     assert.ok(cert.broken.includes('loss'), `broken: ${cert.broken}`);
+    for (const kept of ['audio', 'decryption', 'budget', 'joined']) assert.ok(!cert.broken.includes(kept), `${kept} held: what did arrive was whole and right`);
     assert.match(stderr, /FAILED \(.*loss.*\)/);
     assert.match(stderr, /FAIL loss: \d+\.\d+ %/);
     assert.ok(cert.summary.deliveredShare < 0.9);
