@@ -160,7 +160,7 @@ describe('studioline certify on the embedded server', () => {
       [['certify', '--url', server.url, '--key', 'k', '--peers', '1'], /--peers must be at least --lines-of/],
       [['certify', '--url', server.url, '--key', 'k', '--shards', '2', '--shard-index', '2'], /--shard-index 2 must be below --shards 2/],
       [['certify', 'merge', join(REPO, 'package.json')], /package.json is not a studioline.certificate\/v1 certificate/],
-      [['certify', 'merge', join(REPO, 'README.md')], /README.md holds neither a certificate nor "studioline-certificate-shard" lines/],
+      [['certify', 'merge', join(REPO, 'Dockerfile')], /Dockerfile holds neither a certificate nor "studioline-certificate-shard" lines/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args, { STUDIOLINE_HOME: '/tmp/studioline-certify-test' }, 20_000);

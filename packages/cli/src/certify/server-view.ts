@@ -35,7 +35,8 @@ export function parseMetrics(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const m = SAMPLE.exec(line);
-    if (m) out[m[1] + (m[2] ?? '')] = Number(m[3]);
+    // NaN (an empty gauge such as the event-loop lag before its first sample) says nothing and is not JSON.
+    if (m && Number.isFinite(Number(m[3]))) out[m[1] + (m[2] ?? '')] = Number(m[3]);
   }
   return out;
 }
