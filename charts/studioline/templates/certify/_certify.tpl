@@ -1,6 +1,6 @@
 {{/*
 The `studioline certify` container of the certification Job and of the `helm test` hook:
-  include "studioline.certifyContainer" (dict "ctx" . "name" "certify" "peers" 200 "duration" "60s" "shards" 1)
+  include "studioline.certifyContainer" (dict "ctx" . "name" "certify" "peers" 200 "duration" "60s" "shards" 1 "resources" .Values.certify.resources)
 It certifies the gateway Service from inside the cluster against this release's own budget, and
 scrapes every gateway and relay pod's /metrics through headless Services. Without a static API key
 it makes a temporary one through keys-admin and revokes it afterwards.
@@ -53,5 +53,5 @@ it makes a temporary one through keys-admin and revokes it afterwards.
           name: {{ include "studioline.secretName" $ }}
           key: admin-token
   resources:
-    {{- toYaml $.Values.certify.resources | nindent 4 }}
+    {{- toYaml .resources | nindent 4 }}
 {{- end -}}
