@@ -40,7 +40,7 @@ const SPECS: Spec[] = [
   { flag: 'max-join-ms', key: 'maxJoinMs', env: ['CERTIFY_MAX_JOIN_MS'], kind: 'number', def: '2000', arg: 'MS', help: 'fail when the p95 time to join a line is above this' },
   { flag: 'metrics', key: 'metrics', env: ['CERTIFY_METRICS'], kind: 'list', arg: 'URL', help: 'a /metrics to scrape before and after (repeat or comma-separate; default URL/metrics; dns+http://NAME:PORT/metrics scrapes every address of NAME, e.g. a headless Service)' },
   { flag: 'out', key: 'out', env: ['CERTIFY_OUT'], kind: 'string', arg: 'DIR', help: 'where the certificate goes (default .artifacts/certificates/<time>)' },
-  { flag: 'workers', key: 'workers', env: ['CERTIFY_WORKERS'], kind: 'int', arg: 'N', help: 'processes that drive the peers (default one per 100 peers, at most one per core)' },
+  { flag: 'workers', key: 'workers', env: ['CERTIFY_WORKERS'], kind: 'int', arg: 'N', help: 'processes that drive the peers (default one per 25 peers, at most one per core)' },
   { flag: 'shards', key: 'shards', env: ['CERTIFY_SHARDS'], kind: 'int', def: '1', arg: 'N', help: 'this run is one of N shards (a Kubernetes Indexed Job\'s completions)' },
   { flag: 'shard-index', key: 'shardIndex', env: ['CERTIFY_SHARD_INDEX', 'JOB_COMPLETION_INDEX'], kind: 'int', def: '0', arg: 'I', help: 'which shard this is, 0-based (default JOB_COMPLETION_INDEX)' },
   { flag: 'record-mb', key: 'recordMb', env: ['CERTIFY_RECORD_MB'], kind: 'int', def: '256', arg: 'MB', help: 'memory per worker for the receivers that keep what they hear for the tone and level check' },
@@ -60,6 +60,9 @@ Options (flag, then environment variable, then --values FILE; key names as in th
   --values FILE            YAML or JSON with the options below
 ${SPECS.map((s) => `  --${`${s.flag} ${s.arg}`.padEnd(22)} ${s.help}${s.def !== undefined ? ` [${s.def}]` : ''}\n${' '.repeat(27)}(${s.env.join(', ')})`).join('\n')}
 `;
+
+/** Full-rate peers one certifier process (one core) drives: about 0.17 ms of CPU per frame sent or received, 200 frames a second each. */
+export const PEERS_PER_WORKER = 25;
 
 export interface CertifyOptions {
   url: string;
@@ -169,7 +172,8 @@ export function parseCertifyOptions(argv: string[], env: NodeJS.ProcessEnv): Cer
   const budget = out.budget as number;
   if (budget < 100_000) throw new ConfigError('--budget is in bit/s and must be at least 100000');
   const peersHere = Math.ceil((out.peers as number) / shards);
-  const workers = (out.workers as number | undefined) ?? Math.max(1, Math.min(availableParallelism(), Math.ceil(peersHere / 100)));
+  // One core drives about 25 full-rate peers (each seals and opens 100 frames a second with WebCrypto).
+  const workers = (out.workers as number | undefined) ?? Math.max(1, Math.min(availableParallelism(), Math.ceil(peersHere / PEERS_PER_WORKER)));
   if (workers < 1 || workers > 64) throw new ConfigError('--workers must be between 1 and 64');
   if ((out.maxLoss as number) > 1) throw new ConfigError('--max-loss is a share between 0 and 1');
   return {
