@@ -85,7 +85,29 @@ describe('Helm chart', { skip: helm.skip }, () => {
     assert.deepEqual(container.args, ['serve', '--role', 'gateway']);
     const test = objects.find((o) => o.kind === 'Pod')!;
     assert.equal(test.metadata.annotations['helm.sh/hook'], 'test');
-    assert.equal(test.spec.containers[0].args[0], 'selftest');
+    assert.equal(test.spec.containers[0].args[0], 'certify', 'helm test makes a short certification');
+  });
+
+  it('certify.enabled runs the certification as an Indexed Job, one shard per pod, scraping every gateway', () => {
+    assert.equal(render().some((o) => o.kind === 'Job'), false, 'off by default');
+    const objects = render('--set', 'certify.enabled=true,certify.pods=10,certify.peers=2000');
+    const job = objects.find((o) => o.kind === 'Job')!;
+    assert.equal(job.spec.completionMode, 'Indexed');
+    assert.equal(job.spec.completions, 10);
+    assert.equal(job.spec.parallelism, 10);
+    const args: string[] = job.spec.template.spec.containers[0].args;
+    const arg = (flag: string) => args[args.indexOf(flag) + 1];
+    assert.equal(args[0], 'certify');
+    assert.equal(arg('--shards'), '10', 'each pod takes its shard from JOB_COMPLETION_INDEX');
+    assert.equal(arg('--peers'), '2000');
+    assert.equal(arg('--budget'), '7000000', 'certified against the release’s own budget');
+    assert.match(arg('--metrics'), /^dns\+http:\/\/studioline-certify-gateways:9090\/metrics,dns\+http:\/\/studioline-relay:9090\/metrics$/);
+    const headless = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'studioline-certify-gateways')!;
+    assert.equal(headless.spec.clusterIP, 'None');
+    assert.equal(headless.spec.selector['app.kubernetes.io/component'], 'gateway');
+    assert.equal(job.metadata.name, 'studioline-certify-1', 'named by revision: an upgrade runs a new Job instead of failing to change one');
+    const typo = spawnSync(helm.path!, ['template', 'x', CHART, '--set', 'certify.podz=3'], { encoding: 'utf8' });
+    assert.notEqual(typo.status, 0, 'the schema refuses unknown certify values');
   });
 
   it('bad values fail with the chart’s own message', () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Go tools the tests use (helm, k6) with `go install` at pinned versions, once; later
+# Builds the Go tools the tests use (helm) with `go install` at pinned versions, once; later
 # runs find them in the cache. The first build takes a few minutes.
 set -euo pipefail
 bin="${STUDIOLINE_CACHE:-$HOME/.cache/studioline}/bin"
@@ -11,5 +11,4 @@ install() { # name module version
   echo "$3" > "$bin/$1.version"
 }
 install helm helm.sh/helm/v3/cmd/helm v3.22.0
-install k6 go.k6.io/k6 v1.8.1
-echo "ci: tools ready in $bin ($("$bin/helm" version --short), $("$bin/k6" version | head -1))"
+echo "ci: tools ready in $bin ($("$bin/helm" version --short))"

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { IN_CI } from './env.js';
 
 /** A Go tool built by scripts/ci/ensure-tools.sh (or on PATH); undefined with a loud reason when missing. */
-export function tool(name: 'helm' | 'k6'): { path?: string; skip?: string } {
+export function tool(name: 'helm'): { path?: string; skip?: string } {
   const candidates = [process.env[`STUDIOLINE_${name.toUpperCase()}`], join(process.env.STUDIOLINE_CACHE ?? join(homedir(), '.cache/studioline'), 'bin', name)];
   for (const c of candidates) if (c && existsSync(c)) return { path: c };
   try {

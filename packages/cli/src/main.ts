@@ -6,6 +6,7 @@ import { ConfigError } from '@studioline/server-kit';
 import { apiKeyForLinks } from './home.js';
 import { AdminApiError, runKeys } from './keys-command.js';
 import { runPeer } from './peer-command.js';
+import { runCertifyCommand } from './certify/command.js';
 import { SelftestError, runSelftest } from './selftest-command.js';
 import { serve } from './serve-command.js';
 import { ROLES, Role } from './studioline.js';
@@ -29,6 +30,10 @@ const USAGE = `Usage: studioline <command>
         Make a real call between two peers through the server at URL (default http://127.0.0.1:7777)
         and check that each heard the other (what helm test runs). With --admin-url (and
         STUDIOLINE_ADMIN_TOKEN) it makes a temporary key and revokes it afterwards. Exit 0 when it passed.
+
+  certify --url URL --key KEY [--peers N] [--lines-of N] [--duration 60s] [...] | merge FILE...
+        Certify a deployment with real peers (real-rate PCM, end-to-end encrypted, checked by
+        every receiver); writes a certificate (JSON, HTML, JUnit). \`studioline certify --help\` for all options.
 
   keys create --name NAME [--expires ISO-TIME] | list | show ID | revoke ID | rotate ID | audit
         Manage API keys through the keys admin API (--admin-url, default http://127.0.0.1:7778;
@@ -121,6 +126,9 @@ export async function main(argv: string[]): Promise<void> {
         await runKeys(action ?? 'list', id, { adminUrl: values['admin-url'] as string, token: values.token, name: values.name, expires: values.expires, json: values.json as boolean }, process.env);
         return;
       }
+      case 'certify':
+        process.exitCode = await runCertifyCommand(rest, process.env);
+        return;
       case undefined:
       case 'help':
       case '--help':

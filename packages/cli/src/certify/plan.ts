@@ -1,0 +1,104 @@
+/**
+ * Who plays what: the lines of a run (over every shard), which shard and worker drives each, when
+ * each line joins and leaves, and the tone each peer sends. Both peers of a line always live in
+ * one worker process, so that a frame's send and arrival times are read on the same clock.
+ */
+import { CertifyOptions } from './options.js';
+
+export interface PeerPlan {
+  /** Global name, `L<line>.<member>` (the over-budget line is `over.flooder` and `over.partner`). */
+  id: string;
+  role: 'normal' | 'flooder' | 'partner';
+  toneHz: number;
+  amplitude: number;
+  /** Keep what it hears for the tone and level check (the certificate says how many did). */
+  record: boolean;
+}
+
+export interface LinePlan {
+  index: number;
+  /** When the line joins and how long its peers send, in ms from the run's start. */
+  startMs: number;
+  sendMs: number;
+  peers: PeerPlan[];
+  /** The over-budget sender's bit rate (the over-budget line only). */
+  floodBps?: number;
+}
+
+export interface WorkerPlan {
+  shard: number;
+  worker: number;
+  url: string;
+  key: string;
+  ca?: string;
+  lateMs: number;
+  /** Wall-clock time (ms since epoch) of the run's start, common to every worker and shard. */
+  startEpochMs: number;
+  lines: LinePlan[];
+}
+
+/** Tones are whole multiples of 100 Hz: a 10 ms frame then holds whole cycles and every frame is the same (computed once). */
+export function toneFor(peerIndex: number): number {
+  return 100 * (3 + ((peerIndex * 37) % 150));
+}
+
+export function amplitudeFor(peerIndex: number): number {
+  return 0.5 - 0.05 * (peerIndex % 5);
+}
+
+/** Bytes of decoded PCM a recording receiver keeps per second (4 bytes per sample at 200 kHz). */
+const RECORD_BYTES_PER_SECOND = 200_000 * 2 * 2;
+
+export function planShard(o: CertifyOptions & { key: string }, startEpochMs: number): WorkerPlan[] {
+  const lines = Math.ceil(o.peers / o.linesOf);
+  const durationMs = o.durationSeconds * 1000;
+  const rampUpMs = o.rampUpSeconds * 1000;
+  const rampDownMs = o.rampDownSeconds * 1000;
+  const holdMs = durationMs - rampUpMs - rampDownMs;
+  const workers: WorkerPlan[] = Array.from({ length: o.workers }, (_, worker) => ({
+    shard: o.shardIndex,
+    worker,
+    url: o.url,
+    key: o.key,
+    ca: o.ca,
+    lateMs: o.lateMs,
+    startEpochMs,
+    lines: [],
+  }));
+  const recordBudget = new Array(o.workers).fill(o.recordMb * 1024 * 1024);
+  let local = 0;
+  for (let i = o.shardIndex; i < lines; i += o.shards, local++) {
+    const w = local % o.workers;
+    const startMs = Math.round((rampUpMs * i) / lines);
+    const stopMs = Math.round(rampUpMs + holdMs + (rampDownMs * i) / lines);
+    const sendMs = stopMs - startMs;
+    const perPeer = (sendMs / 1000) * RECORD_BYTES_PER_SECOND * (o.linesOf - 1);
+    const peers: PeerPlan[] = [];
+    for (let m = 0; m < o.linesOf; m++) {
+      const p = i * o.linesOf + m;
+      const record = recordBudget[w] >= perPeer;
+      if (record) recordBudget[w] -= perPeer;
+      peers.push({ id: `L${i}.${m}`, role: 'normal', toneHz: toneFor(p), amplitude: amplitudeFor(p), record });
+    }
+    workers[w].lines.push({ index: i, startMs, sendMs, peers });
+  }
+  if (o.overBudgetBps > 0 && o.shardIndex === 0) {
+    workers[0].lines.push({
+      index: -1,
+      startMs: rampUpMs,
+      sendMs: holdMs,
+      floodBps: o.overBudgetBps,
+      peers: [
+        { id: 'over.flooder', role: 'flooder', toneHz: 1000, amplitude: 0.5, record: false },
+        { id: 'over.partner', role: 'partner', toneHz: 2000, amplitude: 0.5, record: false },
+      ],
+    });
+  }
+  return workers;
+}
+
+/** The http(s) origin for call links, from whatever form of URL the operator gave. */
+export function linkOrigin(url: string): string {
+  const u = new URL(url.replace(/^ws/, 'http'));
+  return u.origin;
+}

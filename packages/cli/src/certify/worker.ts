@@ -1,0 +1,223 @@
+/**
+ * A certifier worker process: drives its share of the lines with the project's own Node peer
+ * (real-rate PCM, SFrame with a fresh leaf key per line, every frame decrypted and accounted),
+ * reports progress each second and its results at the end. Started by run.ts with fork().
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { AudioSource, NodePeer, PeerSummary } from '@studioline/client';
+import { CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
+import { checkAudio } from './audio-check.js';
+import { flood } from './flooder.js';
+import { LinePlan, PeerPlan, WorkerPlan, linkOrigin } from './plan.js';
+import { PeerResult, WorkerMessage, WorkerResult } from './results.js';
+import { periodicTone } from './sources.js';
+import { PeerTrack, Tracker } from './tracker.js';
+
+const PEER_TIMEOUT_MS = 30_000;
+/**
+ * A peer that falls behind real time keeps sending its due frames late; past its line's planned end
+ * plus this grace it is stopped, and what it never sent is counted as the certifier's shortfall,
+ * so a certifier that cannot drive the load still ends on time and says so.
+ */
+const OVERRUN_GRACE_MS = 2000;
+const LOOP_RESOLUTION_MS = 10;
+
+/** A sealed full-rate frame on the wire (level, SFrame header, 4,006 bytes of audio, tag), for peers stopped before their summary. */
+const FULL_RATE_WIRE_BYTES = 4032;
+
+/** Thrown by a peer's audio source past its hard deadline: the Node peer sends every overdue frame, so this is what stops it. */
+class OverrunError extends Error {
+  constructor() {
+    super(`overran its line by more than ${OVERRUN_GRACE_MS / 1000} s: the certifier could not keep up with real time`);
+  }
+}
+
+function withDeadline(source: AudioSource, deadline: number): AudioSource {
+  return {
+    sampleRate: source.sampleRate,
+    frame(index) {
+      if (performance.now() > deadline) throw new OverrunError();
+      return source.frame(index);
+    },
+  };
+}
+
+interface Running {
+  plan: PeerPlan;
+  track: PeerTrack;
+  joinMs?: number;
+}
+
+function rate(bytes: number, first: number, last: number): number {
+  // N frames span N-1 periods: add one period so a steady stream measures its true rate.
+  return first && last >= first ? Math.round((bytes * 8) / ((last - first) / 1000 + 0.01)) : 0;
+}
+
+function result(plan: WorkerPlan, line: LinePlan, r: Running, s: Partial<PeerSummary> & { warnings?: Record<string, number> }, expected: number, error?: string): PeerResult {
+  // Without the peer's summary (it was stopped, or refused), its figures come from the worker's own tracking.
+  const received = s.received ?? r.track.receivedFrames;
+  const sent = s.sent ?? r.track.sentFrames;
+  // A normal peer owes one frame per 10 ms of its line; whatever it did not send is the certifier's shortfall.
+  const planned = r.plan.role === 'flooder' || r.joinMs === undefined ? 0 : Math.floor(line.sendMs / FRAME_MS);
+  const unsent = Math.max(s.unsent ?? 0, planned - sent);
+  const q = (p: number) => Math.round((r.track.latency.quantile(p) ?? 0) * 1000) / 1000;
+  return {
+    id: r.plan.id,
+    role: r.plan.role,
+    shard: plan.shard,
+    line: line.index,
+    joined: r.joinMs !== undefined,
+    ...(error ? { error } : {}),
+    ...(error?.startsWith('overran') ? { overran: true } : {}),
+    ...(r.joinMs !== undefined ? { joinMs: Math.round(r.joinMs * 10) / 10 } : {}),
+    sent,
+    expected,
+    received,
+    lost: Math.max(0, expected - received),
+    late: r.track.late,
+    reordered: r.track.reordered,
+    decryptFailed: s.decryptFailed ?? 0,
+    replayed: s.replayed ?? 0,
+    malformed: s.malformed ?? 0,
+    reconnects: s.reconnects ?? 0,
+    unsent,
+    upBps: rate(s.bytesSent ?? sent * FULL_RATE_WIRE_BYTES, r.track.firstTx, r.track.lastTx),
+    downBps: rate(s.bytesReceived ?? received * FULL_RATE_WIRE_BYTES, r.track.firstRx, r.track.lastRx),
+    latencyMs: r.track.latency.total ? { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: Math.round(r.track.latency.max * 1000) / 1000 } : null,
+    warnings: (s.warnings ?? {}) as Record<string, number>,
+  };
+}
+
+class Worker {
+  private readonly tracker: Tracker;
+  private active = 0;
+  private readonly results: PeerResult[] = [];
+  private readonly checks: (() => void)[] = [];
+
+  constructor(private readonly plan: WorkerPlan) {
+    this.tracker = new Tracker(plan.lateMs);
+  }
+
+  private link(): CallLink {
+    return parseCallLink(formatCallLink(linkOrigin(this.plan.url), this.plan.key, generateLeaf()));
+  }
+
+  private peer(link: CallLink, r: Running, sendMs: number, counted: boolean, receivers: number): NodePeer {
+    const t0 = performance.now();
+    return new NodePeer({
+      link,
+      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), t0 + sendMs + OVERRUN_GRACE_MS),
+      seconds: sendMs / 1000,
+      record: r.plan.record,
+      peerTimeoutMs: PEER_TIMEOUT_MS,
+      ca: this.plan.ca,
+      onSent: (sender, ctr, at) => this.tracker.onSent(r.track, counted, receivers, sender, ctr, at),
+      onAudio: (sender, ctr, at) => this.tracker.onReceived(r.track, sender, ctr, at),
+      onServerMessage: (m) => {
+        if (m.type === 'joined' && r.joinMs === undefined) r.joinMs = performance.now() - t0;
+      },
+    });
+  }
+
+  private async runLine(line: LinePlan): Promise<void> {
+    await sleep(this.plan.startEpochMs + line.startMs - Date.now());
+    const link = this.link();
+    const running: Running[] = line.peers.map((plan) => ({ plan, track: new PeerTrack(plan.id) }));
+    this.active += running.length;
+    try {
+      if (line.floodBps) return await this.runOverBudget(line, link, running);
+      const settled = await Promise.allSettled(running.map((r) => this.peer(link, r, line.sendMs, true, running.length - 1).run()));
+      const sent = settled.map((s, i) => (s.status === 'fulfilled' ? s.value.sent : running[i].track.sentFrames));
+      settled.forEach((s, i) => {
+        const r = running[i];
+        const expected = sent.reduce((n, x, j) => (j === i ? n : n + x), 0);
+        if (s.status === 'rejected') return void this.results.push(result(this.plan, line, r, {}, expected, (s.reason as Error).message));
+        const out = result(this.plan, line, r, s.value, expected);
+        // Checked once every line of this worker is done: an FFT now would stall the lines still sending.
+        const recording = s.value.recording;
+        if (recording) this.checks.push(() => (out.audio = checkAudio(recording, running.filter((_, j) => j !== i).map((o) => o.plan))));
+        this.results.push(out);
+      });
+    } finally {
+      this.active -= running.length;
+    }
+  }
+
+  private async runOverBudget(line: LinePlan, link: CallLink, [flooder, partner]: Running[]): Promise<void> {
+    const [f, p] = await Promise.allSettled([
+      flood({
+        link,
+        source: periodicTone(flooder.plan.toneHz, flooder.plan.amplitude),
+        bps: line.floodBps as number,
+        sendMs: line.sendMs,
+        ca: this.plan.ca,
+        onSent: (sender, ctr, at) => this.tracker.onSent(flooder.track, false, 1, sender, ctr, at),
+        onAudio: (sender, ctr, at) => this.tracker.onReceived(flooder.track, sender, ctr, at),
+        onJoined: () => (flooder.joinMs = 0),
+      }),
+      this.peer(link, partner, line.sendMs, false, 1).run(),
+    ]);
+    const fSent = f.status === 'fulfilled' ? f.value.sent : flooder.track.sentFrames;
+    const pSent = p.status === 'fulfilled' ? p.value.sent : partner.track.sentFrames;
+    this.results.push(f.status === 'fulfilled' ? result(this.plan, line, flooder, f.value, pSent) : result(this.plan, line, flooder, {}, pSent, (f.reason as Error).message));
+    this.results.push(p.status === 'fulfilled' ? result(this.plan, line, partner, p.value, fSent) : result(this.plan, line, partner, {}, fSent, (p.reason as Error).message));
+  }
+
+  async run(): Promise<WorkerResult> {
+    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    let maxRss = 0;
+    const ticker = setInterval(() => {
+      maxRss = Math.max(maxRss, process.memoryUsage.rss());
+      const c = process.cpuUsage(cpu0);
+      send({ type: 'progress', progress: { worker: this.plan.worker, activePeers: this.active, sent: this.tracker.sent, received: this.tracker.heard, cpuSeconds: (c.user + c.system) / 1e6 } });
+    }, 1000);
+    // Measure the event loop only once peers run: the wait before the first line says nothing.
+    const firstStart = Math.min(...this.plan.lines.map((l) => l.startMs), Infinity);
+    const enableLoop = setTimeout(() => loop.enable(), Math.max(0, this.plan.startEpochMs + (Number.isFinite(firstStart) ? firstStart : 0) - Date.now()));
+    try {
+      await Promise.all(this.plan.lines.map((l) => this.runLine(l)));
+    } finally {
+      clearInterval(ticker);
+      clearTimeout(enableLoop);
+      loop.disable();
+    }
+    const c = process.cpuUsage(cpu0);
+    for (const check of this.checks.splice(0)) check();
+    maxRss = Math.max(maxRss, process.memoryUsage.rss());
+    return {
+      peers: this.results,
+      latency: { counts: this.tracker.latency.toSparse(), max: this.tracker.latency.max },
+      loss: this.tracker.lossSeries(),
+      load: {
+        shard: this.plan.shard,
+        worker: this.plan.worker,
+        peers: this.plan.lines.reduce((n, l) => n + l.peers.length, 0),
+        cpuSeconds: Math.round((c.user + c.system) / 1e4) / 100,
+        wallSeconds: Math.round((performance.now() - wall0) / 10) / 100,
+        // The histogram holds whole sampling intervals (idle reads ~10 ms at a 10 ms resolution): keep the delay beyond it.
+        eventLoopP99Ms: loop.count ? Math.max(0, Math.round((loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS) * 100) / 100) : 0,
+        maxRssMb: Math.round(maxRss / 1e6),
+      },
+    };
+  }
+}
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+if (require.main === module) {
+  process.once('message', (message: { type: 'start'; plan: WorkerPlan }) => {
+    new Worker(message.plan)
+      .run()
+      .then((r) => send({ type: 'result', result: r }))
+      .catch((err: Error) => send({ type: 'error', message: err.stack ?? err.message }))
+      .finally(() => process.disconnect?.());
+  });
+}
