@@ -9,12 +9,15 @@
  * and npm told to stay offline (npx must find the checkout's own `studioline`, never download one).
  */
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { AddressInfo, createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { REPO } from './helpers/processes.js';
+import { STUDIOLINE_IMAGE, requireImages } from './helpers/env.js';
+import { REPO, runCli } from './helpers/processes.js';
 
 interface Terminal {
   number: number;
@@ -110,5 +113,67 @@ describe('the README walkthrough, word for word', () => {
     // What the walkthrough says it leaves: the link (readable only by its owner) and both recordings.
     assert.equal(statSync(join(work, 'call.link')).mode & 0o777, 0o600);
     for (const wav of ['heard-by-a.wav', 'heard-by-b.wav']) assert.ok(statSync(join(work, wav)).size > 1_000_000, `${wav} holds 10 s of audio`);
+  });
+});
+
+/** The README's image block: the ```sh block that starts with `docker build -t studioline .`. */
+export function readmeImageBlock(readme: string): string[] {
+  const block = /^```sh\n(docker build -t studioline \.[\s\S]*?)^```$/m.exec(readme);
+  assert.ok(block, 'README.md has a ```sh block starting with `docker build -t studioline .`');
+  return block[1].split('\n').filter((l) => l.trim() && !l.startsWith('#')).map((l) => l.replace(/\s+#.*$/, ''));
+}
+
+/**
+ * The image block, run as written but for three names a shared machine needs: the image CI built
+ * ($STUDIOLINE_IMAGE: the `docker build` line itself is not rerun, it takes minutes), a unique
+ * container name and a free host port instead of 7777.
+ */
+describe('the README image walkthrough', { skip: requireImages([STUDIOLINE_IMAGE]), timeout: 120_000 }, () => {
+  const home = mkdtempSync(join(tmpdir(), 'sl-readme-image-'));
+  const name = `sl-readme-${randomBytes(4).toString('hex')}`;
+  after(() => {
+    try {
+      execFileSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+    } catch {
+      /* never started */
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('builds nothing new, needs no docker exec, prints no 0.0.0.0, and its link makes a call', async () => {
+    const lines = readmeImageBlock(readFileSync(join(REPO, 'README.md'), 'utf8'));
+    assert.equal(lines[0], 'docker build -t studioline .');
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const script = lines
+      .slice(1)
+      .map((l) =>
+        l
+          .replace(/127\.0\.0\.1:7777:7777/g, `127.0.0.1:${port}:7777`)
+          .replace(/127\.0\.0\.1:7777/g, `127.0.0.1:${port}`)
+          .replace('--name studioline', `--name ${name}`)
+          .replace(/ studioline keygen\)/, ` ${STUDIOLINE_IMAGE} keygen)`)
+          .replace(/ studioline$/, ` ${STUDIOLINE_IMAGE}`),
+      );
+    const work = join(home, 'work');
+    mkdirSync(work);
+    symlinkSync(join(REPO, 'node_modules'), join(work, 'node_modules'));
+    const env = { PATH: process.env.PATH ?? '', HOME: home, npm_config_offline: 'true', npm_config_update_notifier: 'false' };
+    // One shell, as a person types it: the exported APIKEY carries from line to line. The server
+    // needs a moment to listen before the link is used, as it does for a person.
+    const run = bash(['set -e', ...script.slice(0, -1), `for i in $(seq 1 100); do docker logs ${name} 2>&1 | grep -q 'gateway listening' && break; sleep 0.2; done`, script.at(-1)!].join('\n'), work, env);
+    assert.equal(await run.done, 0, `${script.join('\n')}\n${run.output()}`);
+    // The banner (what a person reads; the JSON log lines may say where the socket is bound).
+    const banner = spawnSync('docker', ['logs', name], { encoding: 'utf8' }).stderr.split('\n').filter((l) => !l.startsWith('{')).join('\n');
+    assert.ok(banner.includes(`Studioline is running at http://127.0.0.1:${port} `), `PUBLIC_URL is what it prints:\n${banner}`);
+    assert.doesNotMatch(banner, /0\.0\.0\.0/, 'no 0.0.0.0 address offered to open');
+    const link = readFileSync(join(work, 'call.link'), 'utf8').trim();
+    assert.ok(link.startsWith(`http://127.0.0.1:${port}/#apikey=`), link);
+    const [a, b] = await Promise.all([runCli(['peer', link, '--seconds', '2', '--tone', '440']), runCli(['peer', link, '--seconds', '2', '--tone', '1000'])]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(a.stdout, /received [1-9]\d*/);
   });
 });
