@@ -32,13 +32,19 @@ export interface Bus {
  */
 export class MemoryBus implements Bus {
   private readonly handlers = new Map<string, BusHandler>();
-  private queue: { channel: string; message: Buffer }[] = [];
+  // Two parallel arrays, swapped with a spare pair at each delivery: no allocation per message on
+  // the audio path beyond the message itself.
+  private channels: string[] = [];
+  private messages: Buffer[] = [];
+  private spareChannels: string[] = [];
+  private spareMessages: Buffer[] = [];
   private scheduled = false;
 
   publish(channel: string, head: Buffer, body?: Buffer): boolean {
     // Nobody subscribed: gone, as on Redis (and no copy made for nobody).
     if (!this.handlers.has(channel)) return true;
-    this.queue.push({ channel, message: body ? Buffer.concat([head, body]) : head });
+    this.channels.push(channel);
+    this.messages.push(body ? Buffer.concat([head, body]) : head);
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.deliver);
@@ -48,18 +54,24 @@ export class MemoryBus implements Bus {
 
   private readonly deliver = () => {
     this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
+    const channels = this.channels;
+    const messages = this.messages;
+    this.channels = this.spareChannels;
+    this.messages = this.spareMessages;
     let failure: unknown;
-    for (const { channel, message } of batch) {
+    for (let i = 0; i < channels.length; i++) {
       // Looked up now: a channel unsubscribed since the publish gets nothing, as on Redis.
-      const handler = this.handlers.get(channel);
+      const handler = this.handlers.get(channels[i]);
       try {
-        handler?.(message);
+        handler?.(messages[i]);
       } catch (err) {
         failure ??= err;
       }
     }
+    channels.length = 0;
+    messages.length = 0;
+    this.spareChannels = channels;
+    this.spareMessages = messages;
     // A handler's bug still surfaces (as an uncaught error), after the others had their messages.
     if (failure !== undefined) throw failure;
   };
