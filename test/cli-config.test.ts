@@ -5,15 +5,23 @@
  * left running; exit codes tell usage from a server that could not be reached.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { COMMANDS } from '@studioline/cli';
 import { runCli } from './helpers/processes.js';
 
-const home = () => mkdtempSync(join(tmpdir(), 'sl-cli-config-'));
+const homes: string[] = [];
+const home = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sl-cli-config-'));
+  homes.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of homes) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('configuration errors', () => {
   const cases: [string, string[], Record<string, string>, RegExp][] = [
