@@ -187,9 +187,9 @@ describe('studioline certify against a deployment that throttles calls', () => {
   });
   after(() => server.stop());
 
-  it('fails the certificate with exit 1 and names the thresholds that broke', async (t) => {
+  it('fails the certificate with exit 5 (a check failed) and names the thresholds that broke', async (t) => {
     const { code, cert, stderr, dir } = await certify('throttled', server.url, server.apiKey, ['--peers', '4', '--duration', '8s', '--over-budget', '0']);
-    assert.equal(code, 1, stderr);
+    assert.equal(code, 5, stderr);
     assert.equal(cert.passed, false);
     assertSchema(cert);
     assert.ok(cert.broken.includes('loss'), `broken: ${cert.broken}`);

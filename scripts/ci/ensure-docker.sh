@@ -38,7 +38,7 @@ fi
 redis=studioline-local/redis:7
 if ! docker image inspect "$redis" >/dev/null 2>&1; then
   echo "ci: building $redis"
-  docker build -q -t "$redis" --build-arg BASE_IMAGE="$base" -f docker/redis.Dockerfile docker >/dev/null
+  docker build -q --force-rm -t "$redis" --build-arg BASE_IMAGE="$base" -f docker/redis.Dockerfile docker >/dev/null
 fi
 node_image=studioline-local/node:20
 # Rebuilt when this machine's CA bundle changes (registries are reached through it).
@@ -50,13 +50,13 @@ if [ "$(docker image inspect -f '{{ index .Config.Labels "ca" }}' "$node_image" 
   cp -r "$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")" "$ctx/npm"
   cp docker/node-local.Dockerfile "$ctx/Dockerfile"
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
-  docker build -q -t "$node_image" --label "ca=$ca_sum" --build-arg BASE_IMAGE="$base" "$ctx" >/dev/null
+  docker build -q --force-rm -t "$node_image" --label "ca=$ca_sum" --build-arg BASE_IMAGE="$base" "$ctx" >/dev/null
   rm -rf "$ctx"
 fi
 
 nginx_image=studioline-local/nginx:1
 if ! docker image inspect "$nginx_image" >/dev/null 2>&1; then
   echo "ci: building $nginx_image"
-  docker build -q -t "$nginx_image" --build-arg BASE_IMAGE="$base" -f docker/nginx.Dockerfile docker >/dev/null
+  docker build -q --force-rm -t "$nginx_image" --build-arg BASE_IMAGE="$base" -f docker/nginx.Dockerfile docker >/dev/null
 fi
 echo "ci: docker ready (base $base, redis $redis, node $node_image, nginx $nginx_image)"

@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { studiolineHome } from './home.js';
+import { Command } from './command.js';
+import { EXIT, ExitCode } from './exit-codes.js';
+import { defaultAdminUrl, studiolineHome } from './home.js';
+import { causeOf } from './selftest-command.js';
 
 export interface KeysCommandOptions {
   adminUrl: string;
@@ -12,6 +15,13 @@ export interface KeysCommandOptions {
 
 export class AdminApiError extends Error {
   readonly code = 'admin_api';
+  constructor(
+    message: string,
+    /** 3 when the API answered no, 4 when it could not be reached, 2 for a mistake in the command. */
+    readonly exitCode: ExitCode = EXIT.usage,
+  ) {
+    super(message);
+  }
 }
 
 function adminToken(options: KeysCommandOptions, env: NodeJS.ProcessEnv): string {
@@ -19,7 +29,7 @@ function adminToken(options: KeysCommandOptions, env: NodeJS.ProcessEnv): string
   if (token) return token;
   const file = join(studiolineHome(env), 'admin-token');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  throw new AdminApiError('no admin token: pass --token, set STUDIOLINE_ADMIN_TOKEN, or run the embedded server on this machine first');
+  throw new AdminApiError('no admin token: pass --token, set STUDIOLINE_ADMIN_TOKEN, or run the embedded server on this machine first (`npm start` makes one)');
 }
 
 async function call(options: KeysCommandOptions, env: NodeJS.ProcessEnv, method: string, path: string, body?: unknown) {
@@ -31,10 +41,11 @@ async function call(options: KeysCommandOptions, env: NodeJS.ProcessEnv, method:
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch (err) {
-    throw new AdminApiError(`cannot reach the keys admin API at ${options.adminUrl}: ${(err as Error).message}`);
+    if (err instanceof AdminApiError) throw err;
+    throw new AdminApiError(`cannot reach the keys admin API at ${options.adminUrl}: ${causeOf(err)} (set --admin-url, STUDIOLINE_ADMIN_URL or ADMIN_PORT)`, EXIT.unreachable);
   }
   const data = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new AdminApiError(`${res.status} ${String(data.message ?? data.error ?? res.statusText)}`);
+  if (!res.ok) throw new AdminApiError(`${res.status} ${String(data.message ?? data.error ?? res.statusText)}`, EXIT.refused);
   return data;
 }
 
@@ -90,3 +101,40 @@ export async function runKeys(action: string, id: string | undefined, options: K
       throw new AdminApiError(`unknown keys action "${action}" (expected create, list, show, revoke, rotate or audit)`);
   }
 }
+
+export const KEYS_ACTIONS = ['create', 'list', 'show', 'revoke', 'rotate', 'audit'] as const;
+
+export const keysCommand: Command = {
+  name: 'keys',
+  summary: 'manage API keys through the keys admin API: create, list, show, revoke, rotate, audit',
+  usage: 'create --name NAME [--expires ISO-TIME] | list | show ID | revoke ID | rotate ID | audit  [options]',
+  description: `Manages API keys through the keys admin API. \`create\` and \`rotate\` show the new secret once;
+\`revoke\` makes every gateway refuse the key and close its sockets within a second. The API is
+--admin-url, else STUDIOLINE_ADMIN_URL, else http://ADMIN_HOST:ADMIN_PORT when set, else the
+server \`npm start\` runs on this machine, else http://127.0.0.1:7778. The admin token is --token,
+else STUDIOLINE_ADMIN_TOKEN (or ADMIN_TOKEN), else the local server's (~/.studioline/admin-token).`,
+  options: {
+    'admin-url': { type: 'string', value: 'URL', description: 'the keys admin API' },
+    token: { type: 'string', value: 'TOKEN', description: 'the admin bearer token' },
+    name: { type: 'string', value: 'NAME', description: 'create: the key\'s name' },
+    expires: { type: 'string', value: 'ISO-TIME', description: 'create: when the key stops working, e.g. 2030-01-01T00:00:00Z' },
+    json: { type: 'boolean', description: 'print JSON' },
+  },
+  positionals: { min: 0, max: 2, names: ['ACTION', 'ID'] },
+  examples: [
+    ['npx studioline keys create --name "studio A"', 'a new key for the server on this machine (the secret is shown once)'],
+    ['npx studioline keys list', 'every key with its id, prefix and status'],
+    ['studioline keys revoke key_abcdefghij --admin-url http://keys-admin:7778', 'revoke a key of a deployment (STUDIOLINE_ADMIN_TOKEN set)'],
+  ],
+  async run({ values, positionals }, env) {
+    const [action = 'list', id] = positionals;
+    if (!(KEYS_ACTIONS as readonly string[]).includes(action)) throw new AdminApiError(`unknown keys action "${action}"; valid actions: ${KEYS_ACTIONS.join(', ')}`);
+    await runKeys(action, id, {
+      adminUrl: (values['admin-url'] as string | undefined) ?? defaultAdminUrl(env),
+      token: values.token as string | undefined,
+      name: values.name as string | undefined,
+      expires: values.expires as string | undefined,
+      json: Boolean(values.json),
+    }, env);
+  },
+};

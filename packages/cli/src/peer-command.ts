@@ -1,4 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, positiveNumber } from './command.js';
+import { CliError } from './exit-codes.js';
 import { formatCallLink, generateLeaf, parseCallLink, parseLeaf, MOBILE_SAMPLE_RATE, STUDIO_SAMPLE_RATE } from '@studioline/protocol';
 import { AudioSource, NodePeer, Pcm, PeerSummary, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
 
@@ -76,3 +78,42 @@ function writeRecording(out: string, summary: PeerSummary, mix: boolean): void {
     say(`mixed ${tracks.length} track${tracks.length === 1 ? '' : 's'} (${seconds(summary.recording)} s at ${summary.recording.sampleRate} Hz) to ${out}`);
   }
 }
+
+export const peerCommand: Command = {
+  name: 'peer',
+  summary: 'join a call from the terminal: send a tone or a WAV, record what arrives',
+  usage: 'LINK [options]',
+  description: `Joins the line of LINK (make one with \`studioline link\`), waits for another peer, then sends a
+tone (default 440 Hz) or a WAV file at real time in 10 ms frames for --seconds, records what the
+other peers send, and prints: frames sent, received, lost, replayed, failed to decrypt. It
+reconnects by itself (with a new sender id) when a gateway drains or the connection drops. A link
+with #generate_leaf makes a new line and prints its link to share.`,
+  options: {
+    tone: { type: 'string', value: 'HZ', description: 'send a sine tone of this frequency (default 440)' },
+    wav: { type: 'string', value: 'FILE', description: 'send this WAV file instead of a tone' },
+    seconds: { type: 'string', value: 'N', description: 'how long to send (default 10, or the WAV\'s length)' },
+    record: { type: 'string', value: 'OUT.wav', description: 'write what each other peer sent to OUT.<sender>.wav (one file per sender)' },
+    mix: { type: 'boolean', description: 'with --record: also write OUT.wav, every sender mixed, aligned by time' },
+    json: { type: 'boolean', description: 'print the figures as one JSON line' },
+    'no-wait': { type: 'boolean', description: 'start sending at once, without waiting for another peer' },
+  },
+  positionals: { min: 1, max: 1, names: ['LINK'] },
+  examples: [
+    ['npx studioline peer "$(cat call.link)" --tone 440 --seconds 10', 'one side of a call, from a link kept in a file'],
+    ['npx studioline peer "$LINK" --wav voice.wav --record heard.wav', 'send a recording and keep what comes back'],
+  ],
+  async run({ values, positionals }) {
+    if (values.tone !== undefined && values.wav !== undefined) throw new CliError('choose --tone or --wav, not both');
+    if (values.mix && values.record === undefined) throw new CliError('--mix needs --record OUT.wav');
+    await runPeer({
+      link: positionals[0],
+      tone: positiveNumber('tone', values.tone, 100_000),
+      wav: values.wav as string | undefined,
+      seconds: positiveNumber('seconds', values.seconds),
+      record: values.record as string | undefined,
+      mix: Boolean(values.mix),
+      json: Boolean(values.json),
+      wait: !values['no-wait'],
+    });
+  },
+};

@@ -1,15 +1,35 @@
+import { existsSync } from 'node:fs';
 import { gatewayConfigFromEnv } from '@studioline/gateway';
 import { keysAdminConfigFromEnv } from '@studioline/keys-admin';
 import { relayConfigFromEnv } from '@studioline/relay';
-import { ConfigError, Env, createLogger, createMemoryBackend, createRedisBackend, destroyOnSignal, envInt, envList, envStr, hashApiKey } from '@studioline/server-kit';
-import { localAdminToken, localApiKey, studiolineHome } from './home.js';
-import { defaultWebRoot } from './studioline.js';
-import { ROLES, Role, Studioline } from './studioline.js';
+import {
+  ConfigError,
+  DEFAULT_METRICS_PORT,
+  Env,
+  apiKeyProblem,
+  createLogger,
+  createMemoryBackend,
+  createRedisBackend,
+  destroyOnSignal,
+  envInt,
+  envList,
+  envStr,
+  hashApiKey,
+} from '@studioline/server-kit';
+import { Command } from './command.js';
+import { CliError } from './exit-codes.js';
+import { localAdminToken, localApiKey, reachableUrl, studiolineHome, writeLocalServer } from './home.js';
+import { ROLES, Role, Studioline, defaultWebRoot } from './studioline.js';
 
 export interface ServeOptions {
   role: 'all' | Role;
   port?: number;
   host?: string;
+}
+
+/** How a person runs the command they are reading about: through npm in a checkout, else by name. */
+function commandName(env: NodeJS.ProcessEnv): string {
+  return env.npm_lifecycle_event || env.npm_command ? 'npx studioline' : 'studioline';
 }
 
 /**
@@ -26,6 +46,10 @@ export async function serve(options: ServeOptions, processEnv: NodeJS.ProcessEnv
   const clusterNodes = envList(env, 'REDIS_CLUSTER_NODES');
   const redisUrl = envStr(env, 'REDIS_URL') ?? (sentinelNodes.length || clusterNodes.length ? 'redis://' : undefined);
   if (!embedded && !redisUrl) throw new ConfigError(`--role ${options.role} runs one service of a deployment and needs REDIS_URL (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES)`);
+  for (const key of envList(env, 'APIKEY')) {
+    const problem = apiKeyProblem(key);
+    if (problem) throw new ConfigError(`APIKEY "${key.slice(0, 4)}…" is not usable: ${problem}`);
+  }
   const logger = createLogger('studioline', { level: envStr(env, 'LOG_LEVEL', 'info') });
 
   const home = studiolineHome(processEnv);
@@ -43,6 +67,11 @@ export async function serve(options: ServeOptions, processEnv: NodeJS.ProcessEnv
   }
 
   env.WEB_ROOT ??= defaultWebRoot();
+  // Every setting is read before anything connects or listens: a bad one changes nothing.
+  const gateway = roles.includes('gateway') ? gatewayConfigFromEnv(env, hashApiKey) : undefined;
+  const relay = roles.includes('relay') ? relayConfigFromEnv(env) : undefined;
+  const keysAdmin = roles.includes('keys-admin') ? keysAdminConfigFromEnv(env) : undefined;
+  const opsPort = envInt(env, 'METRICS_PORT', DEFAULT_METRICS_PORT, { min: 0, max: 65535 });
   const backend = redisUrl
     ? createRedisBackend({
         url: redisUrl,
@@ -56,29 +85,68 @@ export async function serve(options: ServeOptions, processEnv: NodeJS.ProcessEnv
     roles,
     backend,
     logger,
-    gateway: roles.includes('gateway') ? gatewayConfigFromEnv(env, hashApiKey) : undefined,
-    relay: roles.includes('relay') ? relayConfigFromEnv(env) : undefined,
-    keysAdmin: roles.includes('keys-admin') ? keysAdminConfigFromEnv(env) : undefined,
-    opsPort: envInt(env, 'METRICS_PORT', 9090, { min: 0, max: 65535 }),
+    gateway,
+    relay,
+    keysAdmin,
+    opsPort,
     opsHost: envStr(env, 'HOST', '127.0.0.1'),
   });
   await app.start();
   destroyOnSignal(app, logger);
 
   if (embedded && app.gateway) {
-    const url = app.gateway.config.publicUrl ?? app.gateway.url;
+    // A wildcard listen address (0.0.0.0 in the image) is not an address to open: say 127.0.0.1.
+    const listening = new URL(app.gateway.url);
+    const url = app.gateway.config.publicUrl?.replace(/\/$/, '') ?? reachableUrl(listening.hostname.replace(/^\[|\]$/g, ''), listening.port);
+    const adminUrl = app.keysAdmin && reachableUrl(new URL(app.keysAdmin.url).hostname.replace(/^\[|\]$/g, ''), new URL(app.keysAdmin.url).port);
+    const forget = writeLocalServer(home, { url, adminUrl });
+    process.once('exit', forget);
+    const cmd = commandName(processEnv);
     // The share link holds the API key: printed only to a person's terminal, never into a log.
     const key = process.stderr.isTTY ? encodeURIComponent(env.APIKEY as string) : '<APIKEY>';
+    const wildcard = !app.gateway.config.publicUrl && url !== app.gateway.url;
     const lines = [
       '',
       `Studioline is running at ${url} (gateway + relay + keys-admin in one process, ${redisUrl ? 'on Redis' : 'in memory'})`,
       `  open in a browser and share:  ${url}/#apikey=${key}&generate_leaf`,
-      `  or call from a terminal:      studioline peer "$(studioline link ${url})" --tone 440`,
+      `  or call from two terminals:   ${cmd} link --out call.link`,
+      `                                ${cmd} peer "$(cat call.link)" --tone 440     (and --tone 1000 in the other)`,
       apiKeyFile ? `  API key file:                 ${apiKeyFile}` : '  API key:                      from APIKEY',
-      `  keys admin API:               ${app.keysAdmin?.url}${adminTokenFile ? ` (token in ${adminTokenFile})` : ''}`,
+      `  keys admin API:               ${adminUrl}${adminTokenFile ? ` (token in ${adminTokenFile})` : ''}`,
+      ...(wildcard ? [`  listening on every address (${app.gateway.url}); set PUBLIC_URL to print the address others use`] : []),
       '',
     ];
     process.stderr.write(lines.join('\n') + '\n');
   }
   return app;
 }
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run Studioline: gateway, relay and keys-admin in one process, or one role of a deployment',
+  usage: '[options]',
+  description: `Without --role: the gateway, a relay and keys-admin in one process, in memory (or on Redis when
+REDIS_URL is set); on first start it makes an API key and an admin token in ~/.studioline/.
+With --role: that one service of a deployment (needs REDIS_URL). Every setting is an environment
+variable (README, "Configuration"); --port and --host override PORT and HOST. A port that cannot
+be listened on ends the command at once with the setting to change (exit 2).`,
+  options: {
+    port: { type: 'string', value: 'N', description: 'gateway port, 0 for any free one (PORT; default 7777)' },
+    host: { type: 'string', value: 'H', description: 'gateway address, 0.0.0.0 for every one (HOST; default 127.0.0.1)' },
+    role: { type: 'string', value: 'ROLE', description: `run one service: ${ROLES.join(', ')}` },
+  },
+  positionals: { min: 0, max: 0, names: [] },
+  examples: [
+    ['npm start', 'the same as `studioline serve` after a build, in a checkout'],
+    ['npx studioline serve --port 8080', 'everything in one process, on port 8080'],
+    ['REDIS_URL=redis://127.0.0.1:6379 studioline serve --role relay', 'one relay of a deployment'],
+  ],
+  async run({ values }, env) {
+    const role = (values.role ?? 'all') as 'all' | Role;
+    if (role !== 'all' && !ROLES.includes(role)) throw new CliError(`--role must be one of ${ROLES.join(', ')}, got "${role}"`);
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && !(values.port !== '' && Number.isInteger(port) && port >= 0 && port < 65536)) throw new CliError(`--port must be a port number (0-65535), got "${String(values.port)}"`);
+    if (!existsSync(defaultWebRoot())) process.stderr.write('studioline serve: the web client is not built (npm run build); the gateway serves a placeholder page\n');
+    await serve({ role, port, host: values.host as string | undefined }, env);
+  },
+};

@@ -3,13 +3,11 @@
  * runs all three roles in one process on the in-memory backend; containers run one role each on
  * Redis. The service code is the same in both; only the backend differs.
  */
-import { createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { GatewayConfig, GatewayService } from '@studioline/gateway';
 import { KeysAdminConfig, KeysAdminService } from '@studioline/keys-admin';
 import { RelayConfig, RelayService } from '@studioline/relay';
-import { Backend, Logger, Registry, createRegistry, once, runAll } from '@studioline/server-kit';
+import { Backend, Logger, OpsServer, Registry, createRegistry, once, runAll, startOpsServer } from '@studioline/server-kit';
 
 /** The web client built by the client package (npm run build). */
 export function defaultWebRoot(): string {
@@ -27,29 +25,12 @@ export interface StudiolineOptions {
   relay?: RelayConfig;
   keysAdmin?: KeysAdminConfig;
   registry?: Registry;
-  /** Port for /healthz, /readyz and /metrics of a process that runs a relay without a gateway. */
+  /**
+   * Port for /healthz, /readyz and /metrics of a process that runs a relay without a gateway
+   * (METRICS_PORT; 0: any free port). A gateway serves them on its own port.
+   */
   opsPort?: number;
   opsHost?: string;
-}
-
-/** /healthz, /readyz (store reachable) and /metrics on their own port. */
-async function startOpsServer(registry: Registry, backend: Backend, port: number, host: string) {
-  const server = createServer(async (req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    if (path === '/readyz') {
-      const ready = backend.isReady();
-      return void res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready, store: ready ? 'up' : 'down' }));
-    }
-    if (path === '/metrics') return void res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
-  const addr = server.address() as AddressInfo;
-  return {
-    url: `http://${addr.address}:${addr.port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
 
 const STORE_WAIT_MS = 10_000;
@@ -63,6 +44,7 @@ export class Studioline {
   constructor(private readonly options: StudiolineOptions) {
     const { backend, logger } = options;
     this.registry = options.registry ?? createRegistry();
+    backend.registerMetrics(this.registry);
     const need = <T>(role: Role, config: T | undefined): T => {
       if (!config) throw new Error(`the ${role} role needs its configuration`);
       return config;
@@ -87,6 +69,17 @@ export class Studioline {
    * once. A store that is still down is no reason to fail: services report not ready and recover.
    */
   async start(): Promise<void> {
+    try {
+      await this.startServices();
+    } catch (err) {
+      // Nothing stays half-started (a relay registered, a port held, Redis connected): the
+      // process can end by itself with the error.
+      await this.destroy().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async startServices(): Promise<void> {
     if (!(await this.options.backend.waitReady(STORE_WAIT_MS))) {
       this.options.logger.warn({ waitedMs: STORE_WAIT_MS }, 'the store is not reachable yet; starting anyway, not ready');
     }
@@ -95,12 +88,22 @@ export class Studioline {
     await this.gateway?.start();
     // A relay alone has no HTTP server of its own: give it one for probes and scraping.
     if (this.relay && !this.gateway && this.options.opsPort !== undefined) {
-      this.opsServer = await startOpsServer(this.registry, this.options.backend, this.options.opsPort, this.options.opsHost ?? '127.0.0.1');
+      const backend = this.options.backend;
+      this.opsServer = await startOpsServer({
+        registry: this.registry,
+        readiness: () => {
+          const ready = backend.isReady();
+          return { ready, store: ready ? 'up' : 'down' };
+        },
+        port: this.options.opsPort,
+        host: this.options.opsHost ?? '127.0.0.1',
+        setting: { service: 'relay health and metrics server', portVariable: 'METRICS_PORT', hostVariable: 'HOST' },
+      });
       this.options.logger.info({ address: this.opsServer.url }, 'relay health and metrics listening');
     }
   }
 
-  private opsServer?: { url: string; close(): Promise<void> };
+  private opsServer?: OpsServer;
 
   /** Drains the gateway (calls move to other gateways), then stops the rest. Idempotent. */
   readonly destroy = once(async () => {

@@ -1,36 +1,29 @@
 /**
- * Every refusal a client can meet, with the websocket close code it is sent with and the words a
- * user reads. The gateway closes with `closeCode` and the reason `code`; clients map a close code back
- * with {@link errorForCloseCode}. Codes 4000-4999 are the application range of RFC 6455.
+ * Every refusal a client can meet, with the websocket close code it is sent with, the HTTP status it
+ * is answered with when no socket exists yet (a refused upgrade, the keys admin API), and the words a
+ * user reads. This is the one table of both: the gateway closes with `closeCode` and the reason
+ * `code`; clients map a close code back with {@link errorForCloseCode}. Codes 4000-4999 are the
+ * application range of RFC 6455; closeCode 0 means the error never closes a socket.
  */
 export const ERRORS = {
-  bad_request: { closeCode: 4400, message: 'The request was malformed (expected a join message first).' },
-  unauthorized: { closeCode: 4401, message: 'The API key is wrong, expired or unknown.' },
-  key_revoked: { closeCode: 4403, message: 'The API key was revoked.' },
-  bad_origin: { closeCode: 4403, message: 'This page origin is not allowed to connect.' },
-  join_timeout: { closeCode: 4408, message: 'No join message arrived in time.' },
-  line_full: { closeCode: 4409, message: 'The line is full: it already has the most peers it allows.' },
-  too_many_attempts: { closeCode: 4429, message: 'Too many failed attempts from this address; wait a minute.' },
-  no_relay: { closeCode: 4503, message: 'No relay is available; try again shortly.' },
-  unavailable: { closeCode: 1013, message: 'The server cannot check keys right now; try again shortly.' },
-  draining: { closeCode: 1001, message: 'The server is restarting; reconnect.' },
-  message_too_big: { closeCode: 1009, message: 'A message was larger than the server accepts.' },
+  bad_request: { closeCode: 4400, httpStatus: 400, message: 'The request was malformed (expected a join message first).' },
+  unauthorized: { closeCode: 4401, httpStatus: 401, message: 'The API key is wrong, expired or unknown.' },
+  key_revoked: { closeCode: 4403, httpStatus: 403, message: 'The API key was revoked.' },
+  bad_origin: { closeCode: 4403, httpStatus: 403, message: 'This page origin is not allowed to connect.' },
+  not_found: { closeCode: 0, httpStatus: 404, message: 'There is nothing at this address.' },
+  join_timeout: { closeCode: 4408, httpStatus: 408, message: 'No join message arrived in time.' },
+  line_full: { closeCode: 4409, httpStatus: 409, message: 'The line is full: it already has the most peers it allows.' },
+  too_many_attempts: { closeCode: 4429, httpStatus: 429, message: 'Too many failed attempts from this address; wait a minute.' },
+  no_relay: { closeCode: 4503, httpStatus: 503, message: 'No relay is available; try again shortly.' },
+  unavailable: { closeCode: 1013, httpStatus: 503, message: 'The server cannot check keys right now; try again shortly.' },
+  draining: { closeCode: 1001, httpStatus: 503, message: 'The server is restarting; reconnect.' },
+  message_too_big: { closeCode: 1009, httpStatus: 413, message: 'A message was larger than the server accepts.' },
   // Reported in an `error` message without closing: the call goes on.
-  malformed_frame: { closeCode: 0, message: 'An audio frame was malformed and was dropped.' },
-  over_budget: { closeCode: 0, message: 'Sending faster than the bandwidth budget; the excess was dropped.' },
+  malformed_frame: { closeCode: 0, httpStatus: 400, message: 'An audio frame was malformed and was dropped.' },
+  over_budget: { closeCode: 0, httpStatus: 429, message: 'Sending faster than the bandwidth budget; the excess was dropped.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
-
-/** An error with a stable `code` from {@link ERRORS}. */
-export class StudiolineError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string = ERRORS[code].message) {
-    super(message);
-    this.name = 'StudiolineError';
-    this.code = code;
-  }
-}
 
 /** Close codes after which a client should not reconnect by itself: a person has to act. */
 export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4400, 4401, 4403, 4409, 4429]);

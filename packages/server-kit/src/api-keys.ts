@@ -32,3 +32,19 @@ export function generateKeyId(): string {
   for (let i = 0; i < 10; i++) id += LETTERS[randomInt(26)];
   return id;
 }
+
+/** The shortest API key accepted anywhere (APIKEY, links): shorter is guessable. */
+export const MIN_API_KEY_LENGTH = 16;
+const WELL_FORMED = /^[A-Za-z0-9._~-]+$/;
+
+/**
+ * Why `key` cannot be an API key, or undefined when it can: at least 16 characters, at most 512,
+ * of letters, digits and `. _ ~ -` (characters that travel in a link unescaped). Generated keys are
+ * 72 letters.
+ */
+export function apiKeyProblem(key: string): string | undefined {
+  if (key.length < MIN_API_KEY_LENGTH) return `it is ${key.length} characters long; an API key has at least ${MIN_API_KEY_LENGTH} (generated keys have ${API_KEY_LENGTH} letters)`;
+  if (key.length > 512) return 'it is longer than 512 characters';
+  if (!WELL_FORMED.test(key)) return 'it holds characters other than letters, digits and . _ ~ -';
+  return undefined;
+}

@@ -9,11 +9,11 @@ import { Bus, MemoryBus, RedisBus } from './bus.js';
 import { ERROR_LOG_INTERVAL_MS, RedisEndpoint, reconnectDelayMs } from './redis-stream.js';
 import { KeyStore, MemoryKeyStore, RedisKeyStore } from './key-store.js';
 import type { Logger } from './logger.js';
+import { Counter, Registry, createRedisReconnectsCounter } from './metrics.js';
 import { RedisKeys } from './redis-keys.js';
 import { MemoryPresenceDirectory, PresenceDirectory, RedisPresenceDirectory } from './presence.js';
 
 export interface Backend {
-  readonly kind: 'memory' | 'redis';
   readonly bus: Bus;
   readonly keys: KeyStore;
   /** Live relays (heartbeats). */
@@ -29,12 +29,13 @@ export interface Backend {
   waitReady(timeoutMs: number): Promise<boolean>;
   /** Listens for the store coming back after an outage (called once every connection is up again). */
   onReconnect(listener: () => void): void;
+  /** Registers the backend's own metrics (studioline_redis_reconnects_total) in the process registry. */
+  registerMetrics(registry: Registry): void;
   close(): Promise<void>;
 }
 
 export function createMemoryBackend(): Backend {
   return {
-    kind: 'memory',
     bus: new MemoryBus(),
     keys: new MemoryKeyStore(),
     relays: new MemoryPresenceDirectory(),
@@ -44,6 +45,7 @@ export function createMemoryBackend(): Backend {
     isReady: () => true,
     waitReady: async () => true,
     onReconnect: () => undefined,
+    registerMetrics: (registry) => void createRedisReconnectsCounter(registry),
     close: async () => undefined,
   };
 }
@@ -58,7 +60,7 @@ export interface RedisBackendOptions {
   /** Prefix of every key and channel; default "studioline:". */
   prefix?: string;
   logger: Logger;
-  /** Called each time a connection to Redis is lost and retried (for a metric). */
+  /** Called each time a connection to Redis is lost and retried (besides the metric). */
   onReconnecting?: () => void;
   /** Called when a publish fails after the connection check (for a metric). */
   onPublishError?: (err: Error) => void;
@@ -101,6 +103,11 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     return endpoint(commands.options.host, commands.options.port, commands.options);
   };
 
+  const reconnectCounters: Counter[] = [];
+  const reconnecting = () => {
+    for (const c of reconnectCounters) c.inc();
+    options.onReconnecting?.();
+  };
   const reconnectListeners: (() => void)[] = [];
   // Set when any connection drops after having been up; the listeners run once all are back, so
   // that replies to what they send (e.g. re-announced joins) find the subscriptions in place.
@@ -123,7 +130,7 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     lastLogged = Date.now();
     logger.warn({ connection: 'commands', err: err.message }, 'redis connection error');
   });
-  commands.on('reconnecting', () => options.onReconnecting?.());
+  commands.on('reconnecting', reconnecting);
   commands.on('ready', stateChanged);
   commands.on('close', stateChanged);
   const bus = new RedisBus({
@@ -131,13 +138,12 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     logger,
     onPublishError: options.onPublishError ?? (() => undefined),
     onStateChange: stateChanged,
-    onRetry: () => options.onReconnecting?.(),
+    onRetry: reconnecting,
   });
   const names = new RedisKeys(options.prefix);
   const isReady = () => commands.status === 'ready' && bus.isReady();
   let closing: Promise<void> | undefined;
   return {
-    kind: 'redis',
     bus,
     keys: new RedisKeyStore(commands, names),
     relays: new RedisPresenceDirectory(commands, names.presence('relays')),
@@ -151,6 +157,7 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
       return isReady();
     },
     onReconnect: (listener) => void reconnectListeners.push(listener),
+    registerMetrics: (registry) => void reconnectCounters.push(createRedisReconnectsCounter(registry)),
     close() {
       closing ??= (async () => {
         bus.close();

@@ -1,6 +1,6 @@
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
-export { Registry };
+export { Counter, Registry };
 
 /**
  * A registry with the process metrics (CPU, memory, event loop lag) registered once. In the
@@ -22,5 +22,18 @@ export function stateGauge(registry: Registry, name: string, help: string, read:
     collect() {
       this.set(read());
     },
+  });
+}
+
+/**
+ * studioline_redis_reconnects_total: one per attempt to reconnect any Redis connection of the
+ * process (commands, audio publisher, audio subscriber). Registered by the backend, in memory too
+ * (where it stays 0), so that every process exports the same names.
+ */
+export function createRedisReconnectsCounter(registry: Registry): Counter {
+  return new Counter({
+    name: 'studioline_redis_reconnects_total',
+    help: 'Attempts to reconnect to Redis (commands, audio publisher or audio subscriber connection)',
+    registers: [registry],
   });
 }

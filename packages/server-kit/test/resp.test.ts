@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RespError, RespReader, RespValue, Segments, encodeCommand, unbatch } from '../src/index.js';
+import { RespError, RespReader, RespValue, Segments, encodeCommand } from '../src/resp.js';
+import { unbatch } from '../src/bus.js';
 
 /** What Redis sends a subscriber: confirmations, messages of every size, and the odd scalar. */
 function stream(): { bytes: Buffer; values: RespValue[] } {

@@ -1,5 +1,5 @@
 import { MAX_WIRE_FRAME_BYTES } from '@studioline/protocol';
-import { ConfigError, Env, envInt, envList, envStr } from '@studioline/server-kit';
+import { ConfigError, DEFAULT_METRICS_PORT, Env, envInt, envList, envStr } from '@studioline/server-kit';
 import { OriginPolicy } from './origin-policy.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { BUDGET_SLOT_MS } from './window-budget.js';
@@ -76,7 +76,7 @@ export interface GatewayConfig {
 export const GATEWAY_DEFAULTS: GatewayConfig = {
   host: '127.0.0.1',
   port: 7777,
-  metricsPort: 0,
+  metricsPort: DEFAULT_METRICS_PORT,
   allowedOrigins: [],
   trustedProxies: [],
   staticKeyHashes: [],

@@ -26,10 +26,10 @@ import {
   wireFrameKid,
   writeAudioHeader,
 } from '@studioline/protocol';
-import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
+import { Backend, Logger, OpsServer, Registry, listen, once, runAll, serverUrl, startOpsServer } from '@studioline/server-kit';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { GatewayConfig } from './config.js';
-import { createHttpApp, createMetricsApp } from './http-app.js';
+import { createHttpApp } from './http-app.js';
 import { KeyStoreUnavailableError, KeyVerifier } from './key-verifier.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { RelayRouter } from './relay-router.js';
@@ -68,7 +68,7 @@ export class GatewayService {
   private readonly origins: OriginPolicy;
   private readonly addressLimits: AddressLimits;
   private readonly server: Server;
-  private metricsServer?: Server;
+  private metricsServer?: OpsServer;
   private timers: NodeJS.Timeout[] = [];
   private nextConn = 1;
   private draining = false;
@@ -118,20 +118,22 @@ export class GatewayService {
       setInterval(() => this.observeBitrates(), 1000),
     );
     backend.onReconnect(() => void this.beat().then(() => this.reannounceAll()));
-    backend.onReconnect(() => this.metrics.redisReconnects.inc());
-    await listen(this.server, this.config.port, this.config.host);
+    await listen(this.server, this.config.port, this.config.host, { service: 'gateway', portVariable: 'PORT', hostVariable: 'HOST', portOption: '--port' });
     if (this.config.metricsPort) {
-      this.metricsServer = createServer(createMetricsApp(this.deps.registry));
-      await listen(this.metricsServer, this.config.metricsPort, this.config.host);
+      this.metricsServer = await startOpsServer({
+        registry: this.deps.registry,
+        readiness: () => this.readiness(),
+        port: this.config.metricsPort,
+        host: this.config.host,
+        setting: { service: 'gateway metrics server', portVariable: 'METRICS_PORT', hostVariable: 'HOST' },
+      });
     }
     logger.info({ gateway: this.id, address: this.url }, 'gateway listening');
   }
 
   /** The address it listens on, as http://host:port. */
   get url(): string {
-    const addr = this.server.address() as AddressInfo;
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return `http://${host}:${addr.port}`;
+    return serverUrl(this.server);
   }
 
   get port(): number {
@@ -599,7 +601,7 @@ export class GatewayService {
       () => backend.bus.unsubscribe(backend.names.revocations()),
       () => backend.bus.unsubscribe(backend.names.relaysChanged()),
       () => closeServer(this.server),
-      () => this.metricsServer && closeServer(this.metricsServer),
+      () => this.metricsServer?.close(),
     ]);
     logger.info({ gateway: this.id }, 'gateway stopped');
   });
@@ -611,16 +613,6 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${statusText[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import express from 'express';
-import { Registry } from '@studioline/server-kit';
+import { Readiness, Registry, opsMiddleware } from '@studioline/server-kit';
 
 export interface HttpAppOptions {
   registry: Registry;
   /** Serve /metrics here (false when it has its own port). */
   serveMetrics: boolean;
-  readiness(): { ready: boolean; [detail: string]: unknown };
+  readiness(): Readiness;
   webRoot?: string;
 }
 
@@ -17,14 +17,7 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title
 export function createHttpApp(options: HttpAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    const state = options.readiness();
-    res.status(state.ready ? 200 : 503).json(state);
-  });
-  if (options.serveMetrics) app.get('/metrics', metricsHandler(options.registry));
+  app.use(opsMiddleware({ registry: options.serveMetrics ? options.registry : undefined, readiness: options.readiness }));
   if (options.webRoot && existsSync(options.webRoot)) {
     // The page talks only to this gateway: no third-party script, style, font or connection.
     app.use((_req, res, next) => {
@@ -41,18 +34,4 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   }
   else app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
   return app;
-}
-
-/** /metrics alone, for its own port (kept off the public one). */
-export function createMetricsApp(registry: Registry): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/metrics', metricsHandler(registry));
-  return app;
-}
-
-function metricsHandler(registry: Registry): express.RequestHandler {
-  return async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
-  };
 }

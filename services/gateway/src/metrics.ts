@@ -59,7 +59,6 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
       registers: [registry],
     }),
     rehomes: new Counter({ name: 'studioline_gateway_line_rehomes_total', help: 'Lines moved to another relay', registers: [registry] }),
-    redisReconnects: new Counter({ name: 'studioline_redis_reconnects_total', help: 'Redis reconnection attempts', registers: [registry] }),
   };
 }
 

@@ -1,4 +1,5 @@
 export * from './config.js';
 export * from './key-service.js';
 export * from './keys-admin.js';
+export { MAX_BODY_BYTES } from './admin-api.js';
 export * from './secret-sync.js';

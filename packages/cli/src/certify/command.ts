@@ -1,7 +1,7 @@
 /**
  * `studioline certify` and `studioline certify merge`: parse, run (or merge), write
- * certificate.json, certificate.html and junit.xml, print the verdict. Returns the exit code:
- * 0 passed, 1 a threshold broke. Bad input throws ConfigError (exit 2 from main).
+ * certificate.json, certificate.html and junit.xml, print the verdict. A broken threshold ends with
+ * exit 5 (a check failed); bad input throws ConfigError (exit 2).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -9,7 +9,9 @@ import { ConfigError } from '@studioline/server-kit';
 import { Certificate, MergeError, Measurements, measurementsOf, merge } from './certificate.js';
 import { certificateHtml } from './html.js';
 import { certificateJunit } from './junit.js';
-import { CERTIFY_HELP, parseCertifyOptions } from './options.js';
+import { CERTIFY_OPTIONS, resolveCertifyOptions } from './options.js';
+import { Command, ParsedArgs } from '../command.js';
+import { CliError, EXIT } from '../exit-codes.js';
 import { certify } from './run.js';
 
 /** A shard prints its certificate on one line after this marker, so `kubectl logs` output can be merged as it is. */
@@ -63,45 +65,54 @@ function readCertificates(files: string[]): Measurements[] {
 
 const defaultOut = () => resolve('.artifacts', 'certificates', new Date().toISOString().replace(/[:.]/g, '-'));
 
-export async function runCertifyCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(CERTIFY_HELP);
-    return 0;
+async function runMerge(files: string[], out: string | undefined, env: NodeJS.ProcessEnv): Promise<{ cert: Certificate; out: string }> {
+  if (!files.length) throw new ConfigError('certify merge needs certificate files (or - for standard input)');
+  try {
+    return { cert: merge(readCertificates(files)), out: out ?? env.CERTIFY_OUT ?? defaultOut() };
+  } catch (err) {
+    if (err instanceof MergeError) throw new ConfigError(err.message);
+    throw err;
   }
-  let cert: Certificate;
-  let out: string;
-  if (argv[0] === 'merge') {
-    const files: string[] = [];
-    let dir: string | undefined;
-    for (let i = 1; i < argv.length; i++) {
-      if (argv[i] === '--out') dir = argv[++i];
-      else if (argv[i].startsWith('--out=')) dir = argv[i].slice(6);
-      else if (argv[i] === '-' || !argv[i].startsWith('-')) files.push(argv[i]);
-      else throw new ConfigError(`certify merge: unknown option ${argv[i]}\n\n${CERTIFY_HELP}`);
-    }
-    if (!files.length) throw new ConfigError('certify merge needs certificate files (or - for standard input)');
-    try {
-      cert = merge(readCertificates(files));
-    } catch (err) {
-      if (err instanceof MergeError) throw new ConfigError(err.message);
-      throw err;
-    }
-    out = dir ?? env.CERTIFY_OUT ?? defaultOut();
-  } else {
-    const options = parseCertifyOptions(argv, env);
-    const tty = process.stderr.isTTY;
-    let lastPrinted = 0;
-    cert = await certify(options, (line, final) => {
-      if (tty) return void process.stderr.write(`\r\x1b[2K${line}${final ? '\n' : ''}`);
-      if (final || Date.now() - lastPrinted >= 5000) {
-        lastPrinted = Date.now();
-        process.stderr.write(`${line}\n`);
-      }
-    });
-    out = options.out ?? defaultOut();
-    if (options.shards > 1) process.stdout.write(`${SHARD_MARKER}${JSON.stringify(cert)}\n`);
-  }
-  writeCertificate(cert, out);
-  process.stderr.write(`${verdictText(cert)}\ncertificate: ${join(out, 'certificate.html')} (also certificate.json, junit.xml)\n`);
-  return cert.passed ? 0 : 1;
 }
+
+async function runCertification(flags: ParsedArgs['values'], env: NodeJS.ProcessEnv): Promise<{ cert: Certificate; out: string }> {
+  const options = resolveCertifyOptions(flags, env);
+  const tty = process.stderr.isTTY;
+  let lastPrinted = 0;
+  const cert = await certify(options, (line, final) => {
+    if (tty) return void process.stderr.write(`\r\x1b[2K${line}${final ? '\n' : ''}`);
+    if (final || Date.now() - lastPrinted >= 5000) {
+      lastPrinted = Date.now();
+      process.stderr.write(`${line}\n`);
+    }
+  });
+  if (options.shards > 1) process.stdout.write(`${SHARD_MARKER}${JSON.stringify(cert)}\n`);
+  return { cert, out: options.out ?? defaultOut() };
+}
+
+export const certifyCommand: Command = {
+  name: 'certify',
+  summary: 'certify a deployment with real peers; writes a certificate (JSON, HTML, JUnit)',
+  usage: '--url URL --key KEY [options] | merge FILE... [--out DIR]',
+  description: `Certifies a deployment: real peers in lines send real-rate PCM, SFrame-encrypted with keys made for
+each line; every receiver decrypts and checks what it hears. Ramps up, holds, ramps down; writes
+certificate.json, certificate.html and junit.xml; exits 5 when a threshold is broken (and names it),
+2 on bad input. \`merge\` joins the shard certificates of a distributed run (files, or - for
+stdin: \`kubectl logs\` output works as it is) into one. Each option is taken from its flag, else
+its environment variable, else --values FILE, else its default.`,
+  options: CERTIFY_OPTIONS,
+  positionals: { min: 0, max: Infinity, names: ['merge', 'FILE'] },
+  examples: [
+    ['npx studioline certify --url http://127.0.0.1:7777/ --key "$APIKEY" --peers 10 --duration 20s', '10 peers in 1:1 lines for 20 s against the embedded server'],
+    ['npx studioline certify --url https://calls.example.com/ --key "$APIKEY" --peers 200 --shards 8 --shard-index 0', 'one shard of a distributed run (the chart\'s Job sets the index)'],
+    ['kubectl logs -l job-name=studioline-certify-3 | npx studioline certify merge -', 'one certificate from every shard\'s log'],
+  ],
+  async run({ values, positionals }, env) {
+    const [mode, ...files] = positionals;
+    if (mode !== undefined && mode !== 'merge') throw new CliError(`unexpected argument "${mode}": certify takes options, or \`merge FILE...\``);
+    const { cert, out } = mode === 'merge' ? await runMerge(files, values.out as string | undefined, env) : await runCertification(values, env);
+    writeCertificate(cert, out);
+    process.stderr.write(`${verdictText(cert)}\ncertificate: ${join(out, 'certificate.html')} (also certificate.json, junit.xml)\n`);
+    if (!cert.passed) throw new CliError(`the certification failed: ${cert.broken.join(', ')}`, EXIT.failed);
+  },
+};

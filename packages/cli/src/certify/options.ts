@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '@studioline/server-kit';
 import { parseDurationSeconds } from './duration.js';
+import type { OptionSpec } from '../command.js';
 
 type Kind = 'string' | 'int' | 'number' | 'duration' | 'list';
 interface Spec {
@@ -47,19 +47,14 @@ const SPECS: Spec[] = [
   { flag: 'ca', key: 'ca', env: ['CERTIFY_CA'], kind: 'string', arg: 'FILE', help: 'extra CA certificate (PEM) to trust for wss://' },
 ];
 
-export const CERTIFY_HELP = `Usage: studioline certify --url URL --key KEY [options]
-       studioline certify merge FILE... [--out DIR]
-
-Certifies a deployment: real peers in lines send real-rate PCM, SFrame-encrypted with keys made for
-each line; every receiver decrypts and checks what it hears. Ramps up, holds, ramps down; writes
-certificate.json, certificate.html and junit.xml; exits 1 when a threshold is broken (and names it),
-2 on bad input. \`merge\` joins the shard certificates of a distributed run (files, or - for
-stdin: \`kubectl logs\` output works as it is) into one.
-
-Options (flag, then environment variable, then --values FILE; key names as in the chart's certify: block):
-  --values FILE            YAML or JSON with the options below
-${SPECS.map((s) => `  --${`${s.flag} ${s.arg}`.padEnd(22)} ${s.help}${s.def !== undefined ? ` [${s.def}]` : ''}\n${' '.repeat(27)}(${s.env.join(', ')})`).join('\n')}
-`;
+/**
+ * What `studioline certify --help` lists: each option with its default and environment variables. The
+ * defaults stay out of the parser (they are applied after the environment and the values file).
+ */
+export const CERTIFY_OPTIONS: Record<string, OptionSpec> = {
+  values: { type: 'string', value: 'FILE', description: 'YAML or JSON with the options below (keys as in the chart\'s certify: block)' },
+  ...Object.fromEntries(SPECS.map((s) => [s.flag, { type: 'string' as const, value: s.arg, description: `${s.help}${s.def !== undefined ? ` (default ${s.def})` : ''}; env ${s.env.join(', ')}` }])),
+};
 
 /** Full-rate peers one certifier process (one core) drives: about 0.17 ms of CPU per frame sent or received, 200 frames a second each. */
 export const PEERS_PER_WORKER = 25;
@@ -103,25 +98,15 @@ function readValuesFile(path: string): Record<string, unknown> {
   return (block && typeof block === 'object' ? block : doc) as Record<string, unknown>;
 }
 
-/** Parses flags, environment and values file into complete options; throws ConfigError saying what to change. */
-export function parseCertifyOptions(argv: string[], env: NodeJS.ProcessEnv): CertifyOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        values: { type: 'string' },
-        ...Object.fromEntries(SPECS.map((s) => [s.flag, { type: 'string' as const, multiple: s.kind === 'list' }])),
-      },
-    });
-  } catch (err) {
-    throw new ConfigError(`${(err as Error).message}\n\n${CERTIFY_HELP}`);
-  }
-  const flags = parsed.values as Record<string, string | string[] | undefined>;
+/**
+ * Resolves parsed flags (as given: a flag the command line did not set is undefined), environment and
+ * values file into complete options; throws ConfigError saying what to change.
+ */
+export function resolveCertifyOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): CertifyOptions {
   const file = flags.values ? readValuesFile(flags.values as string) : {};
   const raw = (s: Spec): { text?: string; from: string } => {
     const flag = flags[s.flag];
-    if (flag !== undefined) return { text: Array.isArray(flag) ? flag.join(',') : flag, from: `--${s.flag}` };
+    if (typeof flag === 'string') return { text: flag, from: `--${s.flag}` };
     for (const name of s.env) if (env[name]) return { text: env[name], from: name };
     const v = file[s.key];
     if (v !== undefined && v !== null && v !== '') return { text: Array.isArray(v) ? v.join(',') : String(v), from: `${s.key} in ${flags.values}` };

@@ -1,0 +1,125 @@
+/**
+ * The keys admin REST API, behind a bearer admin token:
+ *
+ *   POST   /v1/keys               { name, expiresAt? (ISO time) }  -> 201 { key, secret }  (secret shown once)
+ *   GET    /v1/keys                                                 -> { keys }
+ *   GET    /v1/keys/:id                                             -> { key }
+ *   POST   /v1/keys/:id/revoke                                      -> { key }
+ *   DELETE /v1/keys/:id            same as revoke
+ *   POST   /v1/keys/:id/rotate                                      -> { key, secret }
+ *   GET    /v1/audit?limit=N                                        -> { entries }
+ *   GET    /healthz, /readyz, /metrics (no token: probes and scrapers)
+ *
+ * The token is checked before a byte of the body is read: an unauthenticated client gets 401 and
+ * a closed connection whatever it sends, and never reaches the JSON parser. Bodies are capped at
+ * MAX_BODY_BYTES (413). Refusals are answered with the status of their code in the one error table
+ * (`ERRORS` in the protocol package), counted, and logged at debug level only: they are the
+ * client's doing, not the server's.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { NextFunction, Request, Response } from 'express';
+import { ERRORS, ErrorCode } from '@studioline/protocol';
+import { Logger, Readiness, Registry, opsMiddleware } from '@studioline/server-kit';
+import { KeyNotFoundError, KeyService } from './key-service.js';
+import { KeysAdminMetrics } from './metrics.js';
+
+/** The largest request body accepted (a key's name and expiry need a few hundred bytes). */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export interface AdminApiOptions {
+  adminToken: string;
+  keys: KeyService;
+  logger: Logger;
+  metrics: KeysAdminMetrics;
+  registry?: Registry;
+  readiness(): Readiness;
+}
+
+class AdminRequestError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** The metric label of a refusal. */
+const REFUSAL_REASON: Partial<Record<ErrorCode, string>> = { unauthorized: 'unauthorized', message_too_big: 'too_large', bad_request: 'bad_request', not_found: 'not_found' };
+
+export function createAdminApi(options: AdminApiOptions): express.Express {
+  const { keys, logger, metrics } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  const refuse = (res: Response, code: ErrorCode, message: string, closeConnection = false) => {
+    metrics.refused.inc({ reason: REFUSAL_REASON[code] ?? code });
+    // An unread body is not drained for a client we refuse: the connection goes with the answer.
+    if (closeConnection) res.set('connection', 'close');
+    res.status(ERRORS[code].httpStatus).json({ error: code, message });
+  };
+
+  app.use(opsMiddleware({ registry: options.registry, readiness: options.readiness }));
+
+  const expected = digest(options.adminToken);
+  app.use('/v1', (req, res, next) => {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!token || !timingSafeEqual(digest(token), expected)) {
+      logger.debug({ method: req.method, path: req.path }, 'admin request without a valid token');
+      return refuse(res, 'unauthorized', 'missing or wrong admin bearer token', true);
+    }
+    next();
+  });
+  // Only now, for an administrator, is the body read: at most MAX_BODY_BYTES, JSON only.
+  app.use('/v1', express.json({ limit: MAX_BODY_BYTES }));
+
+  const actor = (req: Request) => `admin@${req.socket.remoteAddress ?? 'unknown'}`;
+  app.post('/v1/keys', async (req, res) => {
+    const { name, expiresAt } = req.body ?? {};
+    if (typeof name !== 'string' || !name.trim() || name.length > 200) throw new AdminRequestError('bad_request', 'name is required (a string of at most 200 characters)');
+    let expires: number | undefined;
+    if (expiresAt !== undefined) {
+      expires = typeof expiresAt === 'string' ? Date.parse(expiresAt) : NaN;
+      if (Number.isNaN(expires)) throw new AdminRequestError('bad_request', 'expiresAt must be an ISO 8601 time');
+      if (expires <= Date.now()) throw new AdminRequestError('bad_request', 'expiresAt is in the past');
+    }
+    const created = await keys.create({ name: name.trim(), expiresAt: expires, source: 'api' }, actor(req));
+    logger.info({ keyId: created.key.id, prefix: created.key.prefix }, 'api key created');
+    res.status(201).json(created);
+  });
+  app.get('/v1/keys', async (_req, res) => void res.json({ keys: await keys.list() }));
+  app.get('/v1/keys/:id', async (req, res) => void res.json({ key: await keys.get(req.params.id) }));
+  const revoke = async (req: Request, res: Response) => {
+    const key = await keys.revoke(req.params.id as string, actor(req));
+    logger.info({ keyId: key.id }, 'api key revoked');
+    res.json({ key });
+  };
+  app.post('/v1/keys/:id/revoke', revoke);
+  app.delete('/v1/keys/:id', revoke);
+  app.post('/v1/keys/:id/rotate', async (req, res) => {
+    const rotated = await keys.rotate(req.params.id, actor(req));
+    logger.info({ keyId: rotated.key.id }, 'api key rotated');
+    res.json(rotated);
+  });
+  app.get('/v1/audit', async (req, res) => {
+    const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
+    res.json({ entries: await keys.auditLog(limit) });
+  });
+  app.use((_req: Request, res: Response) => refuse(res, 'not_found', 'no such endpoint (see GET /v1/keys)'));
+
+  app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof KeyNotFoundError) return refuse(res, 'not_found', err.message);
+    if (err instanceof AdminRequestError) return refuse(res, err.code, err.message);
+    if (err.type === 'entity.too.large') return refuse(res, 'message_too_big', `the body is larger than ${MAX_BODY_BYTES} bytes`, true);
+    if (err.type === 'entity.parse.failed') return refuse(res, 'bad_request', 'the body is not valid JSON');
+    // Other body-parser refusals (wrong charset, aborted upload) are the client's: 400.
+    if (err.status !== undefined && err.status >= 400 && err.status < 500) return refuse(res, 'bad_request', err.message);
+    logger.error({ err: err.message }, 'admin request failed');
+    res.status(ERRORS.unavailable.httpStatus).json({ error: 'unavailable', message: 'the key store is unavailable; try again' });
+  });
+  return app;
+}
