@@ -1,4 +1,8 @@
 /** The browser's audio: microphone capture and playback through AudioWorklets. */
+import { prepareResamplers } from '../../src/resampler.js';
+
+/** Converts a sender's rate to the context's on the main thread, before frames go to the playback worklet. */
+export { Resampler } from '../../src/resampler.js';
 
 /** Rates to try for the AudioContext, best first: 200 kHz where the browser allows it (Firefox stops at 192 kHz). */
 export const STUDIO_RATES = [200_000, 192_000, 96_000, 48_000];
@@ -44,6 +48,8 @@ export class AudioEngine {
 
   static async start(options: AudioEngineOptions): Promise<AudioEngine> {
     const context = makeContext(options.rates);
+    // Loaded before the first frame arrives, so a sender's first frames are converted at once.
+    await prepareResamplers();
     await context.audioWorklet.addModule('capture-worklet.js');
     await context.audioWorklet.addModule('playback-worklet.js');
     const capture = new AudioWorkletNode(context, 'studioline-capture', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
@@ -90,36 +96,5 @@ export class AudioEngine {
   async close(): Promise<void> {
     this.stream?.getTracks().forEach((t) => t.stop());
     await this.context.close();
-  }
-}
-
-/** Linear resampling from a sender's rate to ours, keeping its phase from frame to frame. */
-export class Resampler {
-  private position = 0;
-  private previous = 0;
-  constructor(
-    readonly from: number,
-    readonly to: number,
-  ) {}
-
-  process(pcm: Int16Array): Float32Array {
-    if (this.from === this.to) {
-      const out = new Float32Array(pcm.length);
-      for (let i = 0; i < pcm.length; i++) out[i] = pcm[i] / 32768;
-      return out;
-    }
-    const step = this.from / this.to;
-    const out: number[] = [];
-    // position runs over [-1, pcm.length): -1 stands for the last sample of the previous frame.
-    for (; this.position < pcm.length - 1; this.position += step) {
-      const i = Math.floor(this.position);
-      const frac = this.position - i;
-      const a = i < 0 ? this.previous : pcm[i];
-      const b = pcm[i + 1];
-      out.push((a + (b - a) * frac) / 32768);
-    }
-    this.position -= pcm.length;
-    this.previous = pcm[pcm.length - 1];
-    return Float32Array.from(out);
   }
 }
