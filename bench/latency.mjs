@@ -21,17 +21,28 @@ const CHROMIUM = process.env.STUDIOLINE_CHROMIUM ?? '/usr/bin/chromium';
 const CLICKS = Number(process.env.LATENCY_CLICKS ?? 200);
 const ONLY = process.env.LATENCY_ONLY;
 const APIKEY = 'c'.repeat(72);
-const CLICK_EVERY_MS = 200;
-/** A click played more than this after one was captured is not that click. */
-const MATCH_WITHIN_MS = 150;
+/** Gaps between clicks vary (150-350 ms, a fixed pseudo-random pattern) so that the lag that pairs
+ * captured with played clicks is unambiguous even when it is longer than a gap. */
+const GAP_MIN_MS = 150;
+const GAP_SPREAD_MS = 200;
+const MEAN_GAP_MS = GAP_MIN_MS + GAP_SPREAD_MS / 2;
+/** A played click this far from where the common lag puts it is not the captured one. */
+const MATCH_WITHIN_MS = GAP_MIN_MS / 2;
 const log = (m) => process.stderr.write(`bench:latency: ${m}\n`);
 
-/** A WAV (48 kHz mono 16-bit) of clicks every 200 ms: 2 ms bursts of 2 kHz at -2 dBFS, silence between. */
+/** A WAV (48 kHz mono 16-bit) of clicks 150-350 ms apart: 2 ms bursts of 2 kHz at -2 dBFS, silence between. */
 function clickTrainWav() {
   const rate = 48_000;
-  const seconds = 10;
+  const seconds = 12;
   const pcm = new Int16Array(rate * seconds);
-  for (let at = rate / 10; at < pcm.length; at += (rate * CLICK_EVERY_MS) / 1000) {
+  let seed = 12345;
+  const gap = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return GAP_MIN_MS + (seed / 2147483648) * GAP_SPREAD_MS;
+  };
+  // The file loops: the last gap (to the end, then to the first click) is also at least GAP_MIN_MS.
+  for (let ms = GAP_MIN_MS / 2; ms < seconds * 1000 - GAP_MIN_MS; ms += gap()) {
+    const at = Math.round((ms / 1000) * rate);
     for (let i = 0; i < rate / 500; i++) pcm[at + i] = Math.round(0.8 * 32767 * Math.sin((2 * Math.PI * 2000 * i) / rate));
   }
   const header = Buffer.alloc(44);
@@ -108,13 +119,24 @@ async function openPage(browser, url) {
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 
-/** Pairs each captured click with the first click played from that sender within MATCH_WITHIN_MS after it. */
+/**
+ * Pairs captured with played clicks: the lag that lines up the most pairs (5 ms bins, up to 2 s;
+ * the irregular gaps make it unique), then for each captured click the played one nearest to it.
+ */
 function match(captured, played) {
-  const out = [];
-  let j = 0;
+  const bins = new Map();
   for (const c of captured) {
-    while (j < played.length && played[j] <= c) j++;
-    if (j < played.length && played[j] - c <= MATCH_WITHIN_MS) out.push(played[j++] - c);
+    for (const p of played) {
+      if (p > c && p - c < 2000) bins.set(Math.round((p - c) / 5), (bins.get(Math.round((p - c) / 5)) ?? 0) + 1);
+    }
+  }
+  if (!bins.size) return [];
+  const lag = 5 * [...bins].reduce((a, b) => (b[1] + (bins.get(b[0] - 1) ?? 0) + (bins.get(b[0] + 1) ?? 0) > a[1] + (bins.get(a[0] - 1) ?? 0) + (bins.get(a[0] + 1) ?? 0) ? b : a))[0];
+  const out = [];
+  for (const c of captured) {
+    let best;
+    for (const p of played) if (best === undefined || Math.abs(p - c - lag) < Math.abs(best - c - lag)) best = p;
+    if (best !== undefined && Math.abs(best - c - lag) <= MATCH_WITHIN_MS) out.push(best - c);
   }
   return out;
 }
@@ -127,7 +149,7 @@ async function measure(name, urls, browsers) {
   await pages[0].page.waitForTimeout(3000);
   await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.probeClicks(true))));
   const shown = [[], []];
-  const deadline = Date.now() + ((CLICKS * CLICK_EVERY_MS) / 1000 + 60) * 1000;
+  const deadline = Date.now() + ((CLICKS * MEAN_GAP_MS) / 1000 + 60) * 1000;
   let lags = [[], []];
   while (Date.now() < deadline) {
     await pages[0].page.waitForTimeout(1000);
@@ -141,6 +163,7 @@ async function measure(name, urls, browsers) {
     }
     if (lags.every((l) => l.length >= CLICKS)) break;
   }
+  const counts = await Promise.all(pages.map((p) => p.page.evaluate(() => [globalThis.studiolineAudio.clicks.captured.length, globalThis.studiolineAudio.clicks.played.length])));
   const device = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.deviceLatency)));
   const jitter = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studioline?.jitter)));
   const rate = await pages[0].page.evaluate(() => globalThis.studiolineAudio.sampleRate);
@@ -149,7 +172,7 @@ async function measure(name, urls, browsers) {
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   const all = lags.flat().sort((a, b) => a - b);
   const shownAll = shown.flat().sort((a, b) => a - b);
-  if (lags.some((l) => l.length < CLICKS)) log(`${name}: only ${lags.map((l) => l.length).join(' and ')} clicks matched`);
+  if (lags.some((l) => l.length < CLICKS)) log(`${name}: only ${lags.map((l) => l.length).join(' and ')} clicks matched (captured, played on each page: ${JSON.stringify(counts)})`);
   return {
     name,
     sampleRate: rate,
