@@ -51,7 +51,8 @@ export interface JitterBufferStats {
   underruns: number;
   concealed: number;
   late: number;
-  /** Frames cut whole plus time cut from frames to drain to the target. */
+  /** Cuts made to drain to the target (each a crossfaded stretch of one frame), and their total length. */
+  drops: number;
   cutMs: number;
   stretchedMs: number;
   /** Cuts or stretches made in audible audio because no quiet frame came before the deadline. */
@@ -118,7 +119,7 @@ export class JitterBuffer {
   private adjustSince?: number;
   private residences: [number, number][] = [];
 
-  private readonly counts = { played: 0, underruns: 0, concealed: 0, late: 0, cutMs: 0, stretchedMs: 0, forced: 0, restarts: 0 };
+  private readonly counts = { played: 0, underruns: 0, concealed: 0, late: 0, drops: 0, cutMs: 0, stretchedMs: 0, forced: 0, restarts: 0 };
 
   constructor(options: JitterBufferOptions) {
     this.sampleRate = options.sampleRate;
@@ -272,8 +273,10 @@ export class JitterBuffer {
         if (k > 0) {
           if (level < QUIET_LEVEL) this.counts.forced++;
           x = excess > 0 ? cut(x, k, this.crossfade) : stretch(x, k, this.crossfade);
-          if (excess > 0) this.counts.cutMs += (k / this.sampleRate) * 1000;
-          else this.counts.stretchedMs += (k / this.sampleRate) * 1000;
+          if (excess > 0) {
+            this.counts.drops++;
+            this.counts.cutMs += (k / this.sampleRate) * 1000;
+          } else this.counts.stretchedMs += (k / this.sampleRate) * 1000;
           if (k === Math.round((Math.abs(excess) / 1000) * this.sampleRate)) this.adjustSince = undefined;
         }
       }
