@@ -269,7 +269,10 @@ export class JitterBuffer {
       this.adjustSince ??= now;
       if (level >= QUIET_LEVEL || now - this.adjustSince >= this.deadlineMs) {
         const room = x.length - this.crossfade;
-        const k = Math.min(room, Math.round((Math.abs(excess) / 1000) * this.sampleRate));
+        const want = Math.min(room, Math.round((Math.abs(excess) / 1000) * this.sampleRate));
+        // In audible audio, cut or repeat a whole number of the signal's periods (the best-matching
+        // lag in [want/2, want]), so the crossfade joins audio in phase: no dip, no warble.
+        const k = level < QUIET_LEVEL && want > 1 ? bestLag(x, Math.ceil(want / 2), want, this.crossfade) : want;
         if (k > 0) {
           if (level < QUIET_LEVEL) this.counts.forced++;
           x = excess > 0 ? cut(x, k, this.crossfade) : stretch(x, k, this.crossfade);
@@ -404,4 +407,28 @@ export function stretch(x: Float32Array, k: number, fade: number): Float32Array 
   }
   y.set(x.subarray(fade), k + fade);
   return y;
+}
+
+/** The lag in [lo, hi] at which `x` best matches itself over `n` samples (normalised correlation). */
+export function bestLag(x: Float32Array, lo: number, hi: number, n: number): number {
+  // Bounded work per call: at high rates, try every few lags (still well inside one period).
+  const step = Math.max(1, Math.ceil(((hi - lo + 1) * n) / 200_000));
+  let best = hi;
+  let bestScore = -Infinity;
+  let e0 = 0;
+  for (let t = 0; t < n; t++) e0 += x[t] * x[t];
+  for (let lag = hi; lag >= lo; lag -= step) {
+    let dot = 0;
+    let e1 = 0;
+    for (let t = 0; t < n; t++) {
+      dot += x[t] * x[t + lag];
+      e1 += x[t + lag] * x[t + lag];
+    }
+    const score = dot / Math.sqrt(e0 * e1 + 1e-12);
+    if (score > bestScore + 1e-6) {
+      bestScore = score;
+      best = lag;
+    }
+  }
+  return best;
 }

@@ -41,6 +41,8 @@ interface Run {
   /** [time ms, depth ms, target ms], every 100 ms. */
   samples: [number, number, number][];
   worstStep: number;
+  /** The lowest RMS over one period of the tone (48 samples) after the first 2 s, relative to the tone's. */
+  weakest: number;
   lost: number;
 }
 
@@ -66,6 +68,10 @@ function simulate(trace: Trace): Run {
   let next = 0;
   let prev = 0;
   let worstStep = 0;
+  let weakest = Infinity;
+  const period = new Float32Array(RATE / 1000);
+  let periodAt = 0;
+  let periodSum = 0;
   const quantumMs = (QUANTUM / RATE) * 1000;
   for (let k = 0; k * quantumMs < trace.seconds * 1000; k++) {
     const now = k * quantumMs;
@@ -78,10 +84,14 @@ function simulate(trace: Trace): Run {
     for (let i = 0; i < QUANTUM; i++) {
       worstStep = Math.max(worstStep, Math.abs(out[i] - prev));
       prev = out[i];
+      periodSum += out[i] * out[i] - period[periodAt];
+      period[periodAt] = out[i] * out[i];
+      periodAt = (periodAt + 1) % period.length;
+      if (now > 2000) weakest = Math.min(weakest, Math.sqrt(Math.max(0, periodSum) / period.length) / (AMP / Math.SQRT2));
     }
     if (k % Math.round(100 / quantumMs) === 0) samples.push([now, jb.stats.depthMs, jb.stats.targetMs]);
   }
-  return { stats: jb.stats, samples, worstStep, lost };
+  return { stats: jb.stats, samples, worstStep, weakest, lost };
 }
 
 function after(run: Run, ms: number): [number, number, number][] {
@@ -163,6 +173,8 @@ for (const ppm of [100, -100]) {
     const adjusted = ppm > 0 ? run.stats.cutMs - run.stats.stretchedMs : run.stats.stretchedMs - run.stats.cutMs;
     assert.ok(adjusted > 50 && adjusted < 70, `adjusted ${adjusted.toFixed(1)} ms`);
     assertNoClick(run);
+    // The tone never audibly dips where it was cut or stretched: whole periods were joined in phase.
+    assert.ok(run.weakest > 0.97, `the tone dipped to ${(run.weakest * 100).toFixed(1)} % of its level`);
   });
 }
 
