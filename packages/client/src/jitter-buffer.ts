@@ -164,7 +164,7 @@ export class JitterBuffer {
     } else this.firstLateAt = undefined;
     this.observe(ctr, nowMs);
     this.queue.set(ctr, { samples, level });
-    this.residences.push([nowMs, this.aheadMs(ctr, Math.max(nowMs, this.clock))]);
+    this.residences.push([nowMs, this.aheadMs(ctr, nowMs)]);
   }
 
   /** Mixes the next `out.length` samples into `out` (adds; the caller clears and clamps). */
@@ -344,11 +344,12 @@ export class JitterBuffer {
     return playout - this.floor[0][1];
   }
 
-  /** How long frame `ctr`, arriving at `now`, will wait before it plays. */
-  private aheadMs(ctr: number, now: number): number {
+  /** How long frame `ctr`, arriving at `arrival`, will wait before it plays (playout has got to `clock`). */
+  private aheadMs(ctr: number, arrival: number): number {
+    const clock = Math.max(arrival, this.clock);
     const untilNext = this.cur ? ((this.cur.length - this.pos) / this.sampleRate) * 1000 : (this.slotLeft / this.sampleRate) * 1000;
-    const wait = this.mode === 'playing' && !this.holding ? 0 : Math.max(0, this.targetMs - this.depthAt(now));
-    return Math.max(0, untilNext + (ctr - this.next) * this.frameMs + wait - (now - this.clock));
+    const wait = this.mode === 'playing' && !this.holding ? 0 : Math.max(0, this.targetMs - this.depthAt(clock));
+    return Math.max(0, clock - arrival + untilNext + (ctr - this.next) * this.frameMs + wait);
   }
 
   private bufferedMs(): number {

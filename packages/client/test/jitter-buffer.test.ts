@@ -194,3 +194,39 @@ test('a sender that pauses and comes back (its counter continues) is heard again
   assertTracksTarget(run, 13_000, 5);
   assert.ok(run.stats.played > 1900 - 60, `${run.stats.played} played`);
 });
+
+test('the residence it reports is how long frames really wait before they play (the page shows it)', () => {
+  // Each frame holds a constant that names it, so the output shows when each frame starts playing.
+  const rnd = prng(8);
+  const jb = new JitterBuffer({ sampleRate: RATE, quantum: QUANTUM });
+  const quantumMs = (QUANTUM / RATE) * 1000;
+  const arrived = new Map<number, number>();
+  const waits: number[] = [];
+  const out = new Float32Array(QUANTUM);
+  let n = 0;
+  let nextAt = 5;
+  let playing = -1;
+  let reported = 0;
+  for (let k = 0; k * quantumMs < 5000; k++) {
+    const now = k * quantumMs;
+    while (nextAt <= now) {
+      jb.push(n, new Float32Array(FRAME).fill(((n % 50) + 1) / 100), nextAt, 60);
+      arrived.set(n, nextAt);
+      n++;
+      nextAt = n * 10 + 5 + rnd() * 6;
+    }
+    out.fill(0);
+    jb.read(out, now);
+    for (let i = 0; i < QUANTUM; i++) {
+      const id = Math.round(out[i] * 100) - 1;
+      if (id < 0 || id === playing % 50) continue;
+      playing = [...arrived.keys()].find((c) => c % 50 === id && c > playing) ?? playing;
+      const t = now + (i / RATE) * 1000;
+      if (t > 3000) waits.push(t - (arrived.get(playing) as number));
+    }
+    if (Math.abs(now - 4000) < quantumMs / 2) reported = jb.stats.residenceMs;
+  }
+  const mean = waits.reduce((a, b) => a + b, 0) / waits.length;
+  assert.ok(waits.length > 150);
+  assert.ok(Math.abs(mean - reported) < 1, `frames waited ${mean.toFixed(2)} ms on average; the buffer reported ${reported.toFixed(2)} ms`);
+});
