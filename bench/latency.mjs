@@ -183,7 +183,7 @@ async function measure(name, urls, browsers) {
     shownP50: shownAll.length ? quantile(shownAll, 0.5) : NaN,
     baseLatencyMs: device[1].baseMs,
     outputLatencyMs: device[1].outputMs,
-    jitter: jitter.map((j) => j?.map(({ residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }) => ({ residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }))),
+    jitter: jitter.map((j) => j?.map(({ handoffMs, residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }) => ({ handoffMs, residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }))),
   };
 }
 

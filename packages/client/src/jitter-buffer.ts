@@ -9,7 +9,7 @@
  * (a late frame waits less). The depth is steered towards the target:
  *
  * - target = the 95th percentile of lateness over the last 10 s + one render quantum + 1.5 ms,
- *   raised at once by a frame on every underrun, the raise decaying slowly once calm;
+ *   raised at once by a frame on every underrun, the raise decaying slowly (4 s time constant) once calm;
  * - above target: samples are cut, with a crossfade, from a quiet frame (its level byte says
  *   below -40 dBov), or from any frame once the excess has waited `adjustDeadlineMs`;
  * - below target: a stretch of a quiet frame is played twice (crossfaded), likewise;
@@ -43,7 +43,7 @@ export interface JitterBufferStats {
   targetMs: number;
   /** 95th percentile of arrival lateness over the last 10 s, ms. */
   jitterMs: number;
-  /** Mean time the frames that arrived in the last second waited before playing, ms. */
+  /** Mean time the frames that started playing in the last second had waited, from arrival, ms. */
   residenceMs: number;
   /** Audio queued now, ms. */
   bufferedMs: number;
@@ -72,7 +72,9 @@ const MARGIN_MS = 1.5;
 const SHORTFALL_MS = 1;
 const GHOST_FADE_MS = 20;
 const BOOST_HOLD_MS = 2_000;
-const BOOST_DECAY_PER_S = 2; // ms of target given back per calm second
+/** Once calm, an underrun's raise decays with this time constant (a +10 ms raise is gone in about 10 s;
+ * a raise that stacked up to hundreds of ms during a bad minute comes down as fast in proportion). */
+const BOOST_DECAY_TAU_MS = 4_000;
 /** Late frames arriving over this long mean the sender's timeline moved (it paused): restart. */
 const RESTART_AFTER_LATE_MS = 40;
 /** Nothing to play for this long: forget the timeline, restart on the next frame. */
@@ -92,7 +94,7 @@ export class JitterBuffer {
   private readonly ghostFade: number;
 
   private mode: Mode = 'idle';
-  private readonly queue = new Map<number, { samples: Float32Array; level: number }>();
+  private readonly queue = new Map<number, { samples: Float32Array; level: number; arrival: number }>();
   private next = 0;
   private cur?: Float32Array;
   private pos = 0;
@@ -133,8 +135,12 @@ export class JitterBuffer {
   }
 
   get targetMs(): number {
-    const base = this.jitterMs + this.quantumMs + MARGIN_MS;
-    return Math.min(this.maxTargetMs, Math.max(this.minTargetMs, base, this.boostMs));
+    return Math.min(this.maxTargetMs, Math.max(this.minTargetMs, this.baseTargetMs, this.boostMs));
+  }
+
+  /** The target the measured jitter asks for, before any underrun's raise. */
+  private get baseTargetMs(): number {
+    return this.jitterMs + this.quantumMs + MARGIN_MS;
   }
 
   /**
@@ -163,8 +169,7 @@ export class JitterBuffer {
       this.counts.restarts++;
     } else this.firstLateAt = undefined;
     this.observe(ctr, nowMs);
-    this.queue.set(ctr, { samples, level });
-    this.residences.push([nowMs, this.aheadMs(ctr, nowMs)]);
+    this.queue.set(ctr, { samples, level, arrival: nowMs });
   }
 
   /** Mixes the next `out.length` samples into `out` (adds; the caller clears and clamps). */
@@ -226,6 +231,9 @@ export class JitterBuffer {
     if (frame) {
       this.queue.delete(this.next);
       this.start(frame.samples, frame.level, now); // before next++: the depth is measured at this frame's start
+      // Measured as it starts playing, so whatever drained or refilled the buffer meanwhile counts.
+      this.residences.push([now, now - frame.arrival]);
+      while (this.residences[0][0] < now - 1000) this.residences.shift();
       this.next++;
       return true;
     }
@@ -332,7 +340,6 @@ export class JitterBuffer {
       above -= this.bins[b];
     }
     this.jitterMs = (b + 1) * LATENESS_BIN_MS;
-    while (this.residences.length && this.residences[0][0] < now - 1000) this.residences.shift();
   }
 
   /** The steered depth: how long a frame arriving at the transit floor would wait, at `now`. */
@@ -342,14 +349,6 @@ export class JitterBuffer {
     const untilNext = this.cur ? ((this.cur.length - this.pos) / this.sampleRate) * 1000 : this.slotLeft > 0 ? (this.slotLeft / this.sampleRate) * 1000 : 0;
     const playout = now + untilNext - this.next * this.frameMs;
     return playout - this.floor[0][1];
-  }
-
-  /** How long frame `ctr`, arriving at `arrival`, will wait before it plays (playout has got to `clock`). */
-  private aheadMs(ctr: number, arrival: number): number {
-    const clock = Math.max(arrival, this.clock);
-    const untilNext = this.cur ? ((this.cur.length - this.pos) / this.sampleRate) * 1000 : (this.slotLeft / this.sampleRate) * 1000;
-    const wait = this.mode === 'playing' && !this.holding ? 0 : Math.max(0, this.targetMs - this.depthAt(clock));
-    return Math.max(0, clock - arrival + untilNext + (ctr - this.next) * this.frameMs + wait);
   }
 
   private bufferedMs(): number {
@@ -363,7 +362,8 @@ export class JitterBuffer {
       this.boostDecayedAt = now;
       return;
     }
-    this.boostMs = Math.max(0, this.boostMs - ((now - this.boostDecayedAt) / 1000) * BOOST_DECAY_PER_S);
+    const base = this.baseTargetMs;
+    if (this.boostMs > base) this.boostMs = base + (this.boostMs - base) * Math.exp(-(now - this.boostDecayedAt) / BOOST_DECAY_TAU_MS);
     this.boostDecayedAt = now;
   }
 

@@ -10,7 +10,14 @@ export const STUDIO_RATES = [200_000, 192_000, 96_000, 48_000];
 export const MOBILE_RATES = [48_000];
 
 /** One sender's jitter buffer, as the playback worklet reports it (see jitter-buffer.ts). */
-export type JitterStats = JitterBufferStats & { sender: string };
+export type JitterStats = JitterBufferStats & {
+  sender: string;
+  /** How long its frames take from the page to the playback worklet, ms (smoothed). */
+  handoffMs: number;
+};
+
+/** Smoothing of the capture hand-off time: about the last second of frames. */
+const HANDOFF_SMOOTHING = 0.01;
 
 /** Click times (wall clock, ms) seen by the latency benchmark's probe: captured here, played from each sender. */
 export interface ClickLog {
@@ -57,8 +64,10 @@ export class AudioEngine {
     const playback = new AudioWorkletNode(context, 'studioline-playback', { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
     const engine = new AudioEngine(context, capture, playback, options);
     capture.port.onmessage = (e) => {
-      if (e.data instanceof Int16Array) options.onFrame(e.data);
-      else if (e.data.type === 'click') engine.clicks?.captured.push(e.data.at);
+      if (e.data.type === 'frame') {
+        engine.captureHandoffMs += (Date.now() - e.data.at - engine.captureHandoffMs) * HANDOFF_SMOOTHING;
+        options.onFrame(e.data.pcm);
+      } else if (e.data.type === 'click') engine.clicks?.captured.push(e.data.at);
     };
     playback.port.onmessage = (e) => {
       if (e.data.type === 'stats') options.onJitterStats(e.data.senders);
@@ -84,6 +93,9 @@ export class AudioEngine {
     this.source.connect(this.capture);
     this.options.processing = processing;
   }
+
+  /** How long captured frames take from the capture worklet to the page, ms (smoothed). */
+  captureHandoffMs = 0;
 
   /** Click times seen by the latency benchmark's probe, once `probeClicks()` has turned it on. */
   clicks?: ClickLog;
@@ -111,7 +123,7 @@ export class AudioEngine {
 
   /** Queues a sender's frame (at the context's rate) in its jitter buffer; `level` is its -dBov byte when known. */
   play(sender: string, ctr: number, samples: Float32Array, level?: number): void {
-    this.playback.port.postMessage({ type: 'frame', sender, ctr, samples, level }, [samples.buffer]);
+    this.playback.port.postMessage({ type: 'frame', sender, ctr, samples, level, at: Date.now() }, [samples.buffer]);
   }
 
   forget(sender: string): void {

@@ -1,6 +1,6 @@
 /**
  * Capture: collects the microphone's 128-sample render quanta into 10 ms frames of 16-bit PCM and
- * hands each frame to the main thread (transferred, not copied). With the click probe on (a test
+ * hands each frame to the main thread (transferred, not copied) with the wall-clock time it left. With the click probe on (a test
  * hook for the latency benchmark) it also reports when it sees each click.
  */
 import { ClickProbe } from './click-probe.js';
@@ -29,7 +29,8 @@ class CaptureProcessor extends AudioWorkletProcessor {
       const s = Math.max(-1, Math.min(1, input[i]));
       this.frame[this.filled++] = s < 0 ? s * 32768 : s * 32767;
       if (this.filled === this.frameSamples) {
-        this.port.postMessage(this.frame, [this.frame.buffer]);
+        // Stamped, so the page can measure how long frames take to reach it (the latency it shows).
+        this.port.postMessage({ type: 'frame', pcm: this.frame, at: Date.now() }, [this.frame.buffer]);
         this.frame = new Int16Array(this.frameSamples);
         this.filled = 0;
       }

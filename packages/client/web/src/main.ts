@@ -185,7 +185,7 @@ function run(): void {
     $('stat-sent').textContent = kbps(f.bytesSent - first.sent, dt);
     $('stat-received').textContent = kbps(f.bytesReceived - first.received, dt);
     $('stat-rtt').textContent = f.rttMs === undefined ? '–' : `${f.rttMs.toFixed(1)} ms`;
-    const lines = latencyLines(jitter, f.rttMs, engine.deviceLatency);
+    const lines = latencyLines(jitter, f.rttMs, engine);
     $('stat-jitter').textContent = lines.jitter;
     $('stat-latency').textContent = lines.latency;
     const concealed = jitter.reduce((n, j) => n + j.concealed, 0);

@@ -14,10 +14,15 @@ const STATS_EVERY_S = 0.25;
 interface Sender {
   buffer: JitterBuffer;
   probe?: ClickProbe;
+  /** How long frames take from the page's postMessage to here (they wait for the audio thread), ms, smoothed. */
+  handoffMs: number;
 }
 
+/** Smoothing of the hand-off time: about the last second of frames. */
+const HANDOFF_SMOOTHING = 0.01;
+
 type Message =
-  | { type: 'frame'; sender: string; ctr: number; samples: Float32Array; level?: number }
+  | { type: 'frame'; sender: string; ctr: number; samples: Float32Array; level?: number; at: number }
   | { type: 'forget'; sender: string }
   | { type: 'probe'; on: boolean };
 
@@ -39,9 +44,10 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       }
       let s = this.senders.get(msg.sender);
       if (!s) {
-        s = { buffer: new JitterBuffer({ sampleRate }), probe: this.probing ? new ClickProbe(sampleRate) : undefined };
+        s = { buffer: new JitterBuffer({ sampleRate }), probe: this.probing ? new ClickProbe(sampleRate) : undefined, handoffMs: Date.now() - msg.at };
         this.senders.set(msg.sender, s);
       }
+      s.handoffMs += (Date.now() - msg.at - s.handoffMs) * HANDOFF_SMOOTHING;
       s.buffer.push(msg.ctr, msg.samples, currentTime * 1000, msg.level);
     };
   }
@@ -62,8 +68,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     for (let i = 0; i < out.length; i++) out[i] = Math.max(-1, Math.min(1, out[i]));
     if (currentTime - this.lastReport > STATS_EVERY_S) {
       this.lastReport = currentTime;
-      const senders: (JitterBufferStats & { sender: string })[] = [];
-      for (const [sender, s] of this.senders) senders.push({ sender, ...s.buffer.stats });
+      const senders: (JitterBufferStats & { sender: string; handoffMs: number })[] = [];
+      for (const [sender, s] of this.senders) senders.push({ sender, handoffMs: s.handoffMs, ...s.buffer.stats });
       this.port.postMessage({ type: 'stats', senders });
     }
     return true;
