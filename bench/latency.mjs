@@ -228,10 +228,27 @@ const rows = [
   '|---|---|---|---|---|---|---|---|---|',
   ...results.map((r) => `| ${r.name} | ${r.clicks} | ${f(r.p50)} | ${f(r.p95)} | ${f(r.max)} | ${f(r.shownP50)} | ${f(r.baseLatencyMs)} | ${f(r.outputLatencyMs)} | ${r.sampleRate / 1000} kHz |`),
 ];
-console.log(rows.join('\n'));
-for (const r of results) console.log(`${r.name}: jitter buffers ${JSON.stringify(r.jitter)}`);
-const machine = `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, Chromium ${browserVersion}, ${new Date().toISOString().slice(0, 10)}, load average before the run ${loadBefore}`;
-const table = `Command: \`npm run bench:latency\` (${CLICKS} clicks each way).\nMachine: ${machine}.\n\n${rows.join('\n')}\n\nJitter buffers at the end (each page, per sender): ${results.map((r) => `${r.name}: ${JSON.stringify(r.jitter)}`).join('; ')}\n`;
+const loadAfter = loadavg().map((l) => l.toFixed(2)).join(' ');
+const machine = `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, Chromium ${browserVersion}, ${new Date().toISOString().slice(0, 10)}; load average ${loadBefore} before the run, ${loadAfter} after`;
+const busy = Math.max(...[loadBefore, loadAfter].map((l) => Number(l.split(' ')[0]))) > cpus().length / 2;
+const buffers = [
+  '| topology | page | residence ms | target ms | underruns | concealed | late | cut ms |',
+  '|---|---|---|---|---|---|---|---|',
+  ...results.flatMap((r) => r.jitter.map((senders, page) => senders?.map((j) => `| ${r.name} | ${'AB'[page]} | ${f(j.residenceMs)} | ${f(j.targetMs)} | ${j.underruns} | ${j.concealed} | ${j.late} | ${f(j.cutMs)} |`).join('\n'))),
+];
+const table = [
+  `Command: \`npm run bench:latency\` (${CLICKS} clicks each way).`,
+  `Machine: ${machine}.`,
+  ...(busy ? ['', `**The machine was busy during this run (load average over ${cpus().length / 2} on ${cpus().length} cores): these figures measure that contention as much as Studioline; re-run on a quiet machine.**`] : []),
+  '',
+  rows.join('\n'),
+  '',
+  'Each page\'s jitter buffer at the end of the run (the other page as sender):',
+  '',
+  buffers.join('\n'),
+  '',
+].join('\n');
+console.log(table);
 const file = join(root, 'BENCHMARKS.md');
 const doc = readFileSync(file, 'utf8');
 const [startMark, endMark] = ['<!-- latency:start -->', '<!-- latency:end -->'];
