@@ -1,6 +1,6 @@
 /**
  * One sender's jitter buffer: pure logic, no DOM and no timers (the caller passes the time), so
- * the playback AudioWorklet, the Node peer and the unit tests run the same code.
+ * the playback AudioWorklet and the unit tests run the same code, and the Node peer can.
  *
  * Frames carry the sender's counter: frame n was captured at n x 10 ms on the sender's clock. Its
  * transit d = arrival - n x 10 ms (plus an unknown constant offset). The fastest recent transit,
@@ -11,7 +11,8 @@
  * - target = the 95th percentile of lateness over the last 10 s + one render quantum + 1.5 ms,
  *   raised at once by a frame on every underrun, the raise decaying slowly (4 s time constant) once calm;
  * - above target: samples are cut, with a crossfade, from a quiet frame (its level byte says
- *   below -40 dBov), or from any frame once the excess has waited `adjustDeadlineMs`;
+ *   below -40 dBov), or from any frame once the excess has waited `adjustDeadlineMs` (then a
+ *   whole number of the signal's periods, found by correlation, so the crossfade joins in phase);
  * - below target: a stretch of a quiet frame is played twice (crossfaded), likewise;
  * - clock drift between sender and receiver moves dmin slowly: the same steering absorbs it.
  *
@@ -57,6 +58,7 @@ export interface JitterBufferStats {
   stretchedMs: number;
   /** Cuts or stretches made in audible audio because no quiet frame came before the deadline. */
   forced: number;
+  /** Times the buffer started over on a sender's new timeline (after a pause, or a counter jump). */
   restarts: number;
 }
 
