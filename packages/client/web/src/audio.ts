@@ -1,6 +1,7 @@
 /** The browser's audio: microphone capture and playback through AudioWorklets. */
 import type { JitterBufferStats } from '../../src/jitter-buffer.js';
 import { prepareResamplers } from '../../src/resampler.js';
+import { HANDOFF_SMOOTHING } from './latency.js';
 
 /** Converts a sender's rate to the context's on the main thread, before frames go to the playback worklet. */
 export { Resampler } from '../../src/resampler.js';
@@ -15,9 +16,6 @@ export type JitterStats = JitterBufferStats & {
   /** How long its frames take from the page to the playback worklet, ms (smoothed). */
   handoffMs: number;
 };
-
-/** Smoothing of the capture hand-off time: about the last second of frames. */
-const HANDOFF_SMOOTHING = 0.01;
 
 /** Click times (wall clock, ms) seen by the latency benchmark's probe: captured here, played from each sender. */
 export interface ClickLog {

@@ -17,6 +17,9 @@ import type { JitterStats } from './audio.js';
 
 export const FRAME_MS = 10;
 
+/** Smoothing of the measured hand-off times (an exponential average over about the last second of frames). */
+export const HANDOFF_SMOOTHING = 0.01;
+
 /** What the page knows about its own audio path (the AudioEngine). */
 export interface LocalAudio {
   captureHandoffMs: number;

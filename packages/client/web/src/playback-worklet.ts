@@ -8,6 +8,7 @@
  */
 import { JitterBuffer, JitterBufferStats } from '../../src/jitter-buffer.js';
 import { ClickProbe } from './click-probe.js';
+import { HANDOFF_SMOOTHING } from './latency.js';
 
 const STATS_EVERY_S = 0.25;
 
@@ -17,9 +18,6 @@ interface Sender {
   /** How long frames take from the page's postMessage to here (they wait for the audio thread), ms, smoothed. */
   handoffMs: number;
 }
-
-/** Smoothing of the hand-off time: about the last second of frames. */
-const HANDOFF_SMOOTHING = 0.01;
 
 type Message =
   | { type: 'frame'; sender: string; ctr: number; samples: Float32Array; level?: number; at: number }
