@@ -1,5 +1,7 @@
 /** The browser's audio: microphone capture and playback through AudioWorklets. */
+import type { JitterBufferStats } from '../../src/jitter-buffer.js';
 import { prepareResamplers } from '../../src/resampler.js';
+import { HANDOFF_SMOOTHING } from './latency.js';
 
 /** Converts a sender's rate to the context's on the main thread, before frames go to the playback worklet. */
 export { Resampler } from '../../src/resampler.js';
@@ -8,13 +10,17 @@ export { Resampler } from '../../src/resampler.js';
 export const STUDIO_RATES = [200_000, 192_000, 96_000, 48_000];
 export const MOBILE_RATES = [48_000];
 
-export interface JitterStats {
+/** One sender's jitter buffer, as the playback worklet reports it (see jitter-buffer.ts). */
+export type JitterStats = JitterBufferStats & {
   sender: string;
-  bufferedMs: number;
-  targetMs: number;
-  underruns: number;
-  concealed: number;
-  late: number;
+  /** How long its frames take from the page to the playback worklet, ms (smoothed). */
+  handoffMs: number;
+};
+
+/** Click times (wall clock, ms) seen by the latency benchmark's probe: captured here, played from each sender. */
+export interface ClickLog {
+  captured: number[];
+  played: { sender: string; at: number }[];
 }
 
 export interface AudioEngineOptions {
@@ -54,10 +60,20 @@ export class AudioEngine {
     await context.audioWorklet.addModule('playback-worklet.js');
     const capture = new AudioWorkletNode(context, 'studioline-capture', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
     const playback = new AudioWorkletNode(context, 'studioline-playback', { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
-    capture.port.onmessage = (e) => options.onFrame(e.data as Int16Array);
-    playback.port.onmessage = (e) => e.data.type === 'stats' && options.onJitterStats(e.data.senders);
-    playback.connect(context.destination);
     const engine = new AudioEngine(context, capture, playback, options);
+    capture.port.onmessage = (e) => {
+      if (e.data.type === 'frame') {
+        engine.captureHandoffMs += (Date.now() - e.data.at - engine.captureHandoffMs) * HANDOFF_SMOOTHING;
+        options.onFrame(e.data.pcm);
+      } else if (e.data.type === 'click') engine.clicks?.captured.push(e.data.at);
+    };
+    playback.port.onmessage = (e) => {
+      if (e.data.type === 'stats') options.onJitterStats(e.data.senders);
+      else if (e.data.type === 'click') engine.clicks?.played.push({ sender: e.data.sender, at: e.data.at });
+    };
+    playback.connect(context.destination);
+    // The latency benchmark drives the page from outside and finds the engine here.
+    (globalThis as { studiolineAudio?: AudioEngine }).studiolineAudio = engine;
     await engine.openMicrophone(options.processing);
     await context.resume();
     return engine;
@@ -76,6 +92,24 @@ export class AudioEngine {
     this.options.processing = processing;
   }
 
+  /** How long captured frames take from the capture worklet to the page, ms (smoothed). */
+  captureHandoffMs = 0;
+
+  /** Click times seen by the latency benchmark's probe, once `probeClicks()` has turned it on. */
+  clicks?: ClickLog;
+
+  /** Test hook for bench/latency.mjs: both worklets report each click they see or play. */
+  probeClicks(on = true): void {
+    this.clicks = on ? { captured: [], played: [] } : undefined;
+    this.capture.port.postMessage({ type: 'probe', on });
+    this.playback.port.postMessage({ type: 'probe', on });
+  }
+
+  /** What the context reports now: its own processing delay and the device's output delay, ms. */
+  get deviceLatency(): { baseMs: number; outputMs: number } {
+    return { baseMs: (this.context.baseLatency ?? 0) * 1000, outputMs: (this.context.outputLatency ?? 0) * 1000 };
+  }
+
   get sampleRate(): number {
     return this.context.sampleRate;
   }
@@ -85,8 +119,9 @@ export class AudioEngine {
     return ((this.context.baseLatency ?? 0) + (this.context.outputLatency ?? 0)) * 1000;
   }
 
-  play(sender: string, ctr: number, samples: Float32Array): void {
-    this.playback.port.postMessage({ type: 'frame', sender, ctr, samples }, [samples.buffer]);
+  /** Queues a sender's frame (at the context's rate) in its jitter buffer; `level` is its -dBov byte when known. */
+  play(sender: string, ctr: number, samples: Float32Array, level?: number): void {
+    this.playback.port.postMessage({ type: 'frame', sender, ctr, samples, level, at: Date.now() }, [samples.buffer]);
   }
 
   forget(sender: string): void {

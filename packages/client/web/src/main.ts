@@ -5,6 +5,7 @@ import { CallCore, FrameSink } from '../../src/call-core.js';
 import { CallRates, formatBitrate } from '../../src/call-stats.js';
 import { browserCall, CallState } from './call.js';
 import { CallRecording } from './recording.js';
+import { latencyLines } from './latency.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -215,12 +216,9 @@ function run(): void {
     $('stat-sent').textContent = formatBitrate(rates.sent.bitsPerSecond);
     $('stat-received').textContent = formatBitrate(rates.received.bitsPerSecond);
     $('stat-rtt').textContent = f.rttMs === undefined ? '–' : `${f.rttMs.toFixed(1)} ms`;
-    const buffered = jitter.length ? Math.max(...jitter.map((j) => j.bufferedMs)) : undefined;
-    const target = jitter.length ? Math.max(...jitter.map((j) => j.targetMs)) : undefined;
-    $('stat-jitter').textContent = buffered === undefined ? '–' : `${buffered.toFixed(0)} ms (target ${target} ms)`;
-    if (buffered !== undefined && f.rttMs !== undefined) {
-      $('stat-latency').textContent = `${(10 + f.rttMs / 2 + buffered + engine.outputLatencyMs).toFixed(0)} ms`;
-    }
+    const lines = latencyLines(jitter, f.rttMs, engine);
+    $('stat-jitter').textContent = lines.jitter;
+    $('stat-latency').textContent = lines.latency;
     const concealed = jitter.reduce((n, j) => n + j.concealed, 0);
     $('stat-lost').textContent = String(f.lost) + (concealed ? ` (${concealed} concealed)` : '');
     $('stat-decrypt').textContent = String(f.decryptFailed + f.replayed);

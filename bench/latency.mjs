@@ -1,0 +1,263 @@
+// npm run bench:latency: mouth-to-ear in real browsers (DESIGN.md section 5, issue 10 item 3).
+// Two headless Chromium browsers (one each: the fake microphone is per browser process) play a
+// click train into their microphones and call each other. Each page's capture worklet stamps every
+// click it sees, the other page's playback worklet stamps every click it plays (wall clock, same
+// machine), both directions, until each direction has CLICKS clicks. Run on the embedded server and
+// on the Redis topology (redis-server, relay and two gateways as separate processes, one page on
+// each gateway so every frame crosses Redis). Reports p50/p95/max beside the browsers' own
+// baseLatency/outputLatency and the figure the page itself shows, and rewrites its table in
+// BENCHMARKS.md (a full run only).
+//   LATENCY_CLICKS (default 200 per direction), LATENCY_ONLY=embedded|redis.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = new URL('..', import.meta.url).pathname;
+const cli = join(root, 'packages/cli/bin/studioline.js');
+const CHROMIUM = process.env.STUDIOLINE_CHROMIUM ?? '/usr/bin/chromium';
+const CLICKS = Number(process.env.LATENCY_CLICKS ?? 200);
+const ONLY = process.env.LATENCY_ONLY;
+const APIKEY = 'c'.repeat(72);
+/** Gaps between clicks vary (150-350 ms, a fixed pseudo-random pattern) so that the lag that pairs
+ * captured with played clicks is unambiguous even when it is longer than a gap. */
+const GAP_MIN_MS = 150;
+const GAP_SPREAD_MS = 200;
+const MEAN_GAP_MS = GAP_MIN_MS + GAP_SPREAD_MS / 2;
+/** A played click this far from where the common lag puts it is not the captured one. */
+const MATCH_WITHIN_MS = GAP_MIN_MS / 2;
+const log = (m) => process.stderr.write(`bench:latency: ${m}\n`);
+
+/** A WAV (48 kHz mono 16-bit) of clicks 150-350 ms apart: 2 ms bursts of 2 kHz at -2 dBFS, silence between. */
+function clickTrainWav() {
+  const rate = 48_000;
+  const seconds = 12;
+  const pcm = new Int16Array(rate * seconds);
+  let seed = 12345;
+  const gap = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return GAP_MIN_MS + (seed / 2147483648) * GAP_SPREAD_MS;
+  };
+  // The file loops: the last gap (to the end, then to the first click) is also at least GAP_MIN_MS.
+  for (let ms = GAP_MIN_MS / 2; ms < seconds * 1000 - GAP_MIN_MS; ms += gap()) {
+    const at = Math.round((ms / 1000) * rate);
+    for (let i = 0; i < rate / 500; i++) pcm[at + i] = Math.round(0.8 * 32767 * Math.sin((2 * Math.PI * 2000 * i) / rate));
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + pcm.byteLength, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(pcm.byteLength, 40);
+  const file = join(mkdtempSync(join(tmpdir(), 'studioline-clicks-')), 'clicks.wav');
+  writeFileSync(file, Buffer.concat([header, Buffer.from(pcm.buffer)]));
+  return file;
+}
+
+function launch(wav) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+function start(args, env, ready) {
+  const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${text.slice(-2000)}`)), 20_000);
+    const check = (c) => {
+      text += c;
+      const m = ready(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, value: m });
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${text.slice(-2000)}`)));
+  });
+}
+
+const listening = (t) => /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function leaf() {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+}
+
+async function openPage(browser, url) {
+  const page = await (await browser.newContext()).newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Join call' }).click();
+  return { page, errors };
+}
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+
+/**
+ * Pairs captured with played clicks: the lag that lines up the most pairs (5 ms bins, up to 2 s;
+ * the irregular gaps make it unique), then for each captured click the played one nearest to it.
+ */
+function match(captured, played) {
+  const bins = new Map();
+  for (const c of captured) {
+    for (const p of played) {
+      if (p > c && p - c < 2000) bins.set(Math.round((p - c) / 5), (bins.get(Math.round((p - c) / 5)) ?? 0) + 1);
+    }
+  }
+  if (!bins.size) return [];
+  const lag = 5 * [...bins].reduce((a, b) => (b[1] + (bins.get(b[0] - 1) ?? 0) + (bins.get(b[0] + 1) ?? 0) > a[1] + (bins.get(a[0] - 1) ?? 0) + (bins.get(a[0] + 1) ?? 0) ? b : a))[0];
+  const out = [];
+  for (const c of captured) {
+    let best;
+    for (const p of played) if (best === undefined || Math.abs(p - c - lag) < Math.abs(best - c - lag)) best = p;
+    if (best !== undefined && Math.abs(best - c - lag) <= MATCH_WITHIN_MS) out.push(best - c);
+  }
+  return out;
+}
+
+/** Two pages, one per browser, call each other on `urls` until each direction has CLICKS clicks. */
+async function measure(name, urls, browsers) {
+  const pages = [await openPage(browsers[0], urls[0]), await openPage(browsers[1], urls[1])];
+  await Promise.all(pages.map((p) => p.page.locator('#state[data-state="in-call"]').waitFor({ timeout: 20_000 })));
+  // Let the jitter buffers settle as a caller's would before anyone speaks.
+  await pages[0].page.waitForTimeout(3000);
+  await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.probeClicks(true))));
+  const shown = [[], []];
+  const deadline = Date.now() + ((CLICKS * MEAN_GAP_MS) / 1000 + 60) * 1000;
+  let lags = [[], []];
+  while (Date.now() < deadline) {
+    await pages[0].page.waitForTimeout(1000);
+    const logs = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.clicks)));
+    lags = [0, 1].map((d) => match(logs[d].captured, logs[1 - d].played.map((p) => p.at)));
+    for (const d of [0, 1]) {
+      // What the listening page shows, as a number (the first figure of "N ms + device output M ms").
+      const text = await pages[1 - d].page.locator('#stat-latency').textContent();
+      const ms = parseFloat(text ?? '');
+      if (Number.isFinite(ms)) shown[d].push(ms);
+    }
+    if (lags.every((l) => l.length >= CLICKS)) break;
+  }
+  const counts = await Promise.all(pages.map((p) => p.page.evaluate(() => [globalThis.studiolineAudio.clicks.captured.length, globalThis.studiolineAudio.clicks.played.length])));
+  const device = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.deviceLatency)));
+  const jitter = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studioline?.jitter)));
+  const rate = await pages[0].page.evaluate(() => globalThis.studiolineAudio.sampleRate);
+  const errors = pages.flatMap((p) => p.errors);
+  await Promise.all(pages.map((p) => p.page.context().close()));
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  const all = lags.flat().sort((a, b) => a - b);
+  const shownAll = shown.flat().sort((a, b) => a - b);
+  if (lags.some((l) => l.length < CLICKS)) log(`${name}: only ${lags.map((l) => l.length).join(' and ')} clicks matched (captured, played on each page: ${JSON.stringify(counts)})`);
+  return {
+    name,
+    sampleRate: rate,
+    clicks: all.length,
+    p50: quantile(all, 0.5),
+    p95: quantile(all, 0.95),
+    max: all[all.length - 1],
+    shownP50: shownAll.length ? quantile(shownAll, 0.5) : NaN,
+    baseLatencyMs: device[1].baseMs,
+    outputLatencyMs: device[1].outputMs,
+    jitter: jitter.map((j) => j?.map(({ handoffMs, residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }) => ({ handoffMs, residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }))),
+  };
+}
+
+const results = [];
+const cleanup = [];
+const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ');
+const wav = clickTrainWav();
+const browsers = await Promise.all([launch(wav), launch(wav)]);
+const browserVersion = browsers[0].version();
+cleanup.push(() => Promise.all(browsers.map((b) => b.close())));
+try {
+  if (!ONLY || ONLY === 'embedded') {
+    log('embedded server');
+    const home = mkdtempSync(join(tmpdir(), 'studioline-latency-'));
+    const server = await start(['serve', '--port', '0'], { APIKEY, ADMIN_PORT: '0', STUDIOLINE_HOME: home }, listening);
+    cleanup.push(() => server.child.kill());
+    const url = `${server.value}/#apikey=${APIKEY}&leaf_${leaf()}`;
+    results.push(await measure('embedded (one process)', [url, url], browsers));
+  }
+  if (!ONLY || ONLY === 'redis') {
+    log('Redis topology');
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    const redisPort = await freePort();
+    const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    cleanup.push(() => redis.kill());
+    const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_PREFIX: `latency${Date.now()}:`, APIKEY, METRICS_PORT: '0' };
+    await new Promise((r) => setTimeout(r, 300));
+    const relay = await start(['serve', '--role', 'relay'], env, (t) => /relay started/.test(t));
+    cleanup.push(() => relay.child.kill());
+    const gateways = await Promise.all([0, 1].map(() => start(['serve', '--role', 'gateway', '--port', '0'], env, listening)));
+    for (const g of gateways) cleanup.push(() => g.child.kill());
+    const l = leaf();
+    results.push(await measure('Redis topology (redis-server, relay, 2 gateways)', gateways.map((g) => `${g.value}/#apikey=${APIKEY}&leaf_${l}`), browsers));
+  }
+} finally {
+  for (const c of cleanup.reverse()) await c();
+}
+
+const f = (v) => (Number.isFinite(v) ? v.toFixed(1) : '–');
+const rows = [
+  '| topology | clicks | p50 ms | p95 ms | max ms | page shows (p50) ms | baseLatency ms | outputLatency ms | context rate |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.name} | ${r.clicks} | ${f(r.p50)} | ${f(r.p95)} | ${f(r.max)} | ${f(r.shownP50)} | ${f(r.baseLatencyMs)} | ${f(r.outputLatencyMs)} | ${r.sampleRate / 1000} kHz |`),
+];
+const loadAfter = loadavg().map((l) => l.toFixed(2)).join(' ');
+const machine = `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, Chromium ${browserVersion}, ${new Date().toISOString().slice(0, 10)}; load average ${loadBefore} before the run, ${loadAfter} after`;
+const busy = Math.max(...[loadBefore, loadAfter].map((l) => Number(l.split(' ')[0]))) > cpus().length / 2;
+const buffers = [
+  '| topology | page | residence ms | target ms | underruns | concealed | late | cut ms |',
+  '|---|---|---|---|---|---|---|---|',
+  ...results.flatMap((r) => r.jitter.map((senders, page) => senders?.map((j) => `| ${r.name} | ${'AB'[page]} | ${f(j.residenceMs)} | ${f(j.targetMs)} | ${j.underruns} | ${j.concealed} | ${j.late} | ${f(j.cutMs)} |`).join('\n'))),
+];
+const table = [
+  `Command: \`npm run bench:latency\` (${CLICKS} clicks each way).`,
+  `Machine: ${machine}.`,
+  ...(busy ? ['', `**The machine was busy during this run (load average over ${cpus().length / 2} on ${cpus().length} cores): these figures measure that contention as much as Studioline; re-run on a quiet machine.**`] : []),
+  '',
+  rows.join('\n'),
+  '',
+  'Each page\'s jitter buffer at the end of the run (the other page as sender):',
+  '',
+  buffers.join('\n'),
+  '',
+].join('\n');
+console.log(table);
+const file = join(root, 'BENCHMARKS.md');
+const doc = readFileSync(file, 'utf8');
+const [startMark, endMark] = ['<!-- latency:start -->', '<!-- latency:end -->'];
+if (!ONLY && doc.includes(startMark) && doc.includes(endMark)) {
+  writeFileSync(file, doc.split(startMark)[0] + startMark + '\n' + table + endMark + doc.split(endMark)[1]);
+  log(`wrote ${file}`);
+}
+const missed = results.filter((r) => !(r.p50 <= 30 && r.p95 <= 45 && Math.abs(r.shownP50 - r.p50) <= 5));
+if (missed.length) {
+  log(`target missed (p50 <= 30 ms, p95 <= 45 ms, page within 5 ms of p50): ${missed.map((r) => r.name).join(', ')}`);
+  process.exitCode = 1;
+}

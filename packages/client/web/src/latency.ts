@@ -1,0 +1,44 @@
+/**
+ * The latency the page shows: what a click takes from the capture worklet on one side to the
+ * playback worklet on the other, computed from what the page can know. bench/latency.mjs measures
+ * the same span between two real pages and checks the two agree within 5 ms.
+ *
+ *   one frame (a sample waits for its 10 ms frame to fill, then plays that far into the frame)
+ * + the capture hand-off: capture worklet to page (measured here; the peer's is taken to be alike)
+ * + the network, both hops: our own round trip to the gateway (we cannot see the peer's link; on a
+ *   LAN both are alike, and sender -> gateway -> receiver is about one round trip)
+ * + the playback hand-off: page to playback worklet (measured; frames wait for the audio thread)
+ * + the jitter buffer's residence: how long frames really wait in it before they play (measured)
+ *
+ * The device's own delays (the context's baseLatency and outputLatency, and the microphone's input
+ * delay, which the browser does not report) come on top; the page shows the output part beside it.
+ */
+import type { JitterStats } from './audio.js';
+
+export const FRAME_MS = 10;
+
+/** Smoothing of the measured hand-off times (an exponential average over about the last second of frames). */
+export const HANDOFF_SMOOTHING = 0.01;
+
+/** What the page knows about its own audio path (the AudioEngine). */
+export interface LocalAudio {
+  captureHandoffMs: number;
+  deviceLatency: { baseMs: number; outputMs: number };
+}
+
+/** The capture-to-playback estimate for the slowest sender, ms; undefined until there is a round trip and a sender. */
+export function captureToPlaybackMs(jitter: JitterStats[], rttMs: number | undefined, local: LocalAudio): number | undefined {
+  if (rttMs === undefined || jitter.length === 0) return undefined;
+  return FRAME_MS + local.captureHandoffMs + rttMs + Math.max(...jitter.map((j) => j.handoffMs + j.residenceMs));
+}
+
+/** The two lines of the stats panel this module owns: the jitter buffer and mouth to ear. */
+export function latencyLines(jitter: JitterStats[], rttMs: number | undefined, local: LocalAudio): { jitter: string; latency: string } {
+  const worst = jitter.length ? jitter.reduce((a, b) => (b.residenceMs > a.residenceMs ? b : a)) : undefined;
+  const estimate = captureToPlaybackMs(jitter, rttMs, local);
+  const deviceMs = local.deviceLatency.baseMs + local.deviceLatency.outputMs;
+  return {
+    jitter: worst ? `${worst.residenceMs.toFixed(0)} ms (target ${worst.targetMs.toFixed(0)} ms)` : '–',
+    latency: estimate === undefined ? '–' : `${estimate.toFixed(0)} ms + device output ${deviceMs.toFixed(0)} ms`,
+  };
+}
