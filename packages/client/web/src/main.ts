@@ -132,7 +132,7 @@ function run(): void {
           resamplers.set(sender, (r = new Resampler(sampleRate, engine.sampleRate)));
         }
         peerLevels.set(sender, (127 - level) / 127);
-        engine.play(sender, Number(ctr), r.process(pcm));
+        engine.play(sender, Number(ctr), r.process(pcm), level);
       },
       forget(sender) {
         engine?.forget(sender);
