@@ -6,6 +6,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AudioSource, NodePeer, PeerSummary } from '@studioline/client';
 import { CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
+import { useNodeCrypto } from '@studioline/protocol/node';
 import { checkAudio } from './audio-check.js';
 import { flood } from './flooder.js';
 import { LinePlan, PeerPlan, WorkerPlan, linkOrigin } from './plan.js';
@@ -213,6 +214,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 if (require.main === module) {
+  // Before any peer or flooder makes its keys: every frame of this process on node:crypto.
+  useNodeCrypto();
   process.once('message', (message: { type: 'start'; plan: WorkerPlan }) => {
     new Worker(message.plan)
       .run()
