@@ -7,6 +7,7 @@
 //                                      `studioline certify` against it (PEERS=50, SECONDS=10, no
 //                                      over-budget line): the certificate's CPU per frame and cores
 //   node bench/seal-open.mjs           both
+//   PROF_DIR=DIR                      with certify: --cpu-prof of the certifier's processes into DIR
 //
 // The machine is shared: compare backends (and before/after) as ratios within one run.
 import { spawn } from 'node:child_process';
@@ -80,7 +81,7 @@ async function certify() {
     }
     const out = join(home, 'cert');
     const args = ['certify', '--url', `http://127.0.0.1:${port}/`, '--key', key, '--peers', peers, '--lines-of', '2', '--duration', `${seconds}s`, '--over-budget', '0', '--metrics', `http://127.0.0.1:${metricsPort}/metrics`, '--out', out];
-    const code = await new Promise((resolve) => spawn(process.execPath, [join(root, 'packages/cli/bin/studioline.js'), ...args], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', resolve));
+    const code = await new Promise((resolve) => spawn(process.execPath, [...(process.env.PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR}`] : []), join(root, 'packages/cli/bin/studioline.js'), ...args], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', resolve));
     const cert = JSON.parse(readFileSync(join(out, 'certificate.json'), 'utf8'));
     const s = cert.summary;
     console.log(JSON.stringify({ bench: 'certifier', peers: Number(peers), seconds: Number(seconds), exit: code, passed: cert.passed, framesSent: s.framesSent, unsent: s.unsent, deliveredShare: s.deliveredShare, latencyMs: s.latencyMs, certifierCpuUsPerFrame: s.certifierCpuUsPerFrame, certifierCores: s.certifierCores, eventLoopP99Ms: s.certifierEventLoopP99Ms, broken: cert.broken }));

@@ -10,6 +10,7 @@ import { LINGER_MAX_MS, LINGER_QUIET_MS, PEER_WAIT_TIMEOUT_MS } from './call-con
 import { CallCore, CallError, FrameSink } from './call-core.js';
 import { nodeSocketFactory } from './node-socket.js';
 import { CallRecorder, RecordedTrack } from './recorder.js';
+import { SendPacer } from './send-pacer.js';
 import { Pcm } from './wav.js';
 
 export interface PeerOptions {
@@ -54,8 +55,10 @@ export interface PeerSummary {
   decryptFailed: number;
   malformed: number;
   reconnects: number;
-  /** Frames due while not connected, or skipped because the socket could not keep up. */
+  /** Frames due while not connected, skipped because the socket could not keep up, or too late (below). */
   unsent: number;
+  /** Of those, frames skipped because this peer fell behind real time by more than SEND_MAX_LATE_MS. */
+  skippedLate: number;
   /** Warnings the gateway sent without closing (over_budget, malformed_frame). */
   warnings: Partial<Record<ErrorCode, number>>;
   /** With `record`: one track per sender heard (a reconnecting peer starts a new one). */
@@ -76,6 +79,7 @@ export class NodePeer {
   private fatal?: CallError;
   private peerArrived?: () => void;
   private started = false;
+  private skippedLate = 0;
 
   constructor(private readonly options: PeerOptions) {
     const { link, source } = options;
@@ -147,7 +151,8 @@ export class NodePeer {
       decryptFailed: f.decryptFailed,
       malformed: f.malformed,
       reconnects: f.reconnects,
-      unsent: f.unsentDisconnected + f.unsentBackpressure,
+      unsent: f.unsentDisconnected + f.unsentBackpressure + this.skippedLate,
+      skippedLate: this.skippedLate,
       warnings: f.warnings,
     };
     if (this.recorder) {
@@ -171,17 +176,23 @@ export class NodePeer {
     });
   }
 
-  /** Sends frame after frame on the real-time clock: due frames that cannot go are skipped, never queued. */
+  /**
+   * Sends frame after frame on the real-time clock: due frames that the socket cannot take are
+   * skipped, never queued, and so are frames that fell too far behind (see {@link SendPacer}).
+   */
   private async sendForDuration(): Promise<void> {
-    const total = Math.round((this.options.seconds * 1000) / FRAME_MS);
-    const start = performance.now();
+    const pacer = new SendPacer(Math.round((this.options.seconds * 1000) / FRAME_MS));
     const { source } = this.options;
-    for (let index = 0; index < total; ) {
-      if (this.fatal) throw this.fatal;
-      if (this.options.signal?.aborted) return;
-      const due = Math.min(total, Math.floor((performance.now() - start) / FRAME_MS) + 1);
-      for (; index < due; index++) await this.core.send(source.frame(index));
-      await sleep(Math.max(0, start + index * FRAME_MS - performance.now()));
+    try {
+      while (!pacer.done) {
+        if (this.fatal) throw this.fatal;
+        if (this.options.signal?.aborted) return;
+        const index = pacer.next();
+        if (index === undefined) await sleep(pacer.waitMs());
+        else await this.core.send(source.frame(index));
+      }
+    } finally {
+      this.skippedLate = pacer.skipped;
     }
     if (this.fatal) throw this.fatal;
   }

@@ -16,9 +16,9 @@ import { PeerTrack, Tracker } from './tracker.js';
 
 const PEER_TIMEOUT_MS = 30_000;
 /**
- * A peer that falls behind real time keeps sending its due frames late; past its line's planned end
- * plus this grace it is stopped, and what it never sent is counted as the certifier's shortfall,
- * so a certifier that cannot drive the load still ends on time and says so.
+ * A peer that falls behind real time skips the frames more than SEND_MAX_LATE_MS late (counted as
+ * unsent, the certifier's shortfall); should one still run past its line's planned end plus this
+ * grace (a send that never returns), it is stopped, so the certifier ends on time and says so.
  */
 const OVERRUN_GRACE_MS = 2000;
 const LOOP_RESOLUTION_MS = 10;
@@ -26,7 +26,7 @@ const LOOP_RESOLUTION_MS = 10;
 /** A sealed full-rate frame on the wire (level, SFrame header, 4,006 bytes of audio, tag), for peers stopped before their summary. */
 const FULL_RATE_WIRE_BYTES = 4032;
 
-/** Thrown by a peer's audio source past its hard deadline: the Node peer sends every overdue frame, so this is what stops it. */
+/** Thrown by a peer's audio source past its hard deadline: the last guard that stops a peer stuck behind real time. */
 class OverrunError extends Error {
   constructor() {
     super(`overran its line by more than ${OVERRUN_GRACE_MS / 1000} s: the certifier could not keep up with real time`);
