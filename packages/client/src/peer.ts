@@ -24,6 +24,12 @@ export interface PeerOptions {
   peerTimeoutMs?: number;
   /** Keep what is heard for {@link PeerSummary.tracks} and {@link PeerSummary.recording} (default false). */
   record?: boolean;
+  /**
+   * With `record`: leave the tracks and the mix to {@link PeerSummary.mix}, called later (default
+   * false). The certifier mixes once every line is done: a mix of seconds of full-rate audio blocks
+   * the event loop, and would make the lines still sending late.
+   */
+  deferMix?: boolean;
   /** Reconnect by itself when the connection drops or the server drains (default true). */
   reconnect?: boolean;
   /** Sent as the Origin header (browsers always send one; the Node peer none by default). */
@@ -67,6 +73,8 @@ export interface PeerSummary {
   recording?: Pcm;
   /** With `record`: frames heard but not recorded (over the recording's size limit). */
   notRecorded?: number;
+  /** With `record` and `deferMix`: makes {@link recording} when called (tracks and mix are not made before). */
+  mix?: () => Promise<Pcm>;
 }
 
 /** A refusal by the server, or a call that could not start (the call core's error). */
@@ -155,10 +163,14 @@ export class NodePeer {
       skippedLate: this.skippedLate,
       warnings: f.warnings,
     };
-    if (this.recorder) {
-      summary.tracks = this.recorder.tracks();
-      summary.notRecorded = this.recorder.notRecorded;
-      summary.recording = await this.recorder.mix();
+    const recorder = this.recorder;
+    if (recorder) {
+      summary.notRecorded = recorder.notRecorded;
+      if (this.options.deferMix) summary.mix = () => recorder.mix();
+      else {
+        summary.tracks = recorder.tracks();
+        summary.recording = await recorder.mix();
+      }
     }
     return summary;
   }

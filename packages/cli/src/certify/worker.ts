@@ -93,7 +93,7 @@ class Worker {
   private readonly tracker: Tracker;
   private active = 0;
   private readonly results: PeerResult[] = [];
-  private readonly checks: (() => void)[] = [];
+  private readonly checks: (() => Promise<void>)[] = [];
 
   constructor(private readonly plan: WorkerPlan) {
     this.tracker = new Tracker(plan.lateMs);
@@ -110,6 +110,7 @@ class Worker {
       source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), t0 + sendMs + OVERRUN_GRACE_MS),
       seconds: sendMs / 1000,
       record: r.plan.record,
+      deferMix: true,
       peerTimeoutMs: PEER_TIMEOUT_MS,
       ca: this.plan.ca,
       onSent: (sender, ctr, at) => this.tracker.onSent(r.track, counted, receivers, sender, ctr, at),
@@ -135,8 +136,9 @@ class Worker {
         if (s.status === 'rejected') return void this.results.push(result(this.plan, line, r, {}, expected, (s.reason as Error).message));
         const out = result(this.plan, line, r, s.value, expected);
         // Checked once every line of this worker is done: an FFT now would stall the lines still sending.
-        const recording = s.value.recording;
-        if (recording) this.checks.push(() => (out.audio = checkAudio(recording, running.filter((_, j) => j !== i).map((o) => o.plan))));
+        // The mix too: made now, it would block the loop while other lines send.
+        const mix = s.value.mix;
+        if (mix) this.checks.push(async () => void (out.audio = checkAudio(await mix(), running.filter((_, j) => j !== i).map((o) => o.plan))));
         this.results.push(out);
       });
     } finally {
@@ -185,7 +187,7 @@ class Worker {
       loop.disable();
     }
     const c = process.cpuUsage(cpu0);
-    for (const check of this.checks.splice(0)) check();
+    for (const check of this.checks.splice(0)) await check();
     maxRss = Math.max(maxRss, process.memoryUsage.rss());
     return {
       peers: this.results,
