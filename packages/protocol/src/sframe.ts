@@ -236,11 +236,15 @@ export class SFrameContext {
     return new SFrameContext(suite, kid, salt, await createAead(suite, key, backend));
   }
 
-  /** Returns header || ciphertext || tag. `metadata` is authenticated but not carried (RFC 9605 §4.4.3). */
-  async encrypt(ctr: bigint, plaintext: Uint8Array, metadata: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+  /**
+   * Returns prefix || header || ciphertext || tag (the prefix, e.g. a wire frame's level byte, is
+   * placed in the same copy rather than another). `metadata` is authenticated but not carried
+   * (RFC 9605 §4.4.3).
+   */
+  async encrypt(ctr: bigint, plaintext: Uint8Array, metadata: Uint8Array = new Uint8Array(0), prefix: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
     const header = encodeHeader(this.kid, ctr);
     const ct = await this.aead.encrypt(frameNonce(this.salt, ctr), concatBytes(header, metadata), plaintext);
-    return concatBytes(header, ct);
+    return concatBytes(prefix, header, ct);
   }
 
   /** Decrypts a frame whose header was parsed already; undefined when authentication fails. */
