@@ -33,11 +33,15 @@ class OverrunError extends Error {
   }
 }
 
-function withDeadline(source: AudioSource, deadline: number): AudioSource {
+/** The deadline runs from the first frame asked for: joining and waiting for the partner come before, and may be slow. */
+function withDeadline(source: AudioSource, sendMs: number): AudioSource {
+  let deadline = Infinity;
   return {
     sampleRate: source.sampleRate,
     frame(index) {
-      if (performance.now() > deadline) throw new OverrunError();
+      const now = performance.now();
+      if (deadline === Infinity) deadline = now + sendMs + OVERRUN_GRACE_MS;
+      else if (now > deadline) throw new OverrunError();
       return source.frame(index);
     },
   };
@@ -107,7 +111,7 @@ class Worker {
     const t0 = performance.now();
     return new NodePeer({
       link,
-      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), t0 + sendMs + OVERRUN_GRACE_MS),
+      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), sendMs),
       seconds: sendMs / 1000,
       record: r.plan.record,
       deferMix: true,
