@@ -41,8 +41,17 @@ function subtle(): SubtleCrypto {
   return s;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+// Every frame encodes a header and a nonce: below 2^53 (every sender id and counter in practice)
+// the bytes are computed on numbers, which costs a fraction of bigint shifts.
+
 function byteLength(value: bigint): number {
   let n = 0;
+  if (value <= MAX_SAFE) {
+    for (let v = Number(value); v > 0; v = Math.floor(v / 256)) n++;
+    return n;
+  }
   while (value > 0n) {
     n++;
     value >>= 8n;
@@ -52,6 +61,11 @@ function byteLength(value: bigint): number {
 
 function bigEndian(value: bigint, length: number): Uint8Array {
   const out = new Uint8Array(length);
+  if (value <= MAX_SAFE) {
+    let v = Number(value);
+    for (let i = length - 1; i >= 0 && v > 0; i--, v = Math.floor(v / 256)) out[i] = v % 256;
+    return out;
+  }
   for (let i = length - 1; i >= 0; i--) {
     out[i] = Number(value & 0xffn);
     value >>= 8n;

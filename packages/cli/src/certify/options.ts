@@ -61,7 +61,11 @@ Options (flag, then environment variable, then --values FILE; key names as in th
 ${SPECS.map((s) => `  --${`${s.flag} ${s.arg}`.padEnd(22)} ${s.help}${s.def !== undefined ? ` [${s.def}]` : ''}\n${' '.repeat(27)}(${s.env.join(', ')})`).join('\n')}
 `;
 
-/** Full-rate peers one certifier process (one core) drives: about 0.17 ms of CPU per frame sent or received, 200 frames a second each. */
+/**
+ * Full-rate peers one certifier process (one core) drives: 200 frames a second each, at 0.08-0.17 ms
+ * of CPU per frame sent or received with node:crypto (bench/seal-open.mjs; the low end at full load):
+ * 25 leaves the headroom a loaded machine needs.
+ */
 export const PEERS_PER_WORKER = 25;
 
 export interface CertifyOptions {
