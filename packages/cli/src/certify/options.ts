@@ -176,7 +176,7 @@ export function parseCertifyOptions(argv: string[], env: NodeJS.ProcessEnv): Cer
   const budget = out.budget as number;
   if (budget < 100_000) throw new ConfigError('--budget is in bit/s and must be at least 100000');
   const peersHere = Math.ceil((out.peers as number) / shards);
-  // One core drives about 25 full-rate peers (each seals and opens 100 frames a second with WebCrypto).
+  // One core drives about 25 full-rate peers with headroom (each seals and opens 100 frames a second; see PEERS_PER_WORKER).
   const workers = (out.workers as number | undefined) ?? Math.max(1, Math.min(availableParallelism(), Math.ceil(peersHere / PEERS_PER_WORKER)));
   if (workers < 1 || workers > 64) throw new ConfigError('--workers must be between 1 and 64');
   if ((out.maxLoss as number) > 1) throw new ConfigError('--max-loss is a share between 0 and 1');
