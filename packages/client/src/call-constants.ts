@@ -42,3 +42,12 @@ export const LINGER_MAX_MS = 3000;
  * minutes of one full-rate sender. Frames past it are not kept, and are counted.
  */
 export const RECORDING_MAX_BYTES = 512 * 1024 * 1024;
+
+/**
+ * A real-time sender that fell behind (a stalled event loop, a busy machine) sends its overdue
+ * frames at once only while they are at most this late; older ones are skipped and counted as
+ * unsent. 200 ms keeps the catch-up burst well inside what the gateway accepts (about 500 ms of
+ * audio within its 1 s budget window), so a late sender is never throttled into losing more, and
+ * the receiver is not handed audio that its jitter buffer would discard anyway.
+ */
+export const SEND_MAX_LATE_MS = 200;

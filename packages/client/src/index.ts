@@ -7,4 +7,5 @@ export * from './call-stats.js';
 export * from './call-core.js';
 export * from './node-socket.js';
 export * from './recorder.js';
+export * from './send-pacer.js';
 export * from './peer.js';

@@ -4,11 +4,13 @@
  * benchmarks and operators use it.
  */
 import { CallLink, ErrorCode, FRAME_MS, ServerMessage } from '@studioline/protocol';
+import { useNodeCrypto } from '@studioline/protocol/node';
 import { AudioSource } from './audio-source.js';
 import { LINGER_MAX_MS, LINGER_QUIET_MS, PEER_WAIT_TIMEOUT_MS } from './call-constants.js';
 import { CallCore, CallError, FrameSink } from './call-core.js';
 import { nodeSocketFactory } from './node-socket.js';
 import { CallRecorder, RecordedTrack } from './recorder.js';
+import { SendPacer } from './send-pacer.js';
 import { Pcm } from './wav.js';
 
 export interface PeerOptions {
@@ -22,6 +24,12 @@ export interface PeerOptions {
   peerTimeoutMs?: number;
   /** Keep what is heard for {@link PeerSummary.tracks} and {@link PeerSummary.recording} (default false). */
   record?: boolean;
+  /**
+   * With `record`: leave the tracks and the mix to {@link PeerSummary.mix}, called later (default
+   * false). The certifier mixes once every line is done: a mix of seconds of full-rate audio blocks
+   * the event loop, and would make the lines still sending late.
+   */
+  deferMix?: boolean;
   /** Reconnect by itself when the connection drops or the server drains (default true). */
   reconnect?: boolean;
   /** Sent as the Origin header (browsers always send one; the Node peer none by default). */
@@ -53,8 +61,10 @@ export interface PeerSummary {
   decryptFailed: number;
   malformed: number;
   reconnects: number;
-  /** Frames due while not connected, or skipped because the socket could not keep up. */
+  /** Frames due while not connected, skipped because the socket could not keep up, or too late (below). */
   unsent: number;
+  /** Of those, frames skipped because this peer fell behind real time by more than SEND_MAX_LATE_MS. */
+  skippedLate: number;
   /** Warnings the gateway sent without closing (over_budget, malformed_frame). */
   warnings: Partial<Record<ErrorCode, number>>;
   /** With `record`: one track per sender heard (a reconnecting peer starts a new one). */
@@ -63,6 +73,8 @@ export interface PeerSummary {
   recording?: Pcm;
   /** With `record`: frames heard but not recorded (over the recording's size limit). */
   notRecorded?: number;
+  /** With `record` and `deferMix`: makes {@link recording} when called (tracks and mix are not made before). */
+  mix?: () => Promise<Pcm>;
 }
 
 /** A refusal by the server, or a call that could not start (the call core's error). */
@@ -75,9 +87,12 @@ export class NodePeer {
   private fatal?: CallError;
   private peerArrived?: () => void;
   private started = false;
+  private skippedLate = 0;
 
   constructor(private readonly options: PeerOptions) {
     const { link, source } = options;
+    // Node's own ciphers: half the CPU of WebCrypto per frame (the web page keeps WebCrypto).
+    useNodeCrypto();
     this.core = new CallCore({
       link,
       url: link.websocketUrl,
@@ -144,13 +159,18 @@ export class NodePeer {
       decryptFailed: f.decryptFailed,
       malformed: f.malformed,
       reconnects: f.reconnects,
-      unsent: f.unsentDisconnected + f.unsentBackpressure,
+      unsent: f.unsentDisconnected + f.unsentBackpressure + this.skippedLate,
+      skippedLate: this.skippedLate,
       warnings: f.warnings,
     };
-    if (this.recorder) {
-      summary.tracks = this.recorder.tracks();
-      summary.notRecorded = this.recorder.notRecorded;
-      summary.recording = await this.recorder.mix();
+    const recorder = this.recorder;
+    if (recorder) {
+      summary.notRecorded = recorder.notRecorded;
+      if (this.options.deferMix) summary.mix = () => recorder.mix();
+      else {
+        summary.tracks = recorder.tracks();
+        summary.recording = await recorder.mix();
+      }
     }
     return summary;
   }
@@ -168,17 +188,23 @@ export class NodePeer {
     });
   }
 
-  /** Sends frame after frame on the real-time clock: due frames that cannot go are skipped, never queued. */
+  /**
+   * Sends frame after frame on the real-time clock: due frames that the socket cannot take are
+   * skipped, never queued, and so are frames that fell too far behind (see {@link SendPacer}).
+   */
   private async sendForDuration(): Promise<void> {
-    const total = Math.round((this.options.seconds * 1000) / FRAME_MS);
-    const start = performance.now();
+    const pacer = new SendPacer(Math.round((this.options.seconds * 1000) / FRAME_MS));
     const { source } = this.options;
-    for (let index = 0; index < total; ) {
-      if (this.fatal) throw this.fatal;
-      if (this.options.signal?.aborted) return;
-      const due = Math.min(total, Math.floor((performance.now() - start) / FRAME_MS) + 1);
-      for (; index < due; index++) await this.core.send(source.frame(index));
-      await sleep(Math.max(0, start + index * FRAME_MS - performance.now()));
+    try {
+      while (!pacer.done) {
+        if (this.fatal) throw this.fatal;
+        if (this.options.signal?.aborted) return;
+        const index = pacer.next();
+        if (index === undefined) await sleep(pacer.waitMs());
+        else await this.core.send(source.frame(index));
+      }
+    } finally {
+      this.skippedLate = pacer.skipped;
     }
     if (this.fatal) throw this.fatal;
   }

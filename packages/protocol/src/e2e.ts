@@ -3,7 +3,6 @@
  * audio frames into wire frames; a receiver opens the wire frames of every other sender, deriving
  * each sender's key from the leaf on first sight, and drops replays and forgeries.
  */
-import { concatBytes } from './bytes.js';
 import { deriveSenderBaseKey } from './keys.js';
 import { ReplayWindow } from './replay-window.js';
 import { CipherSuite, SFrameContext, STUDIOLINE_SUITE, decodeHeader } from './sframe.js';
@@ -29,7 +28,7 @@ export class FrameSealer {
   async seal(level: number, plaintext: Uint8Array): Promise<Uint8Array> {
     const levelByte = Uint8Array.of(level & 0x7f);
     const ctr = this.ctr++;
-    return concatBytes(levelByte, await this.ctx.encrypt(ctr, plaintext, levelByte));
+    return this.ctx.encrypt(ctr, plaintext, levelByte, levelByte);
   }
 }
 

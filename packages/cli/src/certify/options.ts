@@ -56,7 +56,11 @@ export const CERTIFY_OPTIONS: Record<string, OptionSpec> = {
   ...Object.fromEntries(SPECS.map((s) => [s.flag, { type: 'string' as const, value: s.arg, description: `${s.help}${s.def !== undefined ? ` (default ${s.def})` : ''}; env ${s.env.join(', ')}` }])),
 };
 
-/** Full-rate peers one certifier process (one core) drives: about 0.17 ms of CPU per frame sent or received, 200 frames a second each. */
+/**
+ * Full-rate peers one certifier process (one core) drives: 200 frames a second each, at 0.08-0.17 ms
+ * of CPU per frame sent or received with node:crypto (bench/seal-open.mjs; the low end at full load):
+ * 25 leaves the headroom a loaded machine needs.
+ */
 export const PEERS_PER_WORKER = 25;
 
 export interface CertifyOptions {
@@ -157,7 +161,7 @@ export function resolveCertifyOptions(flags: Record<string, string | boolean | u
   const budget = out.budget as number;
   if (budget < 100_000) throw new ConfigError('--budget is in bit/s and must be at least 100000');
   const peersHere = Math.ceil((out.peers as number) / shards);
-  // One core drives about 25 full-rate peers (each seals and opens 100 frames a second with WebCrypto).
+  // One core drives about 25 full-rate peers with headroom (each seals and opens 100 frames a second; see PEERS_PER_WORKER).
   const workers = (out.workers as number | undefined) ?? Math.max(1, Math.min(availableParallelism(), Math.ceil(peersHere / PEERS_PER_WORKER)));
   if (workers < 1 || workers > 64) throw new ConfigError('--workers must be between 1 and 64');
   if ((out.maxLoss as number) > 1) throw new ConfigError('--max-loss is a share between 0 and 1');

@@ -6,6 +6,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AudioSource, NodePeer, PeerSummary } from '@studioline/client';
 import { CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
+import { useNodeCrypto } from '@studioline/protocol/node';
 import { checkAudio } from './audio-check.js';
 import { flood } from './flooder.js';
 import { LinePlan, PeerPlan, WorkerPlan, linkOrigin } from './plan.js';
@@ -15,9 +16,9 @@ import { PeerTrack, Tracker } from './tracker.js';
 
 const PEER_TIMEOUT_MS = 30_000;
 /**
- * A peer that falls behind real time keeps sending its due frames late; past its line's planned end
- * plus this grace it is stopped, and what it never sent is counted as the certifier's shortfall,
- * so a certifier that cannot drive the load still ends on time and says so.
+ * A peer that falls behind real time skips the frames more than SEND_MAX_LATE_MS late (counted as
+ * unsent, the certifier's shortfall); should one still run past its line's planned end plus this
+ * grace (a send that never returns), it is stopped, so the certifier ends on time and says so.
  */
 const OVERRUN_GRACE_MS = 2000;
 const LOOP_RESOLUTION_MS = 10;
@@ -25,18 +26,22 @@ const LOOP_RESOLUTION_MS = 10;
 /** A sealed full-rate frame on the wire (level, SFrame header, 4,006 bytes of audio, tag), for peers stopped before their summary. */
 const FULL_RATE_WIRE_BYTES = 4032;
 
-/** Thrown by a peer's audio source past its hard deadline: the Node peer sends every overdue frame, so this is what stops it. */
+/** Thrown by a peer's audio source past its hard deadline: the last guard that stops a peer stuck behind real time. */
 class OverrunError extends Error {
   constructor() {
     super(`overran its line by more than ${OVERRUN_GRACE_MS / 1000} s: the certifier could not keep up with real time`);
   }
 }
 
-function withDeadline(source: AudioSource, deadline: number): AudioSource {
+/** The deadline runs from the first frame asked for: joining and waiting for the partner come before, and may be slow. */
+function withDeadline(source: AudioSource, sendMs: number): AudioSource {
+  let deadline = Infinity;
   return {
     sampleRate: source.sampleRate,
     frame(index) {
-      if (performance.now() > deadline) throw new OverrunError();
+      const now = performance.now();
+      if (deadline === Infinity) deadline = now + sendMs + OVERRUN_GRACE_MS;
+      else if (now > deadline) throw new OverrunError();
       return source.frame(index);
     },
   };
@@ -92,7 +97,7 @@ class Worker {
   private readonly tracker: Tracker;
   private active = 0;
   private readonly results: PeerResult[] = [];
-  private readonly checks: (() => void)[] = [];
+  private readonly checks: (() => Promise<void>)[] = [];
 
   constructor(private readonly plan: WorkerPlan) {
     this.tracker = new Tracker(plan.lateMs);
@@ -106,9 +111,10 @@ class Worker {
     const t0 = performance.now();
     return new NodePeer({
       link,
-      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), t0 + sendMs + OVERRUN_GRACE_MS),
+      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), sendMs),
       seconds: sendMs / 1000,
       record: r.plan.record,
+      deferMix: true,
       peerTimeoutMs: PEER_TIMEOUT_MS,
       ca: this.plan.ca,
       onSent: (sender, ctr, at) => this.tracker.onSent(r.track, counted, receivers, sender, ctr, at),
@@ -134,8 +140,9 @@ class Worker {
         if (s.status === 'rejected') return void this.results.push(result(this.plan, line, r, {}, expected, (s.reason as Error).message));
         const out = result(this.plan, line, r, s.value, expected);
         // Checked once every line of this worker is done: an FFT now would stall the lines still sending.
-        const recording = s.value.recording;
-        if (recording) this.checks.push(() => (out.audio = checkAudio(recording, running.filter((_, j) => j !== i).map((o) => o.plan))));
+        // The mix too: made now, it would block the loop while other lines send.
+        const mix = s.value.mix;
+        if (mix) this.checks.push(async () => void (out.audio = checkAudio(await mix(), running.filter((_, j) => j !== i).map((o) => o.plan))));
         this.results.push(out);
       });
     } finally {
@@ -184,7 +191,7 @@ class Worker {
       loop.disable();
     }
     const c = process.cpuUsage(cpu0);
-    for (const check of this.checks.splice(0)) check();
+    for (const check of this.checks.splice(0)) await check();
     maxRss = Math.max(maxRss, process.memoryUsage.rss());
     return {
       peers: this.results,
@@ -213,6 +220,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 if (require.main === module) {
+  // Before any peer or flooder makes its keys: every frame of this process on node:crypto.
+  useNodeCrypto();
   process.once('message', (message: { type: 'start'; plan: WorkerPlan }) => {
     new Worker(message.plan)
       .run()
