@@ -8,3 +8,5 @@ export * from './call-core.js';
 export * from './node-socket.js';
 export * from './recorder.js';
 export * from './peer.js';
+export * from './jitter-buffer.js';
+export * from './playout.js';
