@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { AddressInfo, createServer } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -110,9 +110,14 @@ describe('the README walkthrough, word for word', () => {
       }
       assert.match(last.output(), /received [1-9]\d*/, `terminal ${terminal.number} heard the other peer`);
     }
-    // What the walkthrough says it leaves: the link (readable only by its owner) and both recordings.
+    // What the walkthrough says it leaves: the link (readable only by its owner) and a recording of
+    // the other peer for each side, one file per sender heard (heard-by-a.<sender>.wav).
     assert.equal(statSync(join(work, 'call.link')).mode & 0o777, 0o600);
-    for (const wav of ['heard-by-a.wav', 'heard-by-b.wav']) assert.ok(statSync(join(work, wav)).size > 1_000_000, `${wav} holds 10 s of audio`);
+    for (const side of ['a', 'b']) {
+      const tracks = readdirSync(work).filter((f) => f.startsWith(`heard-by-${side}.`) && f.endsWith('.wav'));
+      assert.equal(tracks.length, 1, `one recording for peer ${side}'s one partner: ${tracks.join(', ')}`);
+      assert.ok(statSync(join(work, tracks[0])).size > 1_000_000, `${tracks[0]} holds 10 s of audio`);
+    }
   });
 });
 

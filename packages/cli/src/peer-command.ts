@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, positiveNumber } from './command.js';
 import { CliError } from './exit-codes.js';
 import { formatCallLink, generateLeaf, parseCallLink, parseLeaf, MOBILE_SAMPLE_RATE, STUDIO_SAMPLE_RATE } from '@studioline/protocol';
-import { AudioSource, NodePeer, Pcm, PeerSummary, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
+import { AudioSource, NodePeer, Pcm, PeerSummary, SenderPlayout, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
 
 export interface PeerCommandOptions {
   link: string;
@@ -29,6 +29,11 @@ export function formatSummary(s: PeerSummary): string {
     (s.unsent ? `, not sent (disconnected or backlogged) ${s.unsent}` : '');
 }
 
+/** What a listener's jitter buffer did with one sender's audio (the page shows the same figures). */
+export function formatPlayout(p: SenderPlayout): string {
+  return `jitter buffer for sender ${p.sender}: frames waited ${p.residenceMs.toFixed(1)} ms (target ${p.targetMs.toFixed(1)} ms, arrival jitter ${p.jitterMs.toFixed(1)} ms); played ${p.played} of ${p.pushed}, late ${p.late}, concealed ${p.concealed}, underruns ${p.underruns}`;
+}
+
 /** `studioline peer LINK`: joins, sends a tone or a WAV at real time, records each sender it hears. */
 export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary> {
   let link = parseCallLink(options.link);
@@ -53,10 +58,12 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
     seconds: seconds ?? 10,
     waitForPeer: options.wait,
     record: Boolean(options.record),
+    playout: true,
     onProgress: (m) => process.stderr.write(`studioline peer: ${m}\n`),
   });
   const summary = await peer.run();
   if (options.record) writeRecording(options.record, summary, Boolean(options.mix));
+  for (const p of summary.playout ?? []) process.stderr.write(`studioline peer: ${formatPlayout(p)}\n`);
   const { recording: _recording, tracks: _tracks, ...figures } = summary;
   process.stdout.write(options.json ? JSON.stringify(figures) + '\n' : formatSummary(summary) + '\n');
   return summary;

@@ -9,3 +9,5 @@ export * from './node-socket.js';
 export * from './recorder.js';
 export * from './send-pacer.js';
 export * from './peer.js';
+export * from './jitter-buffer.js';
+export * from './playout.js';

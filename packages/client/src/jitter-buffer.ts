@@ -48,6 +48,8 @@ export interface JitterBufferStats {
   residenceMs: number;
   /** Audio queued now, ms. */
   bufferedMs: number;
+  /** Frames waiting that have not started playing. */
+  queued: number;
   played: number;
   underruns: number;
   concealed: number;
@@ -211,6 +213,7 @@ export class JitterBuffer {
       jitterMs: this.jitterMs,
       residenceMs: recent.length ? recent.reduce((s, r) => s + r[1], 0) / recent.length : 0,
       bufferedMs: this.bufferedMs(),
+      queued: this.queue.size,
       ...this.counts,
     };
   }

@@ -9,6 +9,7 @@ import { AudioSource } from './audio-source.js';
 import { LINGER_MAX_MS, LINGER_QUIET_MS, PEER_WAIT_TIMEOUT_MS } from './call-constants.js';
 import { CallCore, CallError, FrameSink } from './call-core.js';
 import { nodeSocketFactory } from './node-socket.js';
+import { Playout, SenderPlayout } from './playout.js';
 import { CallRecorder, RecordedTrack } from './recorder.js';
 import { SendPacer } from './send-pacer.js';
 import { Pcm } from './wav.js';
@@ -42,7 +43,12 @@ export interface PeerOptions {
   onAudio?: (senderId: bigint, ctr: bigint, at: number) => void;
   /** Each frame sent, with the time it went to the socket (performance.now(), the clock of onAudio). */
   onSent?: (senderId: bigint, ctr: bigint, at: number) => void;
-  /** More places for received frames (e.g. a playout jitter buffer per sender). */
+  /**
+   * Play what is heard through the page's jitter buffer on a real-time clock, for
+   * {@link PeerSummary.playout} (default false: a load generator does not need it).
+   */
+  playout?: boolean;
+  /** More places for received frames. */
   sinks?: FrameSink[];
   /** Every server message, for tests that watch the protocol. */
   onServerMessage?: (message: Record<string, unknown>) => void;
@@ -75,6 +81,8 @@ export interface PeerSummary {
   notRecorded?: number;
   /** With `record` and `deferMix`: makes {@link recording} when called (tracks and mix are not made before). */
   mix?: () => Promise<Pcm>;
+  /** With `playout`: each sender's jitter buffer as a listener would have had it. */
+  playout?: SenderPlayout[];
 }
 
 /** A refusal by the server, or a call that could not start (the call core's error). */
@@ -83,6 +91,7 @@ export { CallError as PeerError } from './call-core.js';
 export class NodePeer {
   private readonly core: CallCore;
   private readonly recorder?: CallRecorder;
+  private readonly playout?: Playout;
   private lastReceivedAt = 0;
   private fatal?: CallError;
   private peerArrived?: () => void;
@@ -103,6 +112,7 @@ export class NodePeer {
       retryFirstConnect: false,
     });
     if (options.record) this.core.addSink((this.recorder = new CallRecorder()));
+    if (options.playout) this.core.addSink((this.playout = new Playout()));
     for (const sink of options.sinks ?? []) this.core.addSink(sink);
     this.listen();
   }
@@ -148,6 +158,7 @@ export class NodePeer {
     } finally {
       this.core.stop();
     }
+    const playout = this.playout?.stop();
     const f = this.core.figures();
     const summary: PeerSummary = {
       sent: f.framesSent,
@@ -162,6 +173,7 @@ export class NodePeer {
       unsent: f.unsentDisconnected + f.unsentBackpressure + this.skippedLate,
       skippedLate: this.skippedLate,
       warnings: f.warnings,
+      ...(playout ? { playout } : {}),
     };
     const recorder = this.recorder;
     if (recorder) {
