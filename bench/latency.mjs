@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { startNode } from './processes.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'packages/cli/bin/studioline.js');
@@ -75,22 +76,7 @@ function launch(wav) {
 }
 
 function start(args, env, ready) {
-  const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${text.slice(-2000)}`)), 20_000);
-    const check = (c) => {
-      text += c;
-      const m = ready(text);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, value: m });
-      }
-    };
-    child.stdout.on('data', check);
-    child.stderr.on('data', check);
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${text.slice(-2000)}`)));
-  });
+  return startNode([cli, ...args], env, ready, { logLevel: 'info' });
 }
 
 const listening = (t) => /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1];

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantileFromBuckets } from '../scripts/lib/histogram.mjs';
+import { startNode } from './processes.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'packages/cli/bin/studioline.js');
@@ -28,21 +29,7 @@ const log = (m) => process.stderr.write(`bench: ${m}\n`);
 const SERVER_FLAGS = ['--initial-old-space-size=128'];
 
 function startProcess(args, env, ready) {
-  const child = spawn(process.execPath, [...SERVER_FLAGS, ...args], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${text}`)), 20_000);
-    const check = (c) => {
-      text += c;
-      const m = ready(text);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, value: m });
-      }
-    };
-    child.stdout.on('data', check);
-    child.stderr.on('data', check);
-  });
+  return startNode([...SERVER_FLAGS, ...args], env, ready);
 }
 
 /** CPU seconds and RSS bytes of some processes, from /proc. */

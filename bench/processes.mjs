@@ -1,0 +1,29 @@
+// Starting the processes a benchmark measures: one place for the spawn, the readiness wait and
+// the failure message, shared by bench/run.mjs and bench/latency.mjs.
+import { spawn } from 'node:child_process';
+
+/**
+ * Starts `node ARGS` and resolves with { child, value } once `ready(output so far)` returns a value
+ * (e.g. the port the process printed); rejects when it exits first or is not ready within 20 s.
+ */
+export function startNode(args, env, ready, { logLevel = 'warn' } = {}) {
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, LOG_LEVEL: logLevel, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${text.slice(-2000)}`)), 20_000);
+    const check = (c) => {
+      text += c;
+      const m = ready(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, value: m });
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}:\n${text.slice(-2000)}`));
+    });
+  });
+}
