@@ -22,6 +22,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ONLY = process.env.BENCH_ONLY;
 const wanted = (name) => !ONLY || name === ONLY;
 const APIKEY = 'b'.repeat(72);
+// Every generated peer comes from 127.0.0.1: lift the per-address caps that a real deployment keeps
+// (SOCKETS_PER_ADDRESS, UNAUTHENTICATED_PER_ADDRESS), or the generator would measure them.
+const ONE_ADDRESS = { SOCKETS_PER_ADDRESS: '100000', UNAUTHENTICATED_PER_ADDRESS: '100000' };
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 
 // Every server process runs with the flag that the image and `npm start` give Studioline (the bare
@@ -173,14 +176,14 @@ try {
 
   if (wanted('embedded')) {
     const home = mkdtempSync(join(tmpdir(), 'studioline-bench-'));
-    const embedded = await startProcess([cli, 'serve', '--port', '0'], { APIKEY, ADMIN_PORT: '0', STUDIOLINE_HOME: home, LOG_LEVEL: 'info' }, (t) => /"gateway listening"/.test(t) && /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
+    const embedded = await startProcess([cli, 'serve', '--port', '0'], { APIKEY, ...ONE_ADDRESS, ADMIN_PORT: '0', STUDIOLINE_HOME: home, LOG_LEVEL: 'info' }, (t) => /"gateway listening"/.test(t) && /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
     cleanup.push(() => embedded.child.kill());
     results.push(await capacity('Studioline embedded', `${embedded.value.replace('http', 'ws')}/ws`, [embedded.child.pid], `${embedded.value}/metrics`));
     embedded.child.kill();
   }
 
   if (wanted('redis')) {
-    const env = { REDIS_URL: redisUrl, REDIS_PREFIX: `bench${Date.now()}:`, APIKEY, METRICS_PORT: '0', LOG_LEVEL: 'info' };
+    const env = { REDIS_URL: redisUrl, REDIS_PREFIX: `bench${Date.now()}:`, APIKEY, ...ONE_ADDRESS, METRICS_PORT: '0', LOG_LEVEL: 'info' };
     const relay = await startProcess([cli, 'serve', '--role', 'relay'], env, (t) => /relay started/.test(t));
     cleanup.push(() => relay.child.kill());
     const gateway = await startProcess([cli, 'serve', '--role', 'gateway', '--port', '0'], env, (t) => /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1]);
