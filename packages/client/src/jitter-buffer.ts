@@ -9,7 +9,8 @@
  * (a late frame waits less). The depth is steered towards the target:
  *
  * - target = the 95th percentile of lateness over the last 10 s + one render quantum + 1.5 ms,
- *   raised at once by a frame on every underrun, the raise decaying slowly (4 s time constant) once calm;
+ *   raised at once on an underrun to what the late frame needed (by a frame at most), the raise
+ *   decaying slowly (4 s time constant) once calm;
  * - above target: samples are cut, with a crossfade, from a quiet frame (its level byte says
  *   below -40 dBov), or from any frame once the excess has waited `adjustDeadlineMs` (then a
  *   whole number of the signal's periods, found by correlation, so the crossfade joins in phase);
@@ -161,7 +162,11 @@ export class JitterBuffer {
         this.underrunCounted = true;
         this.counts.underruns++;
         this.holding = true;
-        this.boostMs = Math.min(this.maxTargetMs, this.targetMs + this.frameMs);
+        // Deep enough for this frame (how late it came, plus the target's quantum and margin), but
+        // at most a frame deeper per underrun: a stall's frames, hundreds of ms late, do not drag
+        // the target up with them, and underruns of one size do not stack.
+        const needed = this.latenessOf(ctr, nowMs) + this.quantumMs + MARGIN_MS;
+        this.boostMs = Math.max(this.boostMs, Math.min(this.maxTargetMs, this.targetMs + this.frameMs, needed));
         this.lastUnderrunAt = nowMs;
       }
       if (nowMs - this.firstLateAt <= RESTART_AFTER_LATE_MS) return void this.observe(ctr, nowMs);
@@ -345,6 +350,11 @@ export class JitterBuffer {
       above -= this.bins[b];
     }
     this.jitterMs = (b + 1) * LATENESS_BIN_MS;
+  }
+
+  /** How much later than the transit floor frame `ctr`, arriving now, came (a frame if there is no floor yet). */
+  private latenessOf(ctr: number, now: number): number {
+    return this.floor.length ? now - ctr * this.frameMs - this.floor[0][1] : this.frameMs;
   }
 
   /** The steered depth: how long a frame arriving at the transit floor would wait, at `now`. */

@@ -1,4 +1,4 @@
-// Bundles the web client into dist/web: the page, its script and the two AudioWorklet modules.
+// Bundles the web client into dist/web: the page, its script, the call worker and the two AudioWorklet modules.
 // No framework, no external request: everything the page needs is served by the gateway.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -10,6 +10,7 @@ const out = join(here, '..', 'dist', 'web');
 mkdirSync(out, { recursive: true });
 const common = { bundle: true, minify: true, sourcemap: true, target: ['chrome100', 'firefox100', 'safari15'], logLevel: 'warning' };
 await build({ ...common, entryPoints: [join(here, 'src/main.ts')], outfile: join(out, 'app.js'), format: 'iife' });
+await build({ ...common, entryPoints: [join(here, 'src/call-worker.ts')], outfile: join(out, 'call-worker.js'), format: 'iife' });
 await build({ ...common, entryPoints: [join(here, 'src/capture-worklet.ts')], outfile: join(out, 'capture-worklet.js'), format: 'iife' });
 await build({ ...common, entryPoints: [join(here, 'src/playback-worklet.ts')], outfile: join(out, 'playback-worklet.js'), format: 'iife' });
 for (const f of ['index.html', 'styles.css']) copyFileSync(join(here, f), join(out, f));

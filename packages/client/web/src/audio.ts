@@ -1,10 +1,10 @@
-/** The browser's audio: microphone capture and playback through AudioWorklets. */
+/**
+ * The browser's audio: microphone capture and playback through AudioWorklets. The audio itself
+ * does not pass through here: the worklets exchange frames with the call worker over the ports
+ * that `mediaPorts()` hands out (media-messages.ts).
+ */
 import type { JitterBufferStats } from '../../src/jitter-buffer.js';
-import { prepareResamplers } from '../../src/resampler.js';
-import { HANDOFF_SMOOTHING } from './latency.js';
-
-/** Converts a sender's rate to the context's on the main thread, before frames go to the playback worklet. */
-export { Resampler } from '../../src/resampler.js';
+import type { WorkletControl } from './media-messages.js';
 
 /** Rates to try for the AudioContext, best first: 200 kHz where the browser allows it (Firefox stops at 192 kHz). */
 export const STUDIO_RATES = [200_000, 192_000, 96_000, 48_000];
@@ -13,7 +13,7 @@ export const MOBILE_RATES = [48_000];
 /** One sender's jitter buffer, as the playback worklet reports it (see jitter-buffer.ts). */
 export type JitterStats = JitterBufferStats & {
   sender: string;
-  /** How long its frames take from the page to the playback worklet, ms (smoothed). */
+  /** How long its frames take from the call worker to the playback worklet, ms (smoothed). */
   handoffMs: number;
 };
 
@@ -27,7 +27,6 @@ export interface AudioEngineOptions {
   rates: number[];
   /** Echo cancellation, noise suppression and auto gain; off for studio quality. */
   processing: boolean;
-  onFrame(pcm: Int16Array): void;
   onJitterStats(stats: JitterStats[]): void;
 }
 
@@ -54,18 +53,13 @@ export class AudioEngine {
 
   static async start(options: AudioEngineOptions): Promise<AudioEngine> {
     const context = makeContext(options.rates);
-    // Loaded before the first frame arrives, so a sender's first frames are converted at once.
-    await prepareResamplers();
     await context.audioWorklet.addModule('capture-worklet.js');
     await context.audioWorklet.addModule('playback-worklet.js');
     const capture = new AudioWorkletNode(context, 'studioline-capture', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
     const playback = new AudioWorkletNode(context, 'studioline-playback', { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
     const engine = new AudioEngine(context, capture, playback, options);
     capture.port.onmessage = (e) => {
-      if (e.data.type === 'frame') {
-        engine.captureHandoffMs += (Date.now() - e.data.at - engine.captureHandoffMs) * HANDOFF_SMOOTHING;
-        options.onFrame(e.data.pcm);
-      } else if (e.data.type === 'click') engine.clicks?.captured.push(e.data.at);
+      if (e.data.type === 'click') engine.clicks?.captured.push(e.data.at);
     };
     playback.port.onmessage = (e) => {
       if (e.data.type === 'stats') options.onJitterStats(e.data.senders);
@@ -92,8 +86,21 @@ export class AudioEngine {
     this.options.processing = processing;
   }
 
-  /** How long captured frames take from the capture worklet to the page, ms (smoothed). */
-  captureHandoffMs = 0;
+  /**
+   * New ports for the call worker: captured frames arrive on `capture`, frames to play go into
+   * `playback`. The worklets get the other ends (and drop the ports they had).
+   */
+  mediaPorts(): { capture: MessagePort; playback: MessagePort } {
+    const capture = new MessageChannel();
+    const playback = new MessageChannel();
+    this.control(this.capture, { type: 'media-port', port: capture.port2 }, [capture.port2]);
+    this.control(this.playback, { type: 'media-port', port: playback.port2 }, [playback.port2]);
+    return { capture: capture.port1, playback: playback.port1 };
+  }
+
+  private control(node: AudioWorkletNode, message: WorkletControl, transfer: Transferable[] = []): void {
+    node.port.postMessage(message, transfer);
+  }
 
   /** Click times seen by the latency benchmark's probe, once `probeClicks()` has turned it on. */
   clicks?: ClickLog;
@@ -101,8 +108,8 @@ export class AudioEngine {
   /** Test hook for bench/latency.mjs: both worklets report each click they see or play. */
   probeClicks(on = true): void {
     this.clicks = on ? { captured: [], played: [] } : undefined;
-    this.capture.port.postMessage({ type: 'probe', on });
-    this.playback.port.postMessage({ type: 'probe', on });
+    this.control(this.capture, { type: 'probe', on });
+    this.control(this.playback, { type: 'probe', on });
   }
 
   /** What the context reports now: its own processing delay and the device's output delay, ms. */
@@ -117,15 +124,6 @@ export class AudioEngine {
   /** The device's own delay from the render call to the speaker, in ms. */
   get outputLatencyMs(): number {
     return ((this.context.baseLatency ?? 0) + (this.context.outputLatency ?? 0)) * 1000;
-  }
-
-  /** Queues a sender's frame (at the context's rate) in its jitter buffer; `level` is its -dBov byte when known. */
-  play(sender: string, ctr: number, samples: Float32Array, level?: number): void {
-    this.playback.port.postMessage({ type: 'frame', sender, ctr, samples, level, at: Date.now() }, [samples.buffer]);
-  }
-
-  forget(sender: string): void {
-    this.playback.port.postMessage({ type: 'forget', sender });
   }
 
   async close(): Promise<void> {

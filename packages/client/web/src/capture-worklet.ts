@@ -1,40 +1,40 @@
 /**
- * Capture: collects the microphone's 128-sample render quanta into 10 ms frames of 16-bit PCM and
- * hands each frame to the main thread (transferred, not copied) with the wall-clock time it left. With the click probe on (a test
- * hook for the latency benchmark) it also reports when it sees each click.
+ * Capture: collects the microphone's 128-sample render quanta into 10 ms frames of 16-bit PCM,
+ * each ending with a device callback (frame-assembler.ts), and hands each frame straight to the
+ * call worker through its media port (transferred, not copied), with the wall-clock time it left. With the click probe on (a test hook for the latency
+ * benchmark) it also reports, on its own port, when it sees each click.
  */
+import { FrameAssembler } from '../../src/frame-assembler.js';
 import { ClickProbe } from './click-probe.js';
+import type { CapturedFrame, WorkletControl } from './media-messages.js';
 
 class CaptureProcessor extends AudioWorkletProcessor {
-  private readonly frameSamples = Math.round(sampleRate / 100);
-  private frame = new Int16Array(this.frameSamples);
-  private filled = 0;
+  private readonly frames = new FrameAssembler(Math.round(sampleRate / 100), (pcm) => {
+    // Stamped, so the worker can measure how long frames take to reach it (the latency the page shows).
+    const message: CapturedFrame = { type: 'frame', pcm, at: Date.now() };
+    this.media?.postMessage(message, [pcm.buffer]);
+  });
   private probe?: ClickProbe;
+  /** To the call worker; until the page hands it over, nothing is captured. */
+  private media?: MessagePort;
 
   constructor() {
     super();
-    this.port.onmessage = (e: MessageEvent) => {
-      if (e.data?.type === 'probe') this.probe = e.data.on ? new ClickProbe(sampleRate) : undefined;
+    this.port.onmessage = (e: MessageEvent<WorkletControl>) => {
+      if (e.data.type === 'media-port') this.media = e.data.port;
+      else if (e.data.type === 'probe') this.probe = e.data.on ? new ClickProbe(sampleRate) : undefined;
     };
   }
 
   process(inputs: Float32Array[][]): boolean {
     const input = inputs[0]?.[0];
-    if (!input) return true;
+    if (!input || !this.media) return true;
+    const now = Date.now();
     if (this.probe) {
-      const at = this.probe.scan(input, Date.now());
+      const at = this.probe.scan(input, now);
       if (at !== undefined) this.port.postMessage({ type: 'click', at });
     }
-    for (let i = 0; i < input.length; i++) {
-      const s = Math.max(-1, Math.min(1, input[i]));
-      this.frame[this.filled++] = s < 0 ? s * 32768 : s * 32767;
-      if (this.filled === this.frameSamples) {
-        // Stamped, so the page can measure how long frames take to reach it (the latency it shows).
-        this.port.postMessage({ type: 'frame', pcm: this.frame, at: Date.now() }, [this.frame.buffer]);
-        this.frame = new Int16Array(this.frameSamples);
-        this.filled = 0;
-      }
-    }
+    this.frames.push(input, now);
     return true;
   }
 }

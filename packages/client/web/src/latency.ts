@@ -4,10 +4,10 @@
  * the same span between two real pages and checks the two agree within 5 ms.
  *
  *   one frame (a sample waits for its 10 ms frame to fill, then plays that far into the frame)
- * + the capture hand-off: capture worklet to page (measured here; the peer's is taken to be alike)
+ * + the capture hand-off: capture worklet to call worker (measured; the peer's is taken to be alike)
  * + the network, both hops: our own round trip to the gateway (we cannot see the peer's link; on a
  *   LAN both are alike, and sender -> gateway -> receiver is about one round trip)
- * + the playback hand-off: page to playback worklet (measured; frames wait for the audio thread)
+ * + the playback hand-off: call worker to playback worklet (measured; frames wait for the audio thread)
  * + the jitter buffer's residence: how long frames really wait in it before they play (measured)
  *
  * The device's own delays (the context's baseLatency and outputLatency, and the microphone's input

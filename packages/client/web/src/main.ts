@@ -1,11 +1,11 @@
 /** The call page: reads the link in the address bar, makes a leaf when asked, and runs the call UI. */
-import { CallLink, LinkError, audioLevel, formatCallLink, generateLeaf, parseCallLink, parseLeaf } from '@studioline/protocol';
-import { AudioEngine, JitterStats, MOBILE_RATES, Resampler, STUDIO_RATES } from './audio.js';
-import { CallCore, FrameSink } from '../../src/call-core.js';
+import { CallLink, LinkError, formatCallLink, generateLeaf, parseCallLink, parseLeaf } from '@studioline/protocol';
+import { AudioEngine, JitterStats, MOBILE_RATES, STUDIO_RATES } from './audio.js';
+import type { CallState } from '../../src/call-core.js';
 import { CallRates, formatBitrate } from '../../src/call-stats.js';
-import { browserCall, CallState } from './call.js';
-import { CallRecording } from './recording.js';
 import { latencyLines } from './latency.js';
+import type { RecordingFile } from './media-messages.js';
+import { RemoteCall } from './remote-call.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -63,12 +63,10 @@ function run(): void {
   });
 
   let engine: AudioEngine | undefined;
-  let call: CallCore | undefined;
+  let call: RemoteCall | undefined;
   let muted = false;
-  let recording: CallRecording | undefined;
+  let recording = false;
   let jitter: JitterStats[] = [];
-  const resamplers = new Map<string, Resampler>();
-  const peerLevels = new Map<string, number>();
 
   const renderPeers = (peers: string[]) => {
     const list = $('peers');
@@ -100,13 +98,6 @@ function run(): void {
       engine = await AudioEngine.start({
         rates: link.mobile ? MOBILE_RATES : STUDIO_RATES,
         processing: $<HTMLInputElement>('processing').checked,
-        onFrame(pcm) {
-          const level = audioLevel(pcm);
-          $<HTMLMeterElement>('input-level').value = muted ? 0 : (127 - level) / 127;
-          if (muted) return;
-          recording?.addLocal(pcm);
-          void call?.send(pcm);
-        },
         onJitterStats(stats) {
           jitter = stats;
         },
@@ -119,67 +110,43 @@ function run(): void {
     $('join').hidden = true;
     $('call').hidden = false;
     $('stat-rate').textContent = `${(engine.sampleRate / 1000).toFixed(0)} kHz${engine.sampleRate < 200_000 && !link.mobile ? ' (the most this browser allows)' : ''}`;
-    call = browserCall(link, engine.sampleRate);
+    // The call itself runs in a worker: audio goes worklet -> worker -> network -> worker -> worklet,
+    // never through this thread (media-messages.ts).
+    call = new RemoteCall();
     call.on('state', ({ state, detail }) => setState(state, detail));
     call.on('peers', renderPeers);
-    // Received frames go to playback: each sender converted to the page's rate, then its jitter buffer.
-    const playback: FrameSink = {
-      push({ sender, ctr, level, sampleRate, pcm }) {
-        if (!engine) return;
-        let r = resamplers.get(sender);
-        if (!r || r.from !== sampleRate) {
-          r?.close();
-          resamplers.set(sender, (r = new Resampler(sampleRate, engine.sampleRate)));
-        }
-        peerLevels.set(sender, (127 - level) / 127);
-        engine.play(sender, Number(ctr), r.process(pcm), level);
-      },
-      forget(sender) {
-        engine?.forget(sender);
-        resamplers.get(sender)?.close();
-        resamplers.delete(sender);
-        peerLevels.delete(sender);
-      },
-    };
-    call.addSink(playback);
-    // A refusal or a lost call reaches the screen through the state events.
-    call.start().catch(() => undefined);
+    call.on('figures', ({ inputLevel, peerLevels }) => {
+      $<HTMLMeterElement>('input-level').value = inputLevel;
+      const levels = new Map(peerLevels);
+      for (const li of $('peers').querySelectorAll<HTMLLIElement>('li[data-sender]')) {
+        const meter = li.querySelector('meter');
+        if (meter) meter.value = levels.get(li.dataset.sender as string) ?? 0;
+      }
+    });
+    call.on('recording', ({ files, notRecorded }) => renderRecordings(files, notRecorded));
+    call.on('failed', (message) => showProblem(`The call stopped: ${message}. Reload the page to join again.`));
+    call.start(link, engine);
   });
 
   $('processing').addEventListener('change', () => void engine?.openMicrophone($<HTMLInputElement>('processing').checked));
 
   $('mute').addEventListener('click', () => {
     muted = !muted;
+    call?.mute(muted);
     $('mute').setAttribute('aria-pressed', String(muted));
     $('mute').textContent = muted ? 'Unmute' : 'Mute';
   });
 
-  let stopRecordingSink: (() => void) | undefined;
-  $('record').addEventListener('click', async () => {
-    if (!recording) {
-      if (!engine || !call) return;
-      recording = new CallRecording(engine.sampleRate);
-      stopRecordingSink = call.addSink(recording.recorder);
-      $('record').setAttribute('aria-pressed', 'true');
-      $('record').textContent = 'Stop recording';
-      return;
-    }
-    await finishRecording();
+  $('record').addEventListener('click', () => {
+    if (!call) return;
+    recording = !recording;
+    call.record(recording);
+    $('record').setAttribute('aria-pressed', String(recording));
+    $('record').textContent = recording ? 'Stop recording' : 'Record';
   });
 
-  /** Stops recording (if it is on) and offers its files. */
-  const finishRecording = async () => {
-    const done = recording;
-    if (!done) return;
-    recording = undefined;
-    stopRecordingSink?.();
-    $('record').setAttribute('aria-pressed', 'false');
-    $('record').textContent = 'Record';
-    renderRecordings(await done.files(), done.recorder.notRecorded);
-  };
-
   /** Offers one download per track and the mix; earlier recordings' links stay until the page closes. */
-  const renderRecordings = (files: { label: string; name: string; blob: Blob }[], notRecorded: number) => {
+  const renderRecordings = (files: RecordingFile[], notRecorded: number) => {
     const list = document.createElement('ul');
     if (notRecorded) {
       const li = document.createElement('li');
@@ -200,8 +167,7 @@ function run(): void {
   };
 
   $('leave').addEventListener('click', () => {
-    // A recording in progress is kept: its files stay offered below after the call.
-    void finishRecording();
+    // A recording in progress is kept: the worker finishes it, and its files stay offered below.
     call?.stop();
     void engine?.close();
     $('call').hidden = true;
@@ -210,22 +176,19 @@ function run(): void {
   // Bitrates from the counted bytes over a measured window (call-stats.ts).
   const rates = new CallRates();
   setInterval(() => {
-    if (!call || !engine) return;
-    const f = call.figures();
+    const latest = call?.latest;
+    if (!latest || !engine) return;
+    const f = latest.figures;
     rates.sample(performance.now(), f);
     $('stat-sent').textContent = formatBitrate(rates.sent.bitsPerSecond);
     $('stat-received').textContent = formatBitrate(rates.received.bitsPerSecond);
     $('stat-rtt').textContent = f.rttMs === undefined ? '–' : `${f.rttMs.toFixed(1)} ms`;
-    const lines = latencyLines(jitter, f.rttMs, engine);
+    const lines = latencyLines(jitter, f.rttMs, { captureHandoffMs: latest.captureHandoffMs, deviceLatency: engine.deviceLatency });
     $('stat-jitter').textContent = lines.jitter;
     $('stat-latency').textContent = lines.latency;
     const concealed = jitter.reduce((n, j) => n + j.concealed, 0);
     $('stat-lost').textContent = String(f.lost) + (concealed ? ` (${concealed} concealed)` : '');
     $('stat-decrypt').textContent = String(f.decryptFailed + f.replayed);
-    for (const li of $('peers').querySelectorAll<HTMLLIElement>('li[data-sender]')) {
-      const meter = li.querySelector('meter');
-      if (meter) meter.value = peerLevels.get(li.dataset.sender as string) ?? 0;
-    }
     const bitrates = { sentBps: rates.sent.bitsPerSecond, receivedBps: rates.received.bitsPerSecond };
     (window as unknown as { studioline: unknown }).studioline = { figures: f, bitrates, jitter, state: $('state').dataset.state };
   }, 500);

@@ -1,28 +1,25 @@
 /**
  * Playback: one jitter buffer per sender (packages/client/src/jitter-buffer.ts: target from the
  * measured jitter, drained to it in quiet audio, concealment without clicks), mixed into the
- * output. The audio clock (`currentTime`) is the buffers' clock, so sender/receiver drift is the
- * drift between the sender's capture and this context's output. Statistics go to the page four
- * times a second; with the click probe on (a test hook for the latency benchmark) it also reports
- * when it plays each click.
+ * output. Frames come straight from the call worker through the media port. The audio clock
+ * (`currentTime`) is the buffers' clock, so sender/receiver drift is the drift between the
+ * sender's capture and this context's output. Statistics go to the page four times a second on
+ * the worklet's own port; with the click probe on (a test hook for the latency benchmark) it also
+ * reports there when it plays each click.
  */
 import { JitterBuffer, JitterBufferStats } from '../../src/jitter-buffer.js';
 import { ClickProbe } from './click-probe.js';
 import { HANDOFF_SMOOTHING } from './latency.js';
+import type { PlaybackMessage, WorkletControl } from './media-messages.js';
 
 const STATS_EVERY_S = 0.25;
 
 interface Sender {
   buffer: JitterBuffer;
   probe?: ClickProbe;
-  /** How long frames take from the page's postMessage to here (they wait for the audio thread), ms, smoothed. */
+  /** How long frames take from the call worker's postMessage to here (they wait for the audio thread), ms, smoothed. */
   handoffMs: number;
 }
-
-type Message =
-  | { type: 'frame'; sender: string; ctr: number; samples: Float32Array; level?: number; at: number }
-  | { type: 'forget'; sender: string }
-  | { type: 'probe'; on: boolean };
 
 class PlaybackProcessor extends AudioWorkletProcessor {
   private readonly senders = new Map<string, Sender>();
@@ -32,22 +29,25 @@ class PlaybackProcessor extends AudioWorkletProcessor {
 
   constructor() {
     super();
-    this.port.onmessage = (e: MessageEvent) => {
-      const msg = e.data as Message;
-      if (msg.type === 'forget') return void this.senders.delete(msg.sender);
-      if (msg.type === 'probe') {
+    this.port.onmessage = (e: MessageEvent<WorkletControl>) => {
+      const msg = e.data;
+      if (msg.type === 'media-port') msg.port.onmessage = (m: MessageEvent<PlaybackMessage>) => this.receive(m.data);
+      else if (msg.type === 'probe') {
         this.probing = msg.on;
         for (const s of this.senders.values()) s.probe = msg.on ? new ClickProbe(sampleRate) : undefined;
-        return;
       }
-      let s = this.senders.get(msg.sender);
-      if (!s) {
-        s = { buffer: new JitterBuffer({ sampleRate }), probe: this.probing ? new ClickProbe(sampleRate) : undefined, handoffMs: Date.now() - msg.at };
-        this.senders.set(msg.sender, s);
-      }
-      s.handoffMs += (Date.now() - msg.at - s.handoffMs) * HANDOFF_SMOOTHING;
-      s.buffer.push(msg.ctr, msg.samples, currentTime * 1000, msg.level);
     };
+  }
+
+  private receive(msg: PlaybackMessage): void {
+    if (msg.type === 'forget') return void this.senders.delete(msg.sender);
+    let s = this.senders.get(msg.sender);
+    if (!s) {
+      s = { buffer: new JitterBuffer({ sampleRate }), probe: this.probing ? new ClickProbe(sampleRate) : undefined, handoffMs: Date.now() - msg.at };
+      this.senders.set(msg.sender, s);
+    }
+    s.handoffMs += (Date.now() - msg.at - s.handoffMs) * HANDOFF_SMOOTHING;
+    s.buffer.push(msg.ctr, msg.samples, currentTime * 1000, msg.level);
   }
 
   process(_inputs: Float32Array[][], outputs: Float32Array[][]): boolean {

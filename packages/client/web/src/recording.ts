@@ -1,17 +1,12 @@
 /**
  * Records the call in the browser, decrypted, with the call core's recorder: one track per sender
  * heard (at the sender's rate), one of this page's microphone, and a mix of them all aligned by
- * time. The WAVs are made in memory and offered as downloads; they never leave the browser.
+ * time. It runs in the call worker, where the frames are; the WAVs are made in memory there and
+ * offered by the page as downloads: they never leave the browser.
  */
 import { CallRecorder, LOCAL_TRACK } from '../../src/recorder.js';
 import { encodeWav } from '../../src/wav.js';
-
-export interface RecordingFile {
-  /** What a person reads: "Mix", "You", "Peer 1a2b3c (48 kHz)". */
-  label: string;
-  name: string;
-  blob: Blob;
-}
+import type { RecordingFile } from './media-messages.js';
 
 export class CallRecording {
   /** Add it to the call core as a sink: every frame heard goes in. */

@@ -1,0 +1,109 @@
+/**
+ * The call worker: the page's media path, off the main thread. Captured frames come straight from
+ * the capture worklet and are sealed and sent here; received frames are opened, converted to the
+ * context's rate and go straight to the playback worklet (media-messages.ts draws the path).
+ *
+ * Why a worker: measured with per-hop stamps, the audio threads ran like clockwork while frames
+ * waited on the page's main thread (layout, the stats panel, a busy tab) for up to tens of
+ * milliseconds, and the jitter buffers had to hold that much audio to ride it out.
+ */
+import { audioLevel } from '@studioline/protocol';
+import { CallCore, FrameSink } from '../../src/call-core.js';
+import { Resampler, prepareResamplers } from '../../src/resampler.js';
+import { browserCall } from './call.js';
+import { HANDOFF_SMOOTHING } from './latency.js';
+import type { CapturedFrame, FromCallWorker, PlaybackMessage, ToCallWorker } from './media-messages.js';
+import { CallRecording } from './recording.js';
+
+/** How often the page hears the figures and levels (its meters move at this rate). */
+const REPORT_EVERY_MS = 100;
+
+const scope = self as unknown as {
+  postMessage(message: FromCallWorker): void;
+  onmessage: ((e: MessageEvent<ToCallWorker>) => void) | null;
+};
+const report = (message: FromCallWorker) => scope.postMessage(message);
+const toLevel = (dbov: number) => (127 - dbov) / 127;
+
+let call: CallCore | undefined;
+let muted = false;
+let recording: { session: CallRecording; stopSink: () => void } | undefined;
+let captureHandoffMs = 0;
+let inputLevel = 0;
+const peerLevels = new Map<string, number>();
+
+function start(msg: Extract<ToCallWorker, { type: 'start' }>): void {
+  const { link, sampleRate, capture, playback } = msg;
+  const core = (call = browserCall(link, sampleRate));
+  core.on('state', ({ state, detail }) => report({ type: 'state', state, detail }));
+  core.on('peers', (peers) => report({ type: 'peers', peers }));
+
+  const toPlayback = (m: PlaybackMessage, transfer: Transferable[] = []) => playback.postMessage(m, transfer);
+  const resamplers = new Map<string, Resampler>();
+  const sink: FrameSink = {
+    push({ sender, ctr, level, sampleRate: from, pcm }) {
+      let r = resamplers.get(sender);
+      if (!r || r.from !== from) {
+        r?.close();
+        resamplers.set(sender, (r = new Resampler(from, sampleRate)));
+      }
+      peerLevels.set(sender, toLevel(level));
+      const samples = r.process(pcm);
+      toPlayback({ type: 'frame', sender, ctr: Number(ctr), samples, level, at: Date.now() }, [samples.buffer]);
+    },
+    forget(sender) {
+      toPlayback({ type: 'forget', sender });
+      resamplers.get(sender)?.close();
+      resamplers.delete(sender);
+      peerLevels.delete(sender);
+    },
+  };
+  core.addSink(sink);
+
+  capture.onmessage = (e: MessageEvent<CapturedFrame>) => {
+    const { pcm, at } = e.data;
+    captureHandoffMs += (Date.now() - at - captureHandoffMs) * HANDOFF_SMOOTHING;
+    inputLevel = muted ? 0 : toLevel(audioLevel(pcm));
+    if (muted) return;
+    recording?.session.addLocal(pcm);
+    void core.send(pcm);
+  };
+
+  const timer = setInterval(() => {
+    report({ type: 'figures', figures: core.figures(), inputLevel, peerLevels: [...peerLevels], captureHandoffMs });
+  }, REPORT_EVERY_MS);
+  core.on('ended', () => clearInterval(timer));
+  // A refusal or a lost call reaches the page through the state events.
+  core.start().catch(() => undefined);
+}
+
+async function setRecording(on: boolean, sampleRate: number): Promise<void> {
+  if (on && !recording && call) {
+    const session = new CallRecording(sampleRate);
+    recording = { session, stopSink: call.addSink(session.recorder) };
+  } else if (!on && recording) {
+    const { session, stopSink } = recording;
+    recording = undefined;
+    stopSink();
+    report({ type: 'recording', files: await session.files(), notRecorded: session.recorder.notRecorded });
+  }
+}
+
+let contextRate = 0;
+scope.onmessage = (e) => {
+  const msg = e.data;
+  const run = async () => {
+    if (msg.type === 'start') {
+      contextRate = msg.sampleRate;
+      // Loaded before the first frame arrives, so a sender's first frames are converted at once.
+      await prepareResamplers();
+      start(msg);
+    } else if (msg.type === 'mute') muted = msg.muted;
+    else if (msg.type === 'record') await setRecording(msg.on, contextRate);
+    else if (msg.type === 'stop') {
+      await setRecording(false, contextRate);
+      call?.stop();
+    }
+  };
+  run().catch((err: Error) => report({ type: 'failed', message: err.message }));
+};
