@@ -26,12 +26,17 @@ export class FrameAssembler {
   private filled = 0;
   private lastCallMs = -Infinity;
   private burstSamples = 0;
+  /** The sum, over the frame's samples so far, of the wall-clock time each was handed over. */
+  private wallSum = 0;
   readonly figures: AssemblerFigures = { realignments: 0, droppedSamples: 0 };
 
-  /** `emit` gets each full frame (a new array, which it may keep or transfer). */
+  /**
+   * `emit` gets each full frame (a new array, which it may keep or transfer) and how long, on
+   * average, its samples waited for it to fill, in ms (the first stretch of the mouth-to-ear path).
+   */
   constructor(
     readonly frameSamples: number,
-    private readonly emit: (frame: Int16Array) => void,
+    private readonly emit: (frame: Int16Array, fillWaitMs: number) => void,
   ) {
     this.frame = new Int16Array(frameSamples);
   }
@@ -44,10 +49,12 @@ export class FrameAssembler {
     for (let i = 0; i < input.length; i++) {
       const s = Math.max(-1, Math.min(1, input[i]));
       this.frame[this.filled++] = s < 0 ? s * 32768 : s * 32767;
+      this.wallSum += nowMs;
       if (this.filled === this.frameSamples) {
-        this.emit(this.frame);
+        this.emit(this.frame, nowMs - this.wallSum / this.frameSamples);
         this.frame = new Int16Array(this.frameSamples);
         this.filled = 0;
+        this.wallSum = 0;
       }
     }
   }
@@ -63,5 +70,6 @@ export class FrameAssembler {
     this.figures.droppedSamples += this.filled - quantum;
     this.frame.copyWithin(0, this.filled - quantum, this.filled);
     this.filled = quantum;
+    this.wallSum = this.lastCallMs * quantum;
   }
 }

@@ -223,6 +223,12 @@ export class JitterBuffer {
     };
   }
 
+  /** The counter of the frame the last sample read came from; undefined while concealing or idle. */
+  get playingCtr(): number | undefined {
+    return this.cur ? this.curCtr : undefined;
+  }
+  private curCtr = 0;
+
   /** Where playout has got to: the time just after the last sample read. */
   private clock = 0;
 
@@ -241,6 +247,7 @@ export class JitterBuffer {
     if (frame) {
       this.queue.delete(this.next);
       this.start(frame.samples, frame.level, now); // before next++: the depth is measured at this frame's start
+      this.curCtr = this.next;
       // Measured as it starts playing, so whatever drained or refilled the buffer meanwhile counts.
       this.residences.push([now, now - frame.arrival]);
       while (this.residences[0][0] < now - 1000) this.residences.shift();

@@ -23,14 +23,14 @@ const unmark = (v: number) => Math.round(v / 2);
  * was sent in, and where each burst starts.
  */
 function run(callbackMs: number, offset: number, seconds = 2) {
-  const frames: { sentIn: number; first: number; last: number }[] = [];
+  const frames: { sentIn: number; first: number; last: number; fillWaitMs: number }[] = [];
   const burstStarts: number[] = [];
   let burst = 0;
   let rendered = 0;
-  const assembler = new FrameAssembler(FRAME, (pcm) => {
+  const assembler = new FrameAssembler(FRAME, (pcm, fillWaitMs) => {
     // The frame ends in the quantum being pushed: [rendered, rendered + QUANTUM).
     const last = rendered + ((unmark(pcm[pcm.length - 1]) - rendered) % MARK + MARK) % MARK;
-    frames.push({ sentIn: burst, first: last - FRAME + 1, last });
+    frames.push({ sentIn: burst, first: last - FRAME + 1, last, fillWaitMs });
     assert.equal(unmark(pcm[0]), (last - FRAME + 1) % MARK, 'a frame holds consecutive samples');
   });
   const perCallback = (RATE * callbackMs) / 1000;
@@ -57,6 +57,8 @@ describe('frame assembly in the capture worklet', () => {
         // At most the frame's first quantum or two was captured in the burst before.
         const fromEarlier = burstStarts[f.sentIn] - f.first;
         assert.ok(fromEarlier <= 2 * QUANTUM, `frame ${f.first}-${f.last}, sent in burst ${f.sentIn}: ${fromEarlier} of its samples waited a burst`);
+        // What it reports its samples waited: about a quantum's share of a 10 ms burst, at most.
+        assert.ok(f.fillWaitMs >= 0 && f.fillWaitMs < 1.5, `frame ${f.first}-${f.last} reports ${f.fillWaitMs.toFixed(2)} ms`);
       }
       // Lined up once at most, dropping less than a frame; the audio is continuous from there on.
       assert.ok(figures.realignments <= 1, JSON.stringify(figures));
@@ -71,5 +73,7 @@ describe('frame assembly in the capture worklet', () => {
     assert.equal(frames[0].first, 0);
     for (let i = 1; i < frames.length; i++) assert.equal(frames[i].first, frames[i - 1].last + 1);
     assert.ok(frames.every((f) => f.last - f.first + 1 === FRAME));
+    // Samples handed over one quantum at a time wait about half a frame on average.
+    for (const f of frames) assert.ok(Math.abs(f.fillWaitMs - 5) < 0.5, `${f.fillWaitMs.toFixed(3)} ms`);
   });
 });

@@ -15,6 +15,8 @@ export type JitterStats = JitterBufferStats & {
   sender: string;
   /** How long its frames take from the call worker to the playback worklet, ms (smoothed). */
   handoffMs: number;
+  /** How long its samples wait from their frame's arrival in the worklet to being rendered (wall clock), ms (smoothed). */
+  playoutMs: number;
 };
 
 /** Click times (wall clock, ms) seen by the latency benchmark's probe: captured here, played from each sender. */

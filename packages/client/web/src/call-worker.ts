@@ -29,6 +29,7 @@ let call: CallCore | undefined;
 let muted = false;
 let recording: { session: CallRecording; stopSink: () => void } | undefined;
 let captureHandoffMs = 0;
+let captureFillMs = 0;
 let inputLevel = 0;
 const peerLevels = new Map<string, number>();
 
@@ -61,8 +62,9 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>): void {
   core.addSink(sink);
 
   capture.onmessage = (e: MessageEvent<CapturedFrame>) => {
-    const { pcm, at } = e.data;
+    const { pcm, at, fillWaitMs } = e.data;
     captureHandoffMs += (Date.now() - at - captureHandoffMs) * HANDOFF_SMOOTHING;
+    captureFillMs += (fillWaitMs - captureFillMs) * HANDOFF_SMOOTHING;
     inputLevel = muted ? 0 : toLevel(audioLevel(pcm));
     if (muted) return;
     recording?.session.addLocal(pcm);
@@ -70,7 +72,7 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>): void {
   };
 
   const timer = setInterval(() => {
-    report({ type: 'figures', figures: core.figures(), inputLevel, peerLevels: [...peerLevels], captureHandoffMs });
+    report({ type: 'figures', figures: core.figures(), inputLevel, peerLevels: [...peerLevels], captureFillMs, captureHandoffMs });
   }, REPORT_EVERY_MS);
   core.on('ended', () => clearInterval(timer));
   // A refusal or a lost call reaches the page through the state events.

@@ -9,9 +9,9 @@ import { ClickProbe } from './click-probe.js';
 import type { CapturedFrame, WorkletControl } from './media-messages.js';
 
 class CaptureProcessor extends AudioWorkletProcessor {
-  private readonly frames = new FrameAssembler(Math.round(sampleRate / 100), (pcm) => {
+  private readonly frames = new FrameAssembler(Math.round(sampleRate / 100), (pcm, fillWaitMs) => {
     // Stamped, so the worker can measure how long frames take to reach it (the latency the page shows).
-    const message: CapturedFrame = { type: 'frame', pcm, at: Date.now() };
+    const message: CapturedFrame = { type: 'frame', pcm, at: Date.now(), fillWaitMs };
     this.media?.postMessage(message, [pcm.buffer]);
   });
   private probe?: ClickProbe;

@@ -1,27 +1,31 @@
 /**
  * The latency the page shows: what a click takes from the capture worklet on one side to the
- * playback worklet on the other, computed from what the page can know. bench/latency.mjs measures
- * the same span between two real pages and checks the two agree within 5 ms.
+ * playback worklet on the other, computed from what the page can know, every part measured in
+ * wall-clock time. bench/latency.mjs measures the same span between two real pages and checks
+ * the two agree within 5 ms. The sender's side is the peer's; we take it to be like our own.
  *
- *   one frame (a sample waits for its 10 ms frame to fill, then plays that far into the frame)
- * + the capture hand-off: capture worklet to call worker (measured; the peer's is taken to be alike)
+ *   the capture fill: how long a sample waits for its 10 ms frame to fill (about 5 ms when the
+ *   device calls the worklet a quantum at a time; near 0 when it calls in 10 ms bursts, as frames
+ *   end with a burst)
+ * + the capture hand-off: capture worklet to call worker
  * + the network, both hops: our own round trip to the gateway (we cannot see the peer's link; on a
  *   LAN both are alike, and sender -> gateway -> receiver is about one round trip)
- * + the playback hand-off: call worker to playback worklet (measured; frames wait for the audio thread)
- * + the jitter buffer's residence: how long frames really wait in it before they play (measured)
+ * + the playback hand-off: call worker to playback worklet (frames wait for the audio thread)
+ * + the playout: from a frame's arrival in the worklet to the render call that plays each of its
+ *   samples (the jitter buffer's residence, the wait for the device's next callback, and how far
+ *   into the frame the sample is)
  *
  * The device's own delays (the context's baseLatency and outputLatency, and the microphone's input
  * delay, which the browser does not report) come on top; the page shows the output part beside it.
  */
 import type { JitterStats } from './audio.js';
 
-export const FRAME_MS = 10;
-
 /** Smoothing of the measured hand-off times (an exponential average over about the last second of frames). */
 export const HANDOFF_SMOOTHING = 0.01;
 
 /** What the page knows about its own audio path (the AudioEngine). */
 export interface LocalAudio {
+  captureFillMs: number;
   captureHandoffMs: number;
   deviceLatency: { baseMs: number; outputMs: number };
 }
@@ -29,7 +33,7 @@ export interface LocalAudio {
 /** The capture-to-playback estimate for the slowest sender, ms; undefined until there is a round trip and a sender. */
 export function captureToPlaybackMs(jitter: JitterStats[], rttMs: number | undefined, local: LocalAudio): number | undefined {
   if (rttMs === undefined || jitter.length === 0) return undefined;
-  return FRAME_MS + local.captureHandoffMs + rttMs + Math.max(...jitter.map((j) => j.handoffMs + j.residenceMs));
+  return local.captureFillMs + local.captureHandoffMs + rttMs + Math.max(...jitter.map((j) => j.handoffMs + j.playoutMs));
 }
 
 /** The two lines of the stats panel this module owns: the jitter buffer and mouth to ear. */

@@ -16,6 +16,8 @@ export interface CapturedFrame {
   type: 'frame';
   pcm: Int16Array;
   at: number;
+  /** How long its samples waited, on average, for the frame to fill, ms. */
+  fillWaitMs: number;
 }
 
 /** Call worker -> playback worklet: a sender's frame at the context's rate, stamped as it left the worker. */
@@ -56,6 +58,8 @@ export interface WorkerFigures {
   inputLevel: number;
   /** Each sender's level in the last frame heard, 0 to 1. */
   peerLevels: [string, number][];
+  /** How long captured samples wait for their frame to fill, ms (smoothed). */
+  captureFillMs: number;
   /** How long captured frames take from the capture worklet to the worker, ms (smoothed). */
   captureHandoffMs: number;
 }

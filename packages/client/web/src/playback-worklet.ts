@@ -7,7 +7,8 @@
  * the worklet's own port; with the click probe on (a test hook for the latency benchmark) it also
  * reports there when it plays each click.
  */
-import { JitterBuffer, JitterBufferStats } from '../../src/jitter-buffer.js';
+import { JitterBuffer } from '../../src/jitter-buffer.js';
+import type { JitterStats } from './audio.js';
 import { ClickProbe } from './click-probe.js';
 import { HANDOFF_SMOOTHING } from './latency.js';
 import type { PlaybackMessage, WorkletControl } from './media-messages.js';
@@ -19,7 +20,14 @@ interface Sender {
   probe?: ClickProbe;
   /** How long frames take from the call worker's postMessage to here (they wait for the audio thread), ms, smoothed. */
   handoffMs: number;
+  /** When each frame not yet played arrived here (wall clock), by counter. */
+  arrivals: Map<number, number>;
+  /** How long the samples played waited from their frame's arrival to being rendered (wall clock), ms, smoothed over about a second. */
+  playoutMs: number;
 }
+
+/** Arrival times kept per sender: frames older than this many counters behind the one playing are forgotten. */
+const ARRIVALS_KEPT = 100;
 
 class PlaybackProcessor extends AudioWorkletProcessor {
   private readonly senders = new Map<string, Sender>();
@@ -43,10 +51,13 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     if (msg.type === 'forget') return void this.senders.delete(msg.sender);
     let s = this.senders.get(msg.sender);
     if (!s) {
-      s = { buffer: new JitterBuffer({ sampleRate }), probe: this.probing ? new ClickProbe(sampleRate) : undefined, handoffMs: Date.now() - msg.at };
+      s = { buffer: new JitterBuffer({ sampleRate }), probe: this.probing ? new ClickProbe(sampleRate) : undefined, handoffMs: Date.now() - msg.at, arrivals: new Map(), playoutMs: 0 };
       this.senders.set(msg.sender, s);
     }
-    s.handoffMs += (Date.now() - msg.at - s.handoffMs) * HANDOFF_SMOOTHING;
+    const now = Date.now();
+    s.handoffMs += (now - msg.at - s.handoffMs) * HANDOFF_SMOOTHING;
+    s.arrivals.set(msg.ctr, now);
+    if (s.arrivals.size > 2 * ARRIVALS_KEPT) for (const ctr of s.arrivals.keys()) if (ctr < msg.ctr - ARRIVALS_KEPT) s.arrivals.delete(ctr);
     s.buffer.push(msg.ctr, msg.samples, currentTime * 1000, msg.level);
   }
 
@@ -56,9 +67,15 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     const now = currentTime * 1000;
     const wall = Date.now();
     if (this.scratch.length !== out.length) this.scratch = new Float32Array(out.length);
+    const playoutSmoothing = out.length / sampleRate;
     for (const [sender, s] of this.senders) {
       this.scratch.fill(0);
       s.buffer.read(this.scratch, now);
+      // The wall-clock wait from arrival to this render call, for the quantum just read (the jitter
+      // buffer's residence plus the wait for the device's callback, which the audio clock hides).
+      const playing = s.buffer.playingCtr;
+      const arrived = playing === undefined ? undefined : s.arrivals.get(playing);
+      if (arrived !== undefined) s.playoutMs += (wall - arrived - s.playoutMs) * playoutSmoothing;
       for (let i = 0; i < out.length; i++) out[i] += this.scratch[i];
       const at = s.probe?.scan(this.scratch, wall);
       if (at !== undefined) this.port.postMessage({ type: 'click', sender, at });
@@ -66,8 +83,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     for (let i = 0; i < out.length; i++) out[i] = Math.max(-1, Math.min(1, out[i]));
     if (currentTime - this.lastReport > STATS_EVERY_S) {
       this.lastReport = currentTime;
-      const senders: (JitterBufferStats & { sender: string; handoffMs: number })[] = [];
-      for (const [sender, s] of this.senders) senders.push({ sender, handoffMs: s.handoffMs, ...s.buffer.stats });
+      const senders: JitterStats[] = [];
+      for (const [sender, s] of this.senders) senders.push({ sender, handoffMs: s.handoffMs, playoutMs: s.playoutMs, ...s.buffer.stats });
       this.port.postMessage({ type: 'stats', senders });
     }
     return true;
