@@ -152,6 +152,7 @@ async function measure(name, urls, browsers) {
   const counts = await Promise.all(pages.map((p) => p.page.evaluate(() => [globalThis.studiolineAudio.clicks.captured.length, globalThis.studiolineAudio.clicks.played.length])));
   const device = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.deviceLatency)));
   const jitter = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studioline?.jitter)));
+  const stretches = await Promise.all(pages.map((p) => p.page.evaluate(() => ({ capture: globalThis.studioline?.capture, rttMs: globalThis.studioline?.figures.rttMs }))));
   const rate = await pages[0].page.evaluate(() => globalThis.studiolineAudio.sampleRate);
   const errors = pages.flatMap((p) => p.errors);
   await Promise.all(pages.map((p) => p.page.context().close()));
@@ -169,7 +170,8 @@ async function measure(name, urls, browsers) {
     shownP50: shownAll.length ? quantile(shownAll, 0.5) : NaN,
     baseLatencyMs: device[1].baseMs,
     outputLatencyMs: device[1].outputMs,
-    jitter: jitter.map((j) => j?.map(({ handoffMs, residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }) => ({ handoffMs, residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }))),
+    jitter: jitter.map((j) => j?.map(({ handoffMs, playoutMs, residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }) => ({ handoffMs, playoutMs, residenceMs, targetMs, depthMs, underruns, concealed, late, cutMs }))),
+    stretches,
   };
 }
 
@@ -222,6 +224,15 @@ const buffers = [
   '|---|---|---|---|---|---|---|---|',
   ...results.flatMap((r) => r.jitter.map((senders, page) => senders?.map((j) => `| ${r.name} | ${'AB'[page]} | ${f(j.residenceMs)} | ${f(j.targetMs)} | ${j.underruns} | ${j.concealed} | ${j.late} | ${f(j.cutMs)} |`).join('\n'))),
 ];
+// Where the time goes, as each page measured it (latency.ts adds these up for the figure it shows).
+const parts = [
+  '| topology | page | capture fill ms | capture hand-off ms | round trip ms | playback hand-off ms | playout ms |',
+  '|---|---|---|---|---|---|---|',
+  ...results.flatMap((r) => r.stretches.map((s, page) => {
+    const j = r.jitter[page]?.[0];
+    return `| ${r.name} | ${'AB'[page]} | ${f(s.capture?.fillMs)} | ${f(s.capture?.handoffMs)} | ${f(s.rttMs)} | ${f(j?.handoffMs)} | ${f(j?.playoutMs)} |`;
+  })),
+];
 const table = [
   `Command: \`npm run bench:latency\` (${CLICKS} clicks each way).`,
   `Machine: ${machine}.`,
@@ -232,6 +243,10 @@ const table = [
   'Each page\'s jitter buffer at the end of the run (the other page as sender):',
   '',
   buffers.join('\n'),
+  '',
+  'Where the time went, as each page measured it (the figure it shows is their sum; the sender\'s capture is taken to be like the listener\'s own):',
+  '',
+  parts.join('\n'),
   '',
 ].join('\n');
 console.log(table);

@@ -190,7 +190,13 @@ function run(): void {
     $('stat-lost').textContent = String(f.lost) + (concealed ? ` (${concealed} concealed)` : '');
     $('stat-decrypt').textContent = String(f.decryptFailed + f.replayed);
     const bitrates = { sentBps: rates.sent.bitsPerSecond, receivedBps: rates.received.bitsPerSecond };
-    (window as unknown as { studioline: unknown }).studioline = { figures: f, bitrates, jitter, state: $('state').dataset.state };
+    (window as unknown as { studioline: unknown }).studioline = {
+      figures: f,
+      bitrates,
+      jitter,
+      capture: { fillMs: latest.captureFillMs, handoffMs: latest.captureHandoffMs },
+      state: $('state').dataset.state,
+    };
   }, 500);
 }
 
