@@ -7,24 +7,23 @@ import { IncomingMessage, Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import {
-  AUDIO_ENVELOPE_HEADER_BYTES,
   ClientMessage,
   ControlEnvelope,
-  DELIVER_COUNT_OFFSET,
-  DELIVER_SENT_AT_OFFSET,
-  ENVELOPE_DELIVER,
+  DeliverEnvelope,
   ERRORS,
+  EnvelopeError,
   ErrorCode,
   ServerMessage,
   WEBSOCKET_PATH,
   errorMessage,
   isControlEnvelope,
   parseClientMessage,
+  decodeDeliverEnvelope,
+  encodeAudioHeader,
+  isDeliverEnvelope,
   preciseNow,
-  readU32,
   senderIdFromText,
   wireFrameKid,
-  writeAudioHeader,
 } from '@studioline/protocol';
 import { Backend, Logger, OpsServer, Registry, listen, once, runAll, serverUrl, startOpsServer } from '@studioline/server-kit';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
@@ -418,13 +417,12 @@ export class GatewayService {
       this.metrics.drops.inc({ reason: 'no_route' });
       return;
     }
-    const header = Buffer.allocUnsafe(AUDIO_ENVELOPE_HEADER_BYTES);
-    writeAudioHeader(header, session.member, preciseNow());
+    const header = encodeAudioHeader(session.member, preciseNow());
     if (!this.deps.backend.bus.publish(session.relayChannel as string, header, frame)) this.metrics.drops.inc({ reason: 'bus_down' });
   }
 
   private onBusMessage(msg: Buffer): void {
-    if (msg.length > DELIVER_COUNT_OFFSET && msg[0] === ENVELOPE_DELIVER) return this.onDeliver(msg);
+    if (isDeliverEnvelope(msg)) return this.onDeliver(msg);
     if (isControlEnvelope(msg)) {
       try {
         this.onControl(JSON.parse(msg.toString('utf8')) as ControlEnvelope);
@@ -435,14 +433,18 @@ export class GatewayService {
   }
 
   private onDeliver(msg: Buffer): void {
-    const targets = msg[DELIVER_COUNT_OFFSET];
-    const start = DELIVER_COUNT_OFFSET + 1 + 4 * targets;
-    if (msg.length <= start) return;
-    this.metrics.hopLatency.observe((preciseNow() - msg.readDoubleBE(DELIVER_SENT_AT_OFFSET)) / 1000);
-    const frame = msg.subarray(start);
+    let env: DeliverEnvelope;
+    try {
+      env = decodeDeliverEnvelope(msg);
+    } catch (err) {
+      if (!(err instanceof EnvelopeError)) throw err;
+      return this.metrics.drops.inc({ reason: 'malformed' });
+    }
+    const { frame, conns } = env;
+    this.metrics.hopLatency.observe((preciseNow() - env.sentAt) / 1000);
     const now = performance.now();
-    for (let i = 0; i < targets; i++) {
-      const session = this.sessions.get(readU32(msg, DELIVER_COUNT_OFFSET + 1 + 4 * i));
+    for (let i = 0; i < conns.length; i++) {
+      const session = this.sessions.get(conns[i]);
       if (!session || session.state !== 'joined') {
         this.metrics.drops.inc({ reason: 'unknown_conn' });
         continue;
