@@ -28,6 +28,17 @@ export type ErrorCode = keyof typeof ERRORS;
 /** Close codes after which a client should not reconnect by itself: a person has to act. */
 export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4400, 4401, 4403, 4409, 4429]);
 
+/**
+ * The refusals a client can meet before its socket opens. A refused upgrade carries only its HTTP
+ * status, so a client reads back the refusal from it ({@link upgradeRefusalForStatus}); the gateway
+ * also answers `not_found` (404) for a wrong path, which a client reports as a failed connection.
+ */
+export const UPGRADE_REFUSALS = ['bad_origin', 'too_many_attempts', 'draining'] as const satisfies readonly ErrorCode[];
+
+export function upgradeRefusalForStatus(httpStatus: number): (typeof UPGRADE_REFUSALS)[number] | undefined {
+  return UPGRADE_REFUSALS.find((code) => ERRORS[code].httpStatus === httpStatus);
+}
+
 export function errorForCloseCode(closeCode: number, reason?: string): ErrorCode | undefined {
   if (reason && reason in ERRORS) return reason as ErrorCode;
   for (const [code, info] of Object.entries(ERRORS)) if (info.closeCode === closeCode) return code as ErrorCode;
