@@ -11,7 +11,7 @@
  * The gateway publishes the header and the frame as two parts that the bus writes together, so the
  * frame is never copied into an envelope.
  */
-import { EnvelopeError } from './envelope.js';
+import { EnvelopeError, expectEnvelopeType, hasEnvelopeType } from './envelope.js';
 
 export const AUDIO_ENVELOPE = 0x01;
 export const AUDIO_ENVELOPE_HEADER_BYTES = 13;
@@ -34,19 +34,14 @@ export function encodeAudioHeader(member: number, sentAt: number): Buffer {
   return header;
 }
 
-/** A whole envelope in one buffer (for tests and tools; the gateway publishes header and frame apart). */
-export function encodeAudioEnvelope(env: AudioEnvelope): Buffer {
-  return Buffer.concat([encodeAudioHeader(env.member, env.sentAt), env.frame]);
-}
-
 /** True when the first byte says AUDIO; {@link decodeAudioEnvelope} checks the rest. */
 export function isAudioEnvelope(msg: Uint8Array): boolean {
-  return msg.length > 0 && msg[0] === AUDIO_ENVELOPE;
+  return hasEnvelopeType(msg, AUDIO_ENVELOPE);
 }
 
 /** @throws EnvelopeError when `msg` is not an AUDIO envelope or is too short to hold a frame. */
 export function decodeAudioEnvelope(msg: Buffer): AudioEnvelope {
-  if (!isAudioEnvelope(msg)) throw new EnvelopeError(`not an AUDIO envelope (type byte ${msg.length ? msg[0] : 'missing'})`);
+  expectEnvelopeType(msg, AUDIO_ENVELOPE, 'an AUDIO');
   if (msg.length <= AUDIO_ENVELOPE_HEADER_BYTES) {
     throw new EnvelopeError(`AUDIO envelope truncated: ${msg.length} bytes, needs a ${AUDIO_ENVELOPE_HEADER_BYTES}-byte header and a frame`);
   }

@@ -13,7 +13,7 @@
  * only copies it with the frame's sentAt ({@link stampDeliverHeader}); the frame is published
  * beside the header, never copied into it.
  */
-import { EnvelopeError } from './envelope.js';
+import { EnvelopeError, expectEnvelopeType, hasEnvelopeType } from './envelope.js';
 
 export const DELIVER_ENVELOPE = 0x02;
 export const MAX_DELIVER_TARGETS = 255;
@@ -54,19 +54,14 @@ export function stampDeliverHeader(header: Buffer, sentAt: number): Buffer {
   return out;
 }
 
-/** A whole envelope in one buffer (for tests and tools; the relay publishes header and frame apart). */
-export function encodeDeliverEnvelope(env: DeliverEnvelope): Buffer {
-  return Buffer.concat([encodeDeliverHeader(env.conns, env.sentAt), env.frame]);
-}
-
 /** True when the first byte says DELIVER; {@link decodeDeliverEnvelope} checks the rest. */
 export function isDeliverEnvelope(msg: Uint8Array): boolean {
-  return msg.length > 0 && msg[0] === DELIVER_ENVELOPE;
+  return hasEnvelopeType(msg, DELIVER_ENVELOPE);
 }
 
 /** @throws EnvelopeError when `msg` is not a DELIVER envelope, names no destination, or is too short for its destinations and a frame. */
 export function decodeDeliverEnvelope(msg: Buffer): DeliverEnvelope {
-  if (!isDeliverEnvelope(msg)) throw new EnvelopeError(`not a DELIVER envelope (type byte ${msg.length ? msg[0] : 'missing'})`);
+  expectEnvelopeType(msg, DELIVER_ENVELOPE, 'a DELIVER');
   if (msg.length <= COUNT_OFFSET) throw new EnvelopeError(`DELIVER envelope truncated: ${msg.length} bytes, its fixed header alone is ${CONNS_OFFSET}`);
   const count = msg[COUNT_OFFSET];
   if (count === 0) throw new EnvelopeError('DELIVER envelope names no destination');

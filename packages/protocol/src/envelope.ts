@@ -18,6 +18,16 @@ export class EnvelopeError extends Error {
   readonly code = 'malformed_envelope';
 }
 
+/** True when the first byte of `msg` is the binary envelope type `type`. */
+export function hasEnvelopeType(msg: Uint8Array, type: number): boolean {
+  return msg.length > 0 && msg[0] === type;
+}
+
+/** @throws EnvelopeError naming `name` when the first byte of `msg` is not `type`. */
+export function expectEnvelopeType(msg: Uint8Array, type: number, name: string): void {
+  if (!hasEnvelopeType(msg, type)) throw new EnvelopeError(`not ${name} envelope (type byte ${msg.length ? msg[0] : 'missing'})`);
+}
+
 /** Wall-clock time in ms with sub-ms precision, comparable between processes on one host or NTP-synced hosts. */
 export function preciseNow(): number {
   return performance.timeOrigin + performance.now();

@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import {
   AudioEnvelope,
   ControlEnvelope,
-  EnvelopeError,
   decodeAudioEnvelope,
   isAudioEnvelope,
   isControlEnvelope,
@@ -106,9 +105,8 @@ export class RelayService {
     let env: AudioEnvelope;
     try {
       env = decodeAudioEnvelope(msg);
-    } catch (err) {
-      if (!(err instanceof EnvelopeError)) throw err;
-      return this.metrics.drops.inc({ reason: 'malformed' });
+    } catch {
+      return this.metrics.drops.inc({ reason: 'malformed' }); // decode throws only EnvelopeError
     }
     const member = this.table.member(env.member);
     if (!member) return this.metrics.drops.inc({ reason: 'unknown_member' });
