@@ -26,6 +26,14 @@ export class RedisKeys {
   authFailures(address: string): string {
     return `${this.prefix}authfail:${address}`;
   }
+  /**
+   * HASH of what one gateway holds per client address (address-counts.ts): fields `s|ADDRESS` open
+   * sockets, `u|ADDRESS` sockets not yet authenticated, `c|ADDRESS` key checks in flight; values
+   * counts. Expires a lease after the gateway's last renewal.
+   */
+  addressCounts(gatewayId: string): string {
+    return `${this.prefix}addr:${gatewayId}`;
+  }
   /** ZSET of live relays or gateways: member the process id, score the time (ms) its registration expires. */
   presence(kind: 'relays' | 'gateways'): string {
     return `${this.prefix}${kind}`;

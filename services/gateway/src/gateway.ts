@@ -34,7 +34,7 @@ import { KeyStoreUnavailableError, KeyVerifier } from './key-verifier.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { RelayRouter } from './relay-router.js';
 import { Session } from './session.js';
-import { AddressLimits } from './address-limits.js';
+import { SharedAddressLimits } from './shared-address-limits.js';
 import { OriginPolicy } from './origin-policy.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { WindowBudget } from './window-budget.js';
@@ -66,7 +66,7 @@ export class GatewayService {
   private readonly wss: WebSocketServer;
   private readonly proxies: TrustedProxies;
   private readonly origins: OriginPolicy;
-  private readonly addressLimits: AddressLimits;
+  private readonly addressLimits: SharedAddressLimits;
   private readonly server: Server;
   private metricsServer?: OpsServer;
   private timers: NodeJS.Timeout[] = [];
@@ -90,7 +90,13 @@ export class GatewayService {
     this.channel = backend.names.gatewayChannel(this.id);
     this.proxies = TrustedProxies.parse(config.trustedProxies);
     this.origins = new OriginPolicy(config.allowedOrigins, config.publicUrl, config.host);
-    this.addressLimits = new AddressLimits(config.socketsPerAddress, config.unauthenticatedPerAddress);
+    // Issue 11 item 1: per-address caps and key checks across gateways (shared-address-limits.ts).
+    this.addressLimits = new SharedAddressLimits(backend.addressCounts(this.id, config.registrationTtlMs), {
+      ...config,
+      maxWaitMs: config.joinTimeoutMs,
+      renewMs: config.heartbeatMs,
+      onWait: () => this.metrics.keyChecksWaited.inc(),
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
     const app = createHttpApp({ registry, serveMetrics: config.metricsPort === 0, readiness: () => this.readiness(), webRoot: config.webRoot });
     this.server = createServer(app);
@@ -107,6 +113,7 @@ export class GatewayService {
     await backend.bus.subscribe(backend.names.revocations(), (msg) => this.onRevocation(msg));
     await backend.bus.subscribe(backend.names.relaysChanged(), () => void this.router.refresh());
     await this.beat();
+    this.addressLimits.start();
     await this.router.refresh();
     this.timers.push(
       setInterval(() => void this.beat(), this.config.heartbeatMs),
@@ -179,28 +186,21 @@ export class GatewayService {
     if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
     const { address, viaProxy } = this.proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     if (!this.originAllowed(req, viaProxy)) return refuse(403, 'bad_origin', ERRORS.bad_origin.message);
-    const crowded = this.addressLimits.refusal(address);
-    if (crowded) return refuse(429, crowded, 'Too many connections from this address.');
-    let failures = 0;
-    try {
-      failures = await this.deps.backend.authFailures.count(address);
-    } catch {
-      /* store down: the key check will refuse with "unavailable" */
+    // Counted (across gateways) from here; given back when the socket closes, or at once when
+    // there is no socket after all (ws calls back synchronously; a bad handshake never calls back).
+    const admitted = await this.addressLimits.admit(address);
+    if (admitted === 'unavailable') return refuse(503, 'unavailable', ERRORS.unavailable.message);
+    if (admitted === 'too_many_attempts') this.metrics.authFailures.inc({ reason: 'rate_limited' });
+    if (admitted !== 'ok') return refuse(429, admitted, admitted === 'too_many_attempts' ? ERRORS.too_many_attempts.message : 'Too many connections from this address.');
+    let opened = false;
+    if (!this.draining) {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        opened = true;
+        this.onConnection(ws, address);
+      });
     }
-    if (failures >= this.config.authFailLimit) {
-      this.metrics.authFailures.inc({ reason: 'rate_limited' });
-      return refuse(429, 'too_many_attempts', ERRORS.too_many_attempts.message);
-    }
-    if (this.draining) return refuse(503, 'draining', ERRORS.draining.message);
-    // Checked again: the store lookup above let other upgrades from this address in meanwhile.
-    const crowdedNow = this.addressLimits.refusal(address);
-    if (crowdedNow) return refuse(429, crowdedNow, 'Too many connections from this address.');
-    // Counted only once the socket exists (ws calls back synchronously; a bad handshake never
-    // calls back, and must not hold a place), and uncounted when it closes.
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.addressLimits.opened(address);
-      this.onConnection(ws, address);
-    });
+    if (!opened) this.addressLimits.closed(address, false);
+    if (this.draining && !opened) return refuse(503, 'draining', ERRORS.draining.message);
   }
 
   // ---- sessions ----
@@ -311,26 +311,21 @@ export class GatewayService {
   }
 
   /**
-   * Checks a join's key under the failed-key limit: the checks of this address in flight on this
-   * gateway count as failures from the moment they start (synchronously, before any await), and a
-   * failure is recorded in the store before its check stops counting. Returns the good key's
-   * verdict, or undefined once the session is refused.
+   * Checks a join's key under the failed-key limit, across gateways: the check waits for a place
+   * (failures plus checks in flight under the limit; see shared-address-limits.ts), counts in
+   * flight from its start, and its failure is recorded in the same step that ends it. Returns the
+   * good key's verdict, or undefined once the session is refused.
    */
   private async checkKey(session: Session, apikey: string) {
     const { address } = session;
-    const inFlight = this.addressLimits.startCheck(address);
+    const admission = await this.addressLimits.beginCheck(address, () => session.state === 'verifying');
+    if (admission === 'gone') return undefined;
+    if (admission !== 'go') {
+      if (admission === 'too_many_attempts') this.metrics.authFailures.inc({ reason: 'rate_limited' });
+      return void this.refuse(session, admission);
+    }
+    let failed = false;
     try {
-      let failures = 0;
-      try {
-        failures = await this.deps.backend.authFailures.count(address);
-      } catch {
-        /* store down: the key check will refuse with "unavailable" */
-      }
-      if (session.state !== 'verifying') return undefined;
-      if (failures + inFlight > this.config.authFailLimit) {
-        this.metrics.authFailures.inc({ reason: 'rate_limited' });
-        return void this.refuse(session, 'too_many_attempts');
-      }
       let verdict;
       try {
         verdict = await this.verifier.verify(apikey);
@@ -339,11 +334,11 @@ export class GatewayService {
         return void this.refuse(session, 'unavailable');
       }
       if (verdict.ok) return verdict;
+      failed = true;
       this.metrics.authFailures.inc({ reason: verdict.reason });
-      await this.deps.backend.authFailures.record(address, this.config.authFailWindowMs).catch(() => undefined);
       return void this.refuse(session, verdict.reason === 'revoked' ? 'key_revoked' : 'unauthorized');
     } finally {
-      this.addressLimits.endCheck(address);
+      await this.addressLimits.endCheck(address, failed);
     }
   }
 
@@ -597,6 +592,7 @@ export class GatewayService {
     for (const t of this.timers) clearInterval(t);
     await runAll([
       () => backend.gateways.remove(this.id),
+      () => this.addressLimits.stop(),
       () => backend.bus.unsubscribe(this.channel),
       () => backend.bus.unsubscribe(backend.names.revocations()),
       () => backend.bus.unsubscribe(backend.names.relaysChanged()),
