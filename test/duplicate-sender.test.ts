@@ -26,7 +26,7 @@ function joinWith(url: string, apiKey: string, text: string): { ws: WebSocket; o
 }
 
 function suite(name: string, kind: () => BackendKind, skip?: string) {
-  describe(`duplicate sender ids across 2 gateways (${name})`, { skip }, () => {
+  describe(`duplicate sender ids across 2 gateways (${name})`, { skip, timeout: 60_000 }, () => {
     let deployment: TwoGateways;
     before(async () => {
       deployment = await startTwoGateways(kind());

@@ -49,7 +49,7 @@ const total = async (gateways: Gateway[], name: string, labels: Record<string, s
   return sum;
 };
 
-describe('per-address limits across 2 gateways on one Redis', { skip }, () => {
+describe('per-address limits across 2 gateways on one Redis', { skip, timeout: 120_000 }, () => {
   let redis: TestRedis;
   const apiKey = generateApiKey();
   const started: ServiceProcess[] = [];

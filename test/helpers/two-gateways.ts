@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { GATEWAY_DEFAULTS, GatewayConfig, GatewayService } from '@studioline/gateway';
 import { KeyService } from '@studioline/keys-admin';
 import { RELAY_DEFAULTS, RelayService } from '@studioline/relay';
-import { Backend, Registry, createLogger, createMemoryBackend, createRedisBackend, generateApiKey, hashApiKey } from '@studioline/server-kit';
+import { Backend, Bus, BusHandler, MemoryBus, Registry, createLogger, createMemoryBackend, createRedisBackend, generateApiKey, hashApiKey } from '@studioline/server-kit';
 
 export interface TwoGateways {
   /** The gateways' http://host:port. */
@@ -23,12 +23,47 @@ export interface TwoGateways {
 
 export type BackendKind = 'memory' | { redisUrl: string; prefix: string };
 
+/**
+ * One service's view of a shared in-memory bus. The memory bus holds one handler per channel (one
+ * process runs one gateway), but two gateways both listen on the broadcast channels (revocations,
+ * key changes), as each does on its own Redis connection: the view fans a channel out to every
+ * service subscribed to it.
+ */
+class BusHub {
+  private readonly bus = new MemoryBus();
+  private readonly listeners = new Map<string, Set<BusHandler>>();
+
+  view(): Bus {
+    const mine = new Map<string, BusHandler>();
+    return {
+      publish: (channel, head, body) => this.bus.publish(channel, head, body),
+      subscribe: async (channel, handler) => {
+        mine.set(channel, handler);
+        let set = this.listeners.get(channel);
+        if (!set) {
+          this.listeners.set(channel, (set = new Set()));
+          await this.bus.subscribe(channel, (msg) => {
+            for (const h of this.listeners.get(channel) ?? []) h(msg);
+          });
+        }
+        set.add(handler);
+      },
+      unsubscribe: async (channel) => {
+        const handler = mine.get(channel);
+        if (handler) this.listeners.get(channel)?.delete(handler);
+        mine.delete(channel);
+      },
+    };
+  }
+}
+
 export async function startTwoGateways(kind: BackendKind, gateway: Partial<GatewayConfig> = {}): Promise<TwoGateways> {
   const logger = createLogger('studioline', { destination: new PassThrough().resume() });
   const backends: Backend[] = [];
   const shared = kind === 'memory' ? createMemoryBackend() : undefined;
+  const hub = new BusHub();
   const backend = (): Backend => {
-    if (shared) return shared;
+    if (shared) return { ...shared, bus: hub.view() };
     const b = createRedisBackend({ url: (kind as { redisUrl: string }).redisUrl, prefix: (kind as { prefix: string }).prefix, logger });
     backends.push(b);
     return b;

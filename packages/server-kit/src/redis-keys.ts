@@ -51,6 +51,10 @@ export class RedisKeys {
   revocations(): string {
     return `${this.prefix}keys:revoked`;
   }
+  /** Channel: JSON { hash } of a key whose expiry changed, so gateways holding it re-read it. */
+  keyChanges(): string {
+    return `${this.prefix}keys:changed`;
+  }
   /** Channel: a relay registered or left (any payload); gateways re-read the directory at once. */
   relaysChanged(): string {
     return `${this.prefix}relays:changed`;

@@ -31,6 +31,7 @@ import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { GatewayConfig } from './config.js';
 import { createHttpApp } from './http-app.js';
 import { KeyStoreUnavailableError, KeyVerifier } from './key-verifier.js';
+import { KeyExpiry } from './key-expiry.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { RelayRouter } from './relay-router.js';
 import { Session } from './session.js';
@@ -67,6 +68,7 @@ export class GatewayService {
   private readonly proxies: TrustedProxies;
   private readonly origins: OriginPolicy;
   private readonly addressLimits: SharedAddressLimits;
+  private readonly keyExpiry: KeyExpiry;
   private readonly server: Server;
   private metricsServer?: OpsServer;
   private timers: NodeJS.Timeout[] = [];
@@ -86,6 +88,14 @@ export class GatewayService {
       storeUp: () => backend.isReady(),
     });
     this.verifier = new KeyVerifier(backend.keys, config.staticKeyHashes, config.keyCacheMs, (result) => this.metrics.keyCache.inc({ result }));
+    // Issue 11 item 2: keys that expire during a call (key-expiry.ts).
+    this.keyExpiry = new KeyExpiry({
+      backend,
+      verifier: this.verifier,
+      logger,
+      inUse: (hash) => [...this.sessions.values()].some((s) => s.keyHash === hash && s.state !== 'closed'),
+      closeKey: (hash, code) => this.closeKey(hash, code),
+    });
     this.router = new RelayRouter(backend.relays, logger, () => this.rehomeLines());
     this.channel = backend.names.gatewayChannel(this.id);
     this.proxies = TrustedProxies.parse(config.trustedProxies);
@@ -111,6 +121,7 @@ export class GatewayService {
     const { backend, logger } = this.deps;
     await backend.bus.subscribe(this.channel, (msg) => this.onBusMessage(msg));
     await backend.bus.subscribe(backend.names.revocations(), (msg) => this.onRevocation(msg));
+    await this.keyExpiry.start();
     await backend.bus.subscribe(backend.names.relaysChanged(), () => void this.router.refresh());
     await this.beat();
     this.addressLimits.start();
@@ -295,6 +306,7 @@ export class GatewayService {
     // the line on other gateways are the relay's to compare.
     for (const other of this.lines.get(msg.line) ?? []) if (other.senderNumber === senderNumber) return this.refuse(session, 'bad_request');
     session.keyHash = verdict.hash;
+    this.keyExpiry.track(verdict.hash, verdict.expiresAt);
     this.addressLimits.authenticated(session.address);
     session.keyId = verdict.keyId;
     session.line = msg.line;
@@ -542,7 +554,12 @@ export class GatewayService {
       return;
     }
     this.verifier.evict(hash);
-    for (const session of this.sessions.values()) if (session.keyHash === hash) this.refuse(session, 'key_revoked');
+    this.closeKey(hash, 'key_revoked');
+  }
+
+  /** Closes every session authenticated with the key of this digest (revoked, rotated or expired). */
+  private closeKey(hash: string, code: 'key_revoked' | 'key_expired'): void {
+    for (const session of this.sessions.values()) if (session.keyHash === hash) this.refuse(session, code);
   }
 
   /** Each second, each joined peer's bitrate both ways into the histogram (p99 <= budget is one query). */
@@ -593,6 +610,7 @@ export class GatewayService {
     await runAll([
       () => backend.gateways.remove(this.id),
       () => this.addressLimits.stop(),
+      () => this.keyExpiry.stop(),
       () => backend.bus.unsubscribe(this.channel),
       () => backend.bus.unsubscribe(backend.names.revocations()),
       () => backend.bus.unsubscribe(backend.names.relaysChanged()),
