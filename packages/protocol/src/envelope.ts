@@ -38,7 +38,7 @@ export type ControlEnvelope =
   | { t: 'join'; gw: string; conn: number; line: string; sender: string; capacity: number; rejoin: boolean }
   | { t: 'leave'; gw: string; member: number }
   | { t: 'joined'; relay: string; conn: number; member: number; peers: string[] }
-  | { t: 'refused'; conn: number; code: 'line_full' }
+  | { t: 'refused'; conn: number; code: 'line_full' | 'bad_request' }
   | { t: 'peer'; event: 'joined' | 'left'; conns: number[]; sender: string };
 
 export function isControlEnvelope(bytes: Uint8Array): boolean {

@@ -9,6 +9,7 @@ export const ERRORS = {
   bad_request: { closeCode: 4400, httpStatus: 400, message: 'The request was malformed (expected a join message first).' },
   unauthorized: { closeCode: 4401, httpStatus: 401, message: 'The API key is wrong, expired or unknown.' },
   key_revoked: { closeCode: 4403, httpStatus: 403, message: 'The API key was revoked.' },
+  key_expired: { closeCode: 4403, httpStatus: 403, message: 'The API key expired.' },
   bad_origin: { closeCode: 4403, httpStatus: 403, message: 'This page origin is not allowed to connect.' },
   not_found: { closeCode: 0, httpStatus: 404, message: 'There is nothing at this address.' },
   join_timeout: { closeCode: 4408, httpStatus: 408, message: 'No join message arrived in time.' },

@@ -2,50 +2,56 @@
  * A join's API key: checked under the failed-key limit, recorded on the session once good, and
  * taken back when it is revoked. Every per-key decision about an open session is made here.
  */
-import { Backend } from '@studioline/server-kit';
-import { AddressLimits } from './address-limits.js';
+import { Backend, Logger } from '@studioline/server-kit';
 import { GatewayConfig } from './config.js';
+import { KeyExpiry } from './key-expiry.js';
 import { KeyStoreUnavailableError, KeyVerdict, KeyVerifier } from './key-verifier.js';
 import { GatewayMetrics } from './metrics.js';
 import { Session } from './session.js';
 import { Sessions } from './sessions.js';
+import { SharedAddressLimits } from './shared-address-limits.js';
 
 type GoodKey = Extract<KeyVerdict, { ok: true }>;
 
 export class Authenticator {
   private readonly verifier: KeyVerifier;
+  /** Keys that expire during a call (key-expiry.ts). */
+  readonly expiry: KeyExpiry;
 
   constructor(
     private readonly config: GatewayConfig,
     private readonly backend: Backend,
     private readonly metrics: GatewayMetrics,
-    private readonly addressLimits: AddressLimits,
+    private readonly addressLimits: SharedAddressLimits,
     private readonly sessions: Sessions,
+    logger: Logger,
   ) {
     this.verifier = new KeyVerifier(backend.keys, config.staticKeyHashes, config.keyCacheMs, (result) => metrics.keyCache.inc({ result }));
+    this.expiry = new KeyExpiry({
+      backend,
+      verifier: this.verifier,
+      logger,
+      inUse: (hash) => [...sessions.values()].some((s) => s.keyHash === hash && s.state !== 'closed'),
+      closeKey: (hash, code) => this.closeKey(hash, code),
+    });
   }
 
   /**
-   * Checks a join's key under the failed-key limit: the checks of this address in flight on this
-   * gateway count as failures from the moment they start (synchronously, before any await), and a
-   * failure is recorded in the store before its check stops counting. Returns the good key's
-   * verdict, or undefined once the session is refused.
+   * Checks a join's key under the failed-key limit, across gateways: the check waits for a place
+   * (failures plus checks in flight under the limit; see shared-address-limits.ts), counts in
+   * flight from its start, and its failure is recorded in the same step that ends it. Returns the
+   * good key's verdict, or undefined once the session is refused.
    */
   async check(session: Session, apikey: string): Promise<GoodKey | undefined> {
     const { address } = session;
-    const inFlight = this.addressLimits.startCheck(address);
+    const admission = await this.addressLimits.beginCheck(address, () => session.state === 'verifying');
+    if (admission === 'gone') return undefined;
+    if (admission !== 'go') {
+      if (admission === 'too_many_attempts') this.metrics.authFailures.inc({ reason: 'rate_limited' });
+      return void this.sessions.refuse(session, admission);
+    }
+    let failed = false;
     try {
-      let failures = 0;
-      try {
-        failures = await this.backend.authFailures.count(address);
-      } catch {
-        /* store down: the key check will refuse with "unavailable" */
-      }
-      if (session.state !== 'verifying') return undefined;
-      if (failures + inFlight > this.config.authFailLimit) {
-        this.metrics.authFailures.inc({ reason: 'rate_limited' });
-        return void this.sessions.refuse(session, 'too_many_attempts');
-      }
       let verdict;
       try {
         verdict = await this.verifier.verify(apikey);
@@ -54,11 +60,11 @@ export class Authenticator {
         return void this.sessions.refuse(session, 'unavailable');
       }
       if (verdict.ok) return verdict;
+      failed = true;
       this.metrics.authFailures.inc({ reason: verdict.reason });
-      await this.backend.authFailures.record(address, this.config.authFailWindowMs).catch(() => undefined);
       return void this.sessions.refuse(session, verdict.reason === 'revoked' ? 'key_revoked' : 'unauthorized');
     } finally {
-      this.addressLimits.endCheck(address);
+      await this.addressLimits.endCheck(address, failed);
     }
   }
 
@@ -66,6 +72,7 @@ export class Authenticator {
   admit(session: Session, key: GoodKey): void {
     session.keyHash = key.hash;
     session.keyId = key.keyId;
+    this.expiry.track(key.hash, key.expiresAt);
     this.addressLimits.authenticated(session.address);
   }
 
@@ -78,6 +85,11 @@ export class Authenticator {
       return;
     }
     this.verifier.evict(hash);
-    for (const session of this.sessions.values()) if (session.keyHash === hash) this.sessions.refuse(session, 'key_revoked');
+    this.closeKey(hash, 'key_revoked');
+  }
+
+  /** Closes every session authenticated with the key of this digest (revoked, rotated or expired). */
+  private closeKey(hash: string, code: 'key_revoked' | 'key_expired'): void {
+    for (const session of this.sessions.values()) if (session.keyHash === hash) this.sessions.refuse(session, code);
   }
 }

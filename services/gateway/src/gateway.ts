@@ -15,7 +15,6 @@ import { Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { isControlEnvelope, isDeliverEnvelope } from '@studioline/protocol';
 import { Backend, Logger, OpsServer, Registry, listen, once, runAll, serverUrl, startOpsServer } from '@studioline/server-kit';
-import { AddressLimits } from './address-limits.js';
 import { AudioPath } from './audio-path.js';
 import { Authenticator } from './authentication.js';
 import { GatewayConfig } from './config.js';
@@ -25,6 +24,7 @@ import { JoinHandler } from './join.js';
 import { LineRouting } from './line-routing.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { Sessions } from './sessions.js';
+import { SharedAddressLimits } from './shared-address-limits.js';
 import { UpgradeGate } from './upgrade.js';
 
 export interface GatewayDeps {
@@ -41,6 +41,7 @@ export class GatewayService {
   private readonly audio: AudioPath;
   private readonly auth: Authenticator;
   private readonly join: JoinHandler;
+  private readonly addressLimits: SharedAddressLimits;
   private readonly channel: string;
   private readonly server: Server;
   private metricsServer?: OpsServer;
@@ -66,13 +67,18 @@ export class GatewayService {
     });
     this.routing = new LineRouting(this.id, config, backend, this.metrics, logger, this.sessions);
     this.audio = new AudioPath(config, backend, this.metrics, this.sessions);
-    const addressLimits = new AddressLimits(config.socketsPerAddress, config.unauthenticatedPerAddress);
-    this.auth = new Authenticator(config, backend, this.metrics, addressLimits, this.sessions);
+    // Per-address caps and key checks across gateways (shared-address-limits.ts).
+    const addressLimits = (this.addressLimits = new SharedAddressLimits(backend.addressCounts(this.id, config.registrationTtlMs), {
+      ...config,
+      maxWaitMs: config.joinTimeoutMs,
+      renewMs: config.heartbeatMs,
+      onWait: () => this.metrics.keyChecksWaited.inc(),
+    }));
+    this.auth = new Authenticator(config, backend, this.metrics, addressLimits, this.sessions, logger);
     this.join = new JoinHandler(this.sessions, this.auth, this.routing, this.metrics);
     this.channel = backend.names.gatewayChannel(this.id);
     const upgrades = new UpgradeGate({
       config,
-      backend,
       metrics: this.metrics,
       addressLimits,
       isDraining: () => this.draining,
@@ -91,8 +97,10 @@ export class GatewayService {
     const { backend, logger } = this.deps;
     await backend.bus.subscribe(this.channel, (msg) => this.onBusMessage(msg));
     await backend.bus.subscribe(backend.names.revocations(), (msg) => this.auth.onRevocation(msg));
+    await this.auth.expiry.start();
     await backend.bus.subscribe(backend.names.relaysChanged(), () => void this.routing.refresh());
     await this.beat();
+    this.addressLimits.start();
     await this.routing.refresh();
     this.timers.push(
       setInterval(() => void this.beat(), this.config.heartbeatMs),
@@ -157,6 +165,8 @@ export class GatewayService {
     for (const t of this.timers) clearInterval(t);
     await runAll([
       () => backend.gateways.remove(this.id),
+      () => this.addressLimits.stop(),
+      () => this.auth.expiry.stop(),
       () => backend.bus.unsubscribe(this.channel),
       () => backend.bus.unsubscribe(backend.names.revocations()),
       () => backend.bus.unsubscribe(backend.names.relaysChanged()),

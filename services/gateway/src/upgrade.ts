@@ -8,20 +8,18 @@
 import { IncomingMessage, STATUS_CODES } from 'node:http';
 import { Duplex } from 'node:stream';
 import { ERRORS, ErrorCode, WEBSOCKET_PATH } from '@studioline/protocol';
-import { Backend } from '@studioline/server-kit';
 import { WebSocket, WebSocketServer } from 'ws';
-import { AddressLimits } from './address-limits.js';
 import { GatewayConfig } from './config.js';
 import { GatewayMetrics } from './metrics.js';
 import { OriginPolicy } from './origin-policy.js';
 import { Session } from './session.js';
+import { SharedAddressLimits } from './shared-address-limits.js';
 import { TrustedProxies } from './trusted-proxies.js';
 
 export interface UpgradeGateOptions {
   config: GatewayConfig;
-  backend: Backend;
   metrics: GatewayMetrics;
-  addressLimits: AddressLimits;
+  addressLimits: SharedAddressLimits;
   isDraining(): boolean;
   /** A socket opened: it becomes a session. */
   onSocket(ws: WebSocket, address: string): Session;
@@ -41,7 +39,7 @@ export class UpgradeGate {
   }
 
   async handle(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const { config, backend, metrics, addressLimits, isDraining } = this.options;
+    const { metrics, addressLimits, isDraining } = this.options;
     socket.on('error', () => undefined);
     const path = (req.url ?? '').split('?')[0];
     /** `reason` is the metric's label: the error's code, or which per-address limit was hit. */
@@ -53,29 +51,22 @@ export class UpgradeGate {
     if (isDraining()) return refuse('draining', 'draining');
     const { address, viaProxy } = this.proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     if (!this.originAllowed(req, viaProxy)) return refuse('bad_origin', 'bad_origin');
-    const crowded = addressLimits.refusal(address);
-    if (crowded) return refuse(crowded, 'too_many_attempts', TOO_MANY_CONNECTIONS);
-    let failures = 0;
-    try {
-      failures = await backend.authFailures.count(address);
-    } catch {
-      /* store down: the key check will refuse with "unavailable" */
+    // Counted (across gateways) from here; given back when the socket closes, or at once when
+    // there is no socket after all (ws calls back synchronously; a bad handshake never calls back).
+    const admitted = await addressLimits.admit(address);
+    if (admitted === 'unavailable') return refuse('unavailable', 'unavailable');
+    if (admitted === 'too_many_attempts') metrics.authFailures.inc({ reason: 'rate_limited' });
+    if (admitted !== 'ok') return refuse(admitted, 'too_many_attempts', admitted === 'too_many_attempts' ? undefined : TOO_MANY_CONNECTIONS);
+    let opened = false;
+    if (!isDraining()) {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        opened = true;
+        const session = this.options.onSocket(ws, address);
+        ws.on('close', () => addressLimits.closed(address, session.keyHash !== undefined));
+      });
     }
-    if (failures >= config.authFailLimit) {
-      metrics.authFailures.inc({ reason: 'rate_limited' });
-      return refuse('too_many_attempts', 'too_many_attempts');
-    }
-    if (isDraining()) return refuse('draining', 'draining');
-    // Checked again: the store lookup above let other upgrades from this address in meanwhile.
-    const crowdedNow = addressLimits.refusal(address);
-    if (crowdedNow) return refuse(crowdedNow, 'too_many_attempts', TOO_MANY_CONNECTIONS);
-    // Counted only once the socket exists (ws calls back synchronously; a bad handshake never
-    // calls back, and must not hold a place), and uncounted when it closes.
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      addressLimits.opened(address);
-      const session = this.options.onSocket(ws, address);
-      ws.on('close', () => addressLimits.closed(address, session.keyHash !== undefined));
-    });
+    if (!opened) addressLimits.closed(address, false);
+    if (isDraining() && !opened) return refuse('draining', 'draining');
   }
 
   private originAllowed(req: IncomingMessage, viaProxy: boolean): boolean {

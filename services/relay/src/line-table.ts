@@ -2,7 +2,7 @@
  * The lines a relay owns and their members. Relay state is soft: gateways re-announce their peers
  * when a line moves to this relay, so nothing here needs to survive a restart.
  */
-import { encodeDeliverHeader } from '@studioline/protocol';
+import { encodeDeliverHeader, senderIdFromText } from '@studioline/protocol';
 
 export interface Member {
   id: number;
@@ -53,6 +53,12 @@ export class LineTable {
 
   find(gateway: string, conn: number, lineId: string): Member | undefined {
     return this.lines.get(lineId)?.members.find((m) => m.gateway === gateway && m.conn === conn);
+  }
+
+  /** True when a member of the line already sends with this sender id (as a number: "0a" is "a"). */
+  senderTaken(lineId: string, sender: string): boolean {
+    const id = senderIdFromText(sender);
+    return this.lines.get(lineId)?.members.some((m) => senderIdFromText(m.sender) === id) ?? false;
   }
 
   /** Adds a member; returns undefined when the line is full (unless `force`, for re-announced peers). */

@@ -137,6 +137,14 @@ export class RelayService {
     const { bus, names } = this.deps.backend;
     const reply = (body: ControlEnvelope) => bus.publish(names.gatewayChannel(env.gw), Buffer.from(JSON.stringify(body)));
     let member = this.table.find(env.gw, env.conn, env.line);
+    // The sender id is half of the SFrame nonce domain: two peers of a line must not share one,
+    // wherever they connect (the gateway compares only its own peers). A re-announced peer was
+    // admitted once already and is not refused (it could not be told: it is in a call).
+    if (!member && !env.rejoin && this.table.senderTaken(env.line, env.sender)) {
+      this.metrics.joinsRefused.inc({ reason: 'duplicate_sender' });
+      reply({ t: 'refused', conn: env.conn, code: 'bad_request' });
+      return;
+    }
     if (!member) {
       member = this.table.add(env.line, env.capacity, env.gw, env.conn, env.sender, env.rejoin);
       if (!member) {
