@@ -16,6 +16,13 @@ import { BackendKind, TwoGateways, startTwoGateways } from './helpers/two-gatewa
 /** Sockets closed by the expiry must close this soon after it (the promise for revocation, too). */
 const CLOSE_BOUND_MS = 1000;
 
+/** The promise's value, or a failure naming `what` once `ms` have passed (not a suite timeout). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** A call on one line with one peer on each gateway, both joined; resolves with when each closed. */
 async function callOnBothGateways(deployment: TwoGateways, apiKey: string) {
   const link = newLink(deployment.urls[0], apiKey);
@@ -42,7 +49,7 @@ function suite(name: string, kind: () => BackendKind, skip?: string) {
       const expiresAt = Date.now() + 3000;
       const { secret } = await deployment.keys.create({ name: 'expires soon', expiresAt }, 'test');
       const { link, peers, closedAt } = await callOnBothGateways(deployment, secret);
-      const closes = await Promise.all(closedAt);
+      const closes = await within(Promise.all(closedAt), expiresAt - Date.now() + 3000, 'the sockets closed at the expiry');
       for (const [i, c] of closes.entries()) {
         t.diagnostic(`peer on gateway ${i}: closed ${c.at - expiresAt} ms after the expiry`);
         assert.deepEqual([c.code, c.reason], [4403, 'key_expired']);
@@ -71,11 +78,11 @@ function suite(name: string, kind: () => BackendKind, skip?: string) {
       await deployment.keys.setExpiry(later.key.id, Date.now() + 60_000, 'test');
       const pastSetAt = Date.now();
       await deployment.keys.setExpiry(past.key.id, pastSetAt - 1000, 'test');
-      for (const c of await Promise.all(calls[2].closedAt)) {
+      for (const c of await within(Promise.all(calls[2].closedAt), 3000, 'the sockets of the key expired now closed')) {
         assert.deepEqual([c.code, c.reason], [4403, 'key_expired']);
         assert.ok(c.at - pastSetAt <= CLOSE_BOUND_MS, 'closed at once');
       }
-      for (const c of await Promise.all(calls[0].closedAt)) {
+      for (const c of await within(Promise.all(calls[0].closedAt), newExpiry - Date.now() + 3000, 'the sockets closed at the new expiry')) {
         assert.deepEqual([c.code, c.reason], [4403, 'key_expired']);
         assert.ok(c.at >= newExpiry - 50 && c.at - newExpiry <= CLOSE_BOUND_MS, `closed at the new expiry (${c.at - newExpiry} ms after it)`);
       }
@@ -119,7 +126,7 @@ describe('key expiry through the keys admin API and CLI', { timeout: 60_000 }, (
       assert.equal(peer.ws.readyState, peer.ws.OPEN, 'the expiry was lifted before it was reached');
       const now = await runCli(['keys', 'expire', key.id, '--expires', new Date(Date.now() - 1000).toISOString()], adminEnv);
       assert.equal(now.code, 0, now.stderr);
-      const closed = await peer.closed;
+      const closed = await within(peer.closed, 3000, 'the socket closed by the expiry in the past');
       assert.deepEqual([closed.code, closed.reason], [4403, 'key_expired']);
       const bad = await fetch(`${server.adminUrl}/v1/keys/${key.id}/expiry`, {
         method: 'POST',
