@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NodePeer, PeerSummary, wavSource } from '@studioline/client';
-import { STUDIO_SAMPLE_RATE, bytesToHex, deriveLineId, samplesPerFrame } from '@studioline/protocol';
+import { STUDIO_SAMPLE_RATE, bytesToHex, deriveLineId, isAudioEnvelope, isDeliverEnvelope, samplesPerFrame } from '@studioline/protocol';
 import { pickRelay, unbatch } from '@studioline/server-kit';
 import type { Redis } from 'ioredis';
 import { longestSilence, noise } from './helpers/audio.js';
@@ -83,7 +83,7 @@ describe('Redis topology: 2 gateways, 2 relays, keys-admin, Redis', { skip }, ()
     // message may be a batch of the envelopes one process published in one event-loop turn.)
     const envelopes: Buffer[] = [];
     for (const m of captured) unbatch(m, (e) => envelopes.push(e));
-    const audio = envelopes.filter((m) => m[0] === 0x01 || m[0] === 0x02);
+    const audio = envelopes.filter((m) => isAudioEnvelope(m) || isDeliverEnvelope(m));
     assert.ok(audio.length >= 4 * frames, `captured ${audio.length} audio envelopes`);
     const secrets: Buffer[] = [Buffer.from(link.leaf!), Buffer.from(link.leafBytes!), Buffer.from(bytesToHex(link.leafBytes!)), Buffer.from(apiKey)];
     const pcmBytes = (pcm: Int16Array) => Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);

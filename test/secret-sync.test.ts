@@ -86,6 +86,18 @@ describe('Secret mirror (against a stand-in Kubernetes API)', { skip }, () => {
     assert.deepEqual(audit.slice(0, 3), ['revoke:k8s-secret-sync', 'rotate:k8s-secret-sync', 'create:k8s-secret-sync']);
   });
 
+  it('a changed expires-at annotation moves the key’s expiry and tells the gateways (they re-read the key)', async () => {
+    const changed: string[] = [];
+    await backend.bus.subscribe(backend.names.keyChanges(), (m) => changed.push(JSON.parse(m.toString()).hash));
+    const secret = generateApiKey();
+    api.apply('studio-e', secret, undefined, { 'studioline.io/expires-at': '2031-01-01T00:00:00Z' });
+    await within(1000, 'create', async () => (await record(secret)) !== undefined);
+    api.apply('studio-e', secret, undefined, { 'studioline.io/expires-at': '2030-01-01T00:00:00Z' });
+    await within(1000, 'expiry moved', async () => (await record(secret))?.expiresAt === Date.parse('2030-01-01T00:00:00Z'));
+    await waitFor(() => changed.includes(hashApiKey(secret)), 1000, 'the change broadcast to the gateways');
+    await backend.bus.unsubscribe(backend.names.keyChanges());
+  });
+
   it('ignores Secrets without the label', async () => {
     const unlabelled = generateApiKey();
     api.apply('unrelated', unlabelled, { app: 'something-else' });

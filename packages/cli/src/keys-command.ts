@@ -62,7 +62,7 @@ function row(k: KeyView): string {
   return [k.id.padEnd(15), k.prefix.padEnd(6), k.status.padEnd(8), k.createdAt.padEnd(25), k.expiresAt ?? '-', ' ', k.name].join(' ');
 }
 
-/** `studioline keys create|list|show|revoke|rotate|audit`. Returns what it printed, for tests. */
+/** `studioline keys create|list|show|revoke|rotate|expire|audit`. Returns what it printed, for tests. */
 export async function runKeys(action: string, id: string | undefined, options: KeysCommandOptions, env: NodeJS.ProcessEnv): Promise<string> {
   const out = (text: string) => {
     process.stdout.write(text + '\n');
@@ -95,21 +95,28 @@ export async function runKeys(action: string, id: string | undefined, options: K
       const key = (await call(options, env, 'POST', `/v1/keys/${needId()}/revoke`)).key as KeyView;
       return out(options.json ? JSON.stringify(key) : `Revoked ${key.id}: every gateway refuses it now.`);
     }
+    case 'expire': {
+      if (!options.expires) throw new AdminApiError('keys expire needs --expires ISO-TIME (or --expires never)');
+      const expiresAt = options.expires === 'never' ? null : options.expires;
+      const key = (await call(options, env, 'POST', `/v1/keys/${needId()}/expiry`, { expiresAt })).key as KeyView;
+      return out(options.json ? JSON.stringify(key) : `${key.id} ${key.expiresAt ? `expires at ${key.expiresAt}` : 'never expires'}: every gateway closes its calls then.`);
+    }
     case 'audit':
       return out(JSON.stringify((await call(options, env, 'GET', '/v1/audit')).entries, null, 2));
     default:
-      throw new AdminApiError(`unknown keys action "${action}" (expected create, list, show, revoke, rotate or audit)`);
+      throw new AdminApiError(`unknown keys action "${action}" (expected create, list, show, revoke, rotate, expire or audit)`);
   }
 }
 
-export const KEYS_ACTIONS = ['create', 'list', 'show', 'revoke', 'rotate', 'audit'] as const;
+export const KEYS_ACTIONS = ['create', 'list', 'show', 'revoke', 'rotate', 'expire', 'audit'] as const;
 
 export const keysCommand: Command = {
   name: 'keys',
-  summary: 'manage API keys through the keys admin API: create, list, show, revoke, rotate, audit',
-  usage: 'create --name NAME [--expires ISO-TIME] | list | show ID | revoke ID | rotate ID | audit  [options]',
+  summary: 'manage API keys through the keys admin API: create, list, show, revoke, rotate, expire, audit',
+  usage: 'create --name NAME [--expires ISO-TIME] | list | show ID | revoke ID | rotate ID | expire ID --expires ISO-TIME|never | audit  [options]',
   description: `Manages API keys through the keys admin API. \`create\` and \`rotate\` show the new secret once;
-\`revoke\` makes every gateway refuse the key and close its sockets within a second. The API is
+\`revoke\` makes every gateway refuse the key and close its sockets within a second; \`expire\` moves
+a key's expiry (every gateway closes the key's calls when it is reached). The API is
 --admin-url, else STUDIOLINE_ADMIN_URL, else http://ADMIN_HOST:ADMIN_PORT when set, else the
 server \`npm start\` runs on this machine, else http://127.0.0.1:7778. The admin token is --token,
 else STUDIOLINE_ADMIN_TOKEN (or ADMIN_TOKEN), else the local server's (~/.studioline/admin-token).`,
@@ -117,7 +124,7 @@ else STUDIOLINE_ADMIN_TOKEN (or ADMIN_TOKEN), else the local server's (~/.studio
     'admin-url': { type: 'string', value: 'URL', description: 'the keys admin API' },
     token: { type: 'string', value: 'TOKEN', description: 'the admin bearer token' },
     name: { type: 'string', value: 'NAME', description: 'create: the key\'s name' },
-    expires: { type: 'string', value: 'ISO-TIME', description: 'create: when the key stops working, e.g. 2030-01-01T00:00:00Z' },
+    expires: { type: 'string', value: 'ISO-TIME', description: 'create, expire: when the key stops working, e.g. 2030-01-01T00:00:00Z (expire: or never)' },
     json: { type: 'boolean', description: 'print JSON' },
   },
   positionals: { min: 0, max: 2, names: ['ACTION', 'ID'] },

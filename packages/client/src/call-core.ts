@@ -23,6 +23,7 @@ import {
   parseServerMessage,
   randomSenderId,
   senderIdToText,
+  upgradeRefusalForStatus,
 } from '@studioline/protocol';
 import { PING_INTERVAL_MS, SEND_BUFFER_LIMIT_BYTES } from './call-constants.js';
 import { CallFigures, LossCounter, emptyFigures } from './call-stats.js';
@@ -150,7 +151,7 @@ const OPEN = 1;
 
 /** The gateway's answers to a refused upgrade, as the refusals a person reads. */
 function refusalForStatus(status: number): ErrorCode | 'connect_failed' {
-  return status === 403 ? 'bad_origin' : status === 429 ? 'too_many_attempts' : status === 503 ? 'draining' : 'connect_failed';
+  return upgradeRefusalForStatus(status) ?? 'connect_failed';
 }
 
 function toBytes(data: unknown): Uint8Array | undefined {

@@ -9,6 +9,7 @@ export const ERRORS = {
   bad_request: { closeCode: 4400, httpStatus: 400, message: 'The request was malformed (expected a join message first).' },
   unauthorized: { closeCode: 4401, httpStatus: 401, message: 'The API key is wrong, expired or unknown.' },
   key_revoked: { closeCode: 4403, httpStatus: 403, message: 'The API key was revoked.' },
+  key_expired: { closeCode: 4403, httpStatus: 403, message: 'The API key expired.' },
   bad_origin: { closeCode: 4403, httpStatus: 403, message: 'This page origin is not allowed to connect.' },
   not_found: { closeCode: 0, httpStatus: 404, message: 'There is nothing at this address.' },
   join_timeout: { closeCode: 4408, httpStatus: 408, message: 'No join message arrived in time.' },
@@ -27,6 +28,17 @@ export type ErrorCode = keyof typeof ERRORS;
 
 /** Close codes after which a client should not reconnect by itself: a person has to act. */
 export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4400, 4401, 4403, 4409, 4429]);
+
+/**
+ * The refusals a client can meet before its socket opens. A refused upgrade carries only its HTTP
+ * status, so a client reads back the refusal from it ({@link upgradeRefusalForStatus}); the gateway
+ * also answers `not_found` (404) for a wrong path, which a client reports as a failed connection.
+ */
+export const UPGRADE_REFUSALS = ['bad_origin', 'too_many_attempts', 'draining'] as const satisfies readonly ErrorCode[];
+
+export function upgradeRefusalForStatus(httpStatus: number): (typeof UPGRADE_REFUSALS)[number] | undefined {
+  return UPGRADE_REFUSALS.find((code) => ERRORS[code].httpStatus === httpStatus);
+}
 
 export function errorForCloseCode(closeCode: number, reason?: string): ErrorCode | undefined {
   if (reason && reason in ERRORS) return reason as ErrorCode;

@@ -9,3 +9,5 @@ export * from './e2e.js';
 export * from './link.js';
 export * from './control.js';
 export * from './envelope.js';
+export * from './audio-envelope.js';
+export * from './deliver-envelope.js';

@@ -30,4 +30,7 @@ export function wireFrameKid(frame: Uint8Array): number {
   return kid;
 }
 
-
+/** The audio level (RFC 6464 scale: 0 loudest, 127 silence) of a frame at least one byte long. */
+export function wireFrameLevel(frame: Uint8Array): number {
+  return frame[0];
+}

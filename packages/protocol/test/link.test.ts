@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ERRORS, LinkError, describeClose, encodeJoin, errorForCloseCode, formatCallLink, generateLeaf, parseCallLink, parseClientMessage } from '../src/index.js';
+import { ERRORS, LinkError, describeClose, encodeJoin, errorForCloseCode, formatCallLink, generateLeaf, parseCallLink, parseClientMessage, upgradeRefusalForStatus } from '../src/index.js';
 
 describe('call links', () => {
   const leaf = generateLeaf();
@@ -35,6 +35,12 @@ describe('control messages', () => {
       assert.equal(parseClientMessage(typeof bad === 'string' ? bad : JSON.stringify(bad)), undefined);
     }
   });
+  it("maps a refused upgrade's HTTP status back to the refusal, through the same table", () => {
+    assert.deepEqual([403, 429, 503].map(upgradeRefusalForStatus), ['bad_origin', 'too_many_attempts', 'draining']);
+    for (const code of ['bad_origin', 'too_many_attempts', 'draining'] as const) assert.equal(upgradeRefusalForStatus(ERRORS[code].httpStatus), code);
+    assert.equal(upgradeRefusalForStatus(404), undefined, 'a wrong path is a failed connection, not a refusal');
+  });
+
   it('maps close codes back to error codes', () => {
     assert.equal(errorForCloseCode(4409), 'line_full');
     assert.equal(errorForCloseCode(4403, 'key_revoked'), 'key_revoked');

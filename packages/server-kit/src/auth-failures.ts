@@ -14,6 +14,13 @@ export interface AuthFailureCounter {
 export class MemoryAuthFailureCounter implements AuthFailureCounter {
   private readonly windows = new Map<string, { count: number; until: number }>();
   async record(address: string, windowMs: number) {
+    return this.recordNow(address, windowMs);
+  }
+  async count(address: string) {
+    return this.countNow(address);
+  }
+  /** As record, synchronously: the in-memory address counts decide in one step with it. */
+  recordNow(address: string, windowMs: number): number {
     const now = Date.now();
     let w = this.windows.get(address);
     if (!w || w.until <= now) {
@@ -23,7 +30,7 @@ export class MemoryAuthFailureCounter implements AuthFailureCounter {
     if (this.windows.size > 100_000) for (const [a, v] of this.windows) if (v.until <= now) this.windows.delete(a);
     return ++w.count;
   }
-  async count(address: string) {
+  countNow(address: string): number {
     const w = this.windows.get(address);
     return w && w.until > Date.now() ? w.count : 0;
   }

@@ -4,6 +4,7 @@
  * deployment. Services receive a Backend and never know which one it is.
  */
 import { Cluster, Redis, RedisOptions } from 'ioredis';
+import { AddressCounts, MemoryAddressCounts, RedisAddressCounts } from './address-counts.js';
 import { AuthFailureCounter, MemoryAuthFailureCounter, RedisAuthFailureCounter } from './auth-failures.js';
 import { Bus, MemoryBus, RedisBus } from './bus.js';
 import { ERROR_LOG_INTERVAL_MS, RedisEndpoint, reconnectDelayMs } from './redis-stream.js';
@@ -21,6 +22,11 @@ export interface Backend {
   /** Live gateways (heartbeats). */
   readonly gateways: PresenceDirectory;
   readonly authFailures: AuthFailureCounter;
+  /**
+   * One gateway's share of the per-address counts (sockets, unauthenticated sockets, key checks in
+   * flight), decided across every gateway of the backend; `leaseMs` as the gateway's registration.
+   */
+  addressCounts(gateway: string, leaseMs: number): AddressCounts;
   /** Channel names (and Redis keys), with the deployment's prefix. */
   readonly names: RedisKeys;
   /** True while the backing store answers (always true in memory). */
@@ -35,12 +41,16 @@ export interface Backend {
 }
 
 export function createMemoryBackend(): Backend {
+  const authFailures = new MemoryAuthFailureCounter();
+  // Shared by every gateway of the process (there is no other process to share with).
+  const addressCounts = new Map<string, number>();
   return {
     bus: new MemoryBus(),
     keys: new MemoryKeyStore(),
     relays: new MemoryPresenceDirectory(),
     gateways: new MemoryPresenceDirectory(),
-    authFailures: new MemoryAuthFailureCounter(),
+    authFailures,
+    addressCounts: () => new MemoryAddressCounts(addressCounts, authFailures),
     names: new RedisKeys('memory:'),
     isReady: () => true,
     waitReady: async () => true,
@@ -149,6 +159,7 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     relays: new RedisPresenceDirectory(commands, names.presence('relays')),
     gateways: new RedisPresenceDirectory(commands, names.presence('gateways')),
     authFailures: new RedisAuthFailureCounter(commands, names),
+    addressCounts: (gateway, leaseMs) => new RedisAddressCounts(commands, names, gateway, leaseMs),
     names,
     isReady,
     async waitReady(timeoutMs) {

@@ -10,6 +10,7 @@ export { MemoryBus, MAX_PUBLISH_BACKLOG_BYTES, unbatch } from './bus.js';
 export * from './key-store.js';
 export * from './presence.js';
 export * from './auth-failures.js';
+export type { AddressCaps, AddressCounts, AdmitResult, CheckStart } from './address-counts.js';
 export * from './backend.js';
 export * from './rendezvous.js';
 export * from './lifecycle.js';

@@ -21,7 +21,7 @@ export interface ApiKeyRecord {
 
 export interface AuditEntry {
   at: number;
-  action: 'create' | 'revoke' | 'rotate' | 'sync';
+  action: 'create' | 'revoke' | 'rotate' | 'sync' | 'expiry';
   keyId: string;
   actor: string;
   detail?: string;

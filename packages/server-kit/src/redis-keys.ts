@@ -26,6 +26,14 @@ export class RedisKeys {
   authFailures(address: string): string {
     return `${this.prefix}authfail:${address}`;
   }
+  /**
+   * HASH of what one gateway holds per client address (address-counts.ts): fields `s|ADDRESS` open
+   * sockets, `u|ADDRESS` sockets not yet authenticated, `c|ADDRESS` key checks in flight; values
+   * counts. Expires a lease after the gateway's last renewal.
+   */
+  addressCounts(gatewayId: string): string {
+    return `${this.prefix}addr:${gatewayId}`;
+  }
   /** ZSET of live relays or gateways: member the process id, score the time (ms) its registration expires. */
   presence(kind: 'relays' | 'gateways'): string {
     return `${this.prefix}${kind}`;
@@ -42,6 +50,10 @@ export class RedisKeys {
   /** Channel: JSON { hash } of each revoked key, so every gateway closes its sockets at once. */
   revocations(): string {
     return `${this.prefix}keys:revoked`;
+  }
+  /** Channel: JSON { hash } of a key whose expiry changed, so gateways holding it re-read it. */
+  keyChanges(): string {
+    return `${this.prefix}keys:changed`;
   }
   /** Channel: a relay registered or left (any payload); gateways re-read the directory at once. */
   relaysChanged(): string {

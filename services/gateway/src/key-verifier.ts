@@ -5,7 +5,7 @@
 import { ApiKeyRecord, KeyStore, hashApiKey, sameDigest } from '@studioline/server-kit';
 
 export type KeyVerdict =
-  | { ok: true; hash: string; keyId: string }
+  | { ok: true; hash: string; keyId: string; expiresAt?: number }
   | { ok: false; reason: 'unknown' | 'revoked' | 'expired' };
 
 /** The store could not be asked (Redis down): the caller refuses with "unavailable". */
@@ -48,7 +48,7 @@ export class KeyVerifier {
     }
     if (record.record.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
     if (record.record.expiresAt !== undefined && record.record.expiresAt <= now) return { ok: false, reason: 'expired' };
-    return { ok: true, hash, keyId: record.record.id };
+    return { ok: true, hash, keyId: record.record.id, expiresAt: record.record.expiresAt };
   }
 
   /** Forgets a key (it was revoked or rotated). */

@@ -12,13 +12,13 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     connectionsTotal: new Counter({ name: 'studioline_gateway_connections_total', help: 'Websocket connections accepted', registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'studioline_gateway_upgrades_refused_total',
-      help: 'Websocket upgrades refused before a socket opened, by reason (bad_origin, too_many_attempts, too_many_sockets, too_many_unauthenticated, draining, not_found)',
+      help: 'Websocket upgrades refused before a socket opened, by reason (bad_origin, too_many_attempts, too_many_sockets, too_many_unauthenticated, unavailable, draining, not_found)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
     closes: new Counter({
       name: 'studioline_gateway_refusals_total',
-      help: 'Connections closed by the gateway, by error code (unauthorized, key_revoked, line_full, message_too_big, ...)',
+      help: 'Connections closed by the gateway, by error code (unauthorized, key_revoked, key_expired, line_full, message_too_big, ...)',
       labelNames: ['code'] as const,
       registers: [registry],
     }),
@@ -26,6 +26,11 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
       name: 'studioline_gateway_auth_failures_total',
       help: 'Failed authentications, by reason (unknown, revoked, expired, rate_limited)',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    keyChecksWaited: new Counter({
+      name: 'studioline_gateway_key_checks_waited_total',
+      help: 'Key checks that waited for a place: the failed attempts plus the checks in flight of their address had reached AUTH_FAIL_LIMIT',
       registers: [registry],
     }),
     keyCache: new Counter({ name: 'studioline_gateway_key_cache_total', help: 'Key lookups by result (hit, miss)', labelNames: ['result'] as const, registers: [registry] }),

@@ -7,6 +7,7 @@
  *   POST   /v1/keys/:id/revoke                                      -> { key }
  *   DELETE /v1/keys/:id            same as revoke
  *   POST   /v1/keys/:id/rotate                                      -> { key, secret }
+ *   POST   /v1/keys/:id/expiry    { expiresAt: ISO time | null }   -> { key }  (null: never expires)
  *   GET    /v1/audit?limit=N                                        -> { entries }
  *   GET    /healthz, /readyz, /metrics (no token: probes and scrapers)
  *
@@ -104,6 +105,18 @@ export function createAdminApi(options: AdminApiOptions): express.Express {
     const rotated = await keys.rotate(req.params.id, actor(req));
     logger.info({ keyId: rotated.key.id }, 'api key rotated');
     res.json(rotated);
+  });
+  app.post('/v1/keys/:id/expiry', async (req, res) => {
+    const { expiresAt } = req.body ?? {};
+    let expires: number | undefined;
+    if (expiresAt !== null) {
+      expires = typeof expiresAt === 'string' ? Date.parse(expiresAt) : NaN;
+      if (Number.isNaN(expires)) throw new AdminRequestError('bad_request', 'expiresAt must be an ISO 8601 time, or null for a key that never expires');
+    }
+    // A time already past is allowed: the key expires now, and every gateway closes its sockets.
+    const key = await keys.setExpiry(req.params.id, expires, actor(req));
+    logger.info({ keyId: key.id, expiresAt: key.expiresAt ?? 'never' }, 'api key expiry changed');
+    res.json({ key });
   });
   app.get('/v1/audit', async (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));

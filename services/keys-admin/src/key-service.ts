@@ -1,9 +1,10 @@
 /**
  * The rules of API keys: generation (the secret is returned once and stored only as a digest),
- * revocation and rotation (broadcast so that every gateway closes the key's sockets at once), and
- * the audit log.
+ * revocation and rotation (broadcast so that every gateway closes the key's sockets at once),
+ * expiry changes (broadcast so that every gateway holding the key moves its expiry timer), and the
+ * audit log.
  */
-import { ApiKeyRecord, Backend, generateApiKey, generateKeyId, hashApiKey, keyPrefix } from '@studioline/server-kit';
+import { ApiKeyRecord, AuditEntry, Backend, generateApiKey, generateKeyId, hashApiKey, keyPrefix } from '@studioline/server-kit';
 
 export class KeyNotFoundError extends Error {
   readonly code = 'not_found';
@@ -94,6 +95,22 @@ export class KeyService {
     return toPublicKey(record);
   }
 
+  /**
+   * Sets when a key stops working (undefined: never). Gateways close its open sockets at that time,
+   * or at once when it is already past. Refused for a revoked key (it stays revoked).
+   */
+  async setExpiry(id: string, expiresAt: number | undefined, actor: string): Promise<PublicKey> {
+    const record = await this.find(id);
+    if (record.revokedAt !== undefined) throw new KeyNotFoundError(id);
+    if (record.expiresAt !== expiresAt) {
+      record.expiresAt = expiresAt;
+      await this.backend.keys.put(record);
+      await this.audit('expiry', id, actor, expiresAt === undefined ? 'never' : new Date(expiresAt).toISOString());
+    }
+    this.broadcastChange(record.hash);
+    return toPublicKey(record);
+  }
+
   /** Gives a key a new secret; the old secret stops working at once (its sockets are closed). */
   async rotate(id: string, actor: string): Promise<{ key: PublicKey; secret: string }> {
     const record = await this.find(id);
@@ -149,6 +166,7 @@ export class KeyService {
     await this.backend.keys.put(record, existing?.hash);
     await this.audit(existing ? (existing.hash !== wanted.hash ? 'rotate' : 'sync') : 'create', record.id, 'k8s-secret-sync');
     if (existing && existing.hash !== wanted.hash) this.broadcastRevocation(existing.hash);
+    else if (existing && existing.expiresAt !== wanted.expiresAt) this.broadcastChange(wanted.hash);
   }
 
   async auditLog(limit = 100) {
@@ -165,7 +183,12 @@ export class KeyService {
     this.backend.bus.publish(this.backend.names.revocations(), Buffer.from(JSON.stringify({ hash })));
   }
 
-  private audit(action: 'create' | 'revoke' | 'rotate' | 'sync', keyId: string, actor: string) {
-    return this.backend.keys.appendAudit({ at: Date.now(), action, keyId, actor });
+  /** Tells the gateways that a key's expiry changed: those holding it re-read it (key-expiry.ts). */
+  private broadcastChange(hash: string): void {
+    this.backend.bus.publish(this.backend.names.keyChanges(), Buffer.from(JSON.stringify({ hash })));
+  }
+
+  private audit(action: AuditEntry['action'], keyId: string, actor: string, detail?: string) {
+    return this.backend.keys.appendAudit({ at: Date.now(), action, keyId, actor, detail });
   }
 }

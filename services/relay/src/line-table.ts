@@ -2,7 +2,7 @@
  * The lines a relay owns and their members. Relay state is soft: gateways re-announce their peers
  * when a line moves to this relay, so nothing here needs to survive a restart.
  */
-import { DELIVER_COUNT_OFFSET, ENVELOPE_DELIVER, deliverHeaderBytes, writeU32 } from '@studioline/protocol';
+import { encodeDeliverHeader, senderIdFromText } from '@studioline/protocol';
 
 export interface Member {
   id: number;
@@ -22,7 +22,7 @@ export interface DeliverTarget {
   channel: string;
   /** The other members' connections on `gateway`. */
   conns: number[];
-  /** [0x02][sentAt][n][conn...]: the DELIVER header for this member's frames to `gateway` (sentAt filled per frame). */
+  /** The DELIVER header for this member's frames to `gateway`, encoded once (sentAt stamped per frame). */
   header: Buffer;
 }
 
@@ -53,6 +53,12 @@ export class LineTable {
 
   find(gateway: string, conn: number, lineId: string): Member | undefined {
     return this.lines.get(lineId)?.members.find((m) => m.gateway === gateway && m.conn === conn);
+  }
+
+  /** True when a member of the line already sends with this sender id (as a number: "0a" is "a"). */
+  senderTaken(lineId: string, sender: string): boolean {
+    const id = senderIdFromText(sender);
+    return this.lines.get(lineId)?.members.some((m) => senderIdFromText(m.sender) === id) ?? false;
   }
 
   /** Adds a member; returns undefined when the line is full (unless `force`, for re-announced peers). */
@@ -93,13 +99,7 @@ export class LineTable {
         conns.push(other.conn);
         byGateway.set(other.gateway, conns);
       }
-      member.targets = [...byGateway].map(([gateway, conns]) => {
-        const header = Buffer.alloc(deliverHeaderBytes(conns.length));
-        header[0] = ENVELOPE_DELIVER;
-        header[DELIVER_COUNT_OFFSET] = conns.length;
-        conns.forEach((conn, i) => writeU32(header, DELIVER_COUNT_OFFSET + 1 + 4 * i, conn));
-        return { gateway, channel: this.channelOf(gateway), conns, header };
-      });
+      member.targets = [...byGateway].map(([gateway, conns]) => ({ gateway, channel: this.channelOf(gateway), conns, header: encodeDeliverHeader(conns) }));
     }
   }
 }

@@ -15,7 +15,7 @@ export function createRelayMetrics(registry: Registry, state: { lines(): number;
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
-    joinsRefused: new Counter({ name: 'studioline_relay_joins_refused_total', help: 'Joins refused, by reason', labelNames: ['reason'] as const, registers: [registry] }),
+    joinsRefused: new Counter({ name: 'studioline_relay_joins_refused_total', help: 'Joins refused, by reason (line_full, duplicate_sender)', labelNames: ['reason'] as const, registers: [registry] }),
   };
 }
 

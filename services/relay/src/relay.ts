@@ -4,13 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  AUDIO_ENVELOPE_HEADER_BYTES,
-  AUDIO_SENT_AT_OFFSET,
+  AudioEnvelope,
   ControlEnvelope,
-  DELIVER_SENT_AT_OFFSET,
-  ENVELOPE_AUDIO,
+  decodeAudioEnvelope,
+  isAudioEnvelope,
   isControlEnvelope,
-  readU32,
+  stampDeliverHeader,
+  wireFrameLevel,
 } from '@studioline/protocol';
 import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
 import { RelayConfig } from './config.js';
@@ -81,7 +81,7 @@ export class RelayService {
   }
 
   private onMessage(msg: Buffer): void {
-    if (msg.length > 0 && msg[0] === ENVELOPE_AUDIO) return this.onAudio(msg);
+    if (isAudioEnvelope(msg)) return this.onAudio(msg);
     if (!isControlEnvelope(msg)) {
       this.metrics.drops.inc({ reason: 'malformed' });
       return;
@@ -102,21 +102,23 @@ export class RelayService {
 
   private onAudio(msg: Buffer): void {
     this.metrics.framesIn.inc();
-    if (msg.length <= AUDIO_ENVELOPE_HEADER_BYTES) return this.metrics.drops.inc({ reason: 'malformed' });
-    const member = this.table.member(readU32(msg, 1));
+    let env: AudioEnvelope;
+    try {
+      env = decodeAudioEnvelope(msg);
+    } catch {
+      return this.metrics.drops.inc({ reason: 'malformed' }); // decode throws only EnvelopeError
+    }
+    const member = this.table.member(env.member);
     if (!member) return this.metrics.drops.inc({ reason: 'unknown_member' });
-    const level = msg[AUDIO_ENVELOPE_HEADER_BYTES];
-    member.level += (level - member.level) / LEVEL_SMOOTHING;
+    member.level += (wireFrameLevel(env.frame) - member.level) / LEVEL_SMOOTHING;
     if (member.line.members.length > this.config.maxSpeakers + 1 && !this.isLoudest(member)) {
       return this.metrics.drops.inc({ reason: 'not_loudest' });
     }
-    const frame = msg.subarray(AUDIO_ENVELOPE_HEADER_BYTES);
+    const { frame, sentAt } = env;
     const { bus } = this.deps.backend;
     for (const target of member.targets) {
       // A small header per destination (its connections and the frame's sentAt); the frame itself is not copied.
-      const header = Buffer.allocUnsafe(target.header.length);
-      target.header.copy(header, 0);
-      msg.copy(header, DELIVER_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET, AUDIO_SENT_AT_OFFSET + 8);
+      const header = stampDeliverHeader(target.header, sentAt);
       if (bus.publish(target.channel, header, frame)) {
         this.metrics.framesOut.inc();
         this.metrics.bytesOut.inc(header.length + frame.length);
@@ -135,6 +137,14 @@ export class RelayService {
     const { bus, names } = this.deps.backend;
     const reply = (body: ControlEnvelope) => bus.publish(names.gatewayChannel(env.gw), Buffer.from(JSON.stringify(body)));
     let member = this.table.find(env.gw, env.conn, env.line);
+    // The sender id is half of the SFrame nonce domain: two peers of a line must not share one,
+    // wherever they connect (the gateway compares only its own peers). A re-announced peer was
+    // admitted once already and is not refused (it could not be told: it is in a call).
+    if (!member && !env.rejoin && this.table.senderTaken(env.line, env.sender)) {
+      this.metrics.joinsRefused.inc({ reason: 'duplicate_sender' });
+      reply({ t: 'refused', conn: env.conn, code: 'bad_request' });
+      return;
+    }
     if (!member) {
       member = this.table.add(env.line, env.capacity, env.gw, env.conn, env.sender, env.rejoin);
       if (!member) {
