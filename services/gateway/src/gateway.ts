@@ -84,6 +84,7 @@ export class GatewayService {
       lines: () => this.lines.size,
       liveRelays: () => this.router.liveRelays.length,
       storeUp: () => backend.isReady(),
+      sendQueueMax: () => [...this.sessions.values()].reduce((max, s) => Math.max(max, s.ws.bufferedAmount), 0),
     });
     this.verifier = new KeyVerifier(backend.keys, config.staticKeyHashes, config.keyCacheMs, (result) => this.metrics.keyCache.inc({ result }));
     this.router = new RelayRouter(backend.relays, logger, () => this.rehomeLines());
