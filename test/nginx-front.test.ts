@@ -152,7 +152,7 @@ describe('nginx in front: heartbeat across the idle timeout, reload during calls
     assert.notEqual(workersAfter, workersBefore, 'the reload started new workers');
     for (const [i, s] of summaries.entries()) {
       assert.equal(s.reconnects, 0, `peer ${i} stayed on its connection`);
-      assert.ok(gaps[i] < 3000, `peer ${i}: audio uninterrupted (longest silence ${gaps[i].toFixed(0)} ms)`);
+      assert.ok(gaps[i] < 3000, `peer ${i}: audio kept arriving (longest silence ${gaps[i].toFixed(0)} ms)`);
       assert.deepEqual([s.lost, s.decryptFailed], [0, 0], `peer ${i}: nothing lost`);
     }
     // A call started after the reloads goes through the new workers.
