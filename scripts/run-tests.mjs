@@ -18,5 +18,10 @@ if (files.length === 0) {
   console.error('no test files found: run `npm run build` first');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...files], { stdio: 'inherit' });
+// The soak (SOAK_MINUTES, default 10) runs last, alone like every file; the deadline, per file,
+// is five minutes, or the soak's length plus five when it is in the run.
+const soak = files.filter((f) => f.endsWith('/soak.test.js'));
+const ordered = files.filter((f) => !soak.includes(f)).concat(soak);
+const timeout = soak.length ? Math.max(300_000, (Number(process.env.SOAK_MINUTES ?? 10) + 5) * 60_000) : 300_000;
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${timeout}`, ...ordered], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -13,8 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -30,21 +29,11 @@ import { NGINX_IMAGE, REDIS_IMAGE, STUDIOLINE_IMAGE, requireImages } from './hel
 import { newLink, rawJoin, tonePeer, waitFor } from './helpers/peers.js';
 import { REPO } from './helpers/processes.js';
 import { tonesHeard } from './helpers/tones.js';
+import { makeTls } from './helpers/tls.js';
 
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
 const skip = requireImages([STUDIOLINE_IMAGE, NGINX_IMAGE, REDIS_IMAGE]);
 const skipBrowser = skip ?? requireChromium();
-
-/** A CA and a certificate for 127.0.0.1/localhost signed by it, made with openssl. */
-function makeTls(): { dir: string; ca: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'studioline-tls-'));
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Studioline test CA');
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'tls.key', '-out', 'tls.csr', '-subj', '/CN=localhost');
-  require('node:fs').writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  run('x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'tls.crt', '-days', '2', '-extfile', 'san.ext');
-  return { dir, ca: readFileSync(join(dir, 'ca.crt'), 'utf8') };
-}
 
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
 

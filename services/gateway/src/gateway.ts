@@ -59,6 +59,7 @@ export class GatewayService {
       lines: () => this.sessions.lineCount,
       liveRelays: () => this.routing.liveRelays,
       storeUp: () => backend.isReady(),
+      sendQueueMax: () => [...this.sessions.values()].reduce((max, s) => Math.max(max, s.ws.bufferedAmount), 0),
     });
     this.sessions = new Sessions(config, this.metrics, logger, {
       audio: (session, frame) => this.audio.fromPeer(session, frame),

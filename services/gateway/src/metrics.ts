@@ -2,13 +2,16 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { stateGauge } from '@studioline/server-kit';
 
 /** Every metric of the gateway. Labels stay low-cardinality: never a line id, a key or an address. */
-export function createGatewayMetrics(registry: Registry, state: { connections(): number; peers(): number; lines(): number; liveRelays(): number; storeUp(): boolean }) {
+export function createGatewayMetrics(registry: Registry, state: { connections(): number; peers(): number; lines(): number; liveRelays(): number; storeUp(): boolean; sendQueueMax(): number }) {
   return {
     connections: stateGauge(registry, 'studioline_gateway_connections', 'Open websocket connections', state.connections),
     peers: stateGauge(registry, 'studioline_gateway_peers', 'Peers joined to a line', state.peers),
     lines: stateGauge(registry, 'studioline_gateway_lines', 'Lines with at least one peer on this gateway', state.lines),
     liveRelays: stateGauge(registry, 'studioline_gateway_live_relays', 'Relays this gateway sees alive', state.liveRelays),
     storeUp: stateGauge(registry, 'studioline_gateway_store_up', '1 when the store (Redis) answers, else 0', () => (state.storeUp() ? 1 : 0)),
+    // What a slow reader costs the gateway: its socket's unsent bytes, capped by SLOW_READER_BYTES
+    // (plus the one frame that crossed it); the kernel's socket buffers come on top of this.
+    sendQueueMax: stateGauge(registry, 'studioline_gateway_send_queue_max_bytes', 'Largest unsent data held for one peer (bytes), at scrape time', state.sendQueueMax),
     connectionsTotal: new Counter({ name: 'studioline_gateway_connections_total', help: 'Websocket connections accepted', registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'studioline_gateway_upgrades_refused_total',
