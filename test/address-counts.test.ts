@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Backend, createLogger, createMemoryBackend, createRedisBackend } from '@studioline/server-kit';
 import { PassThrough } from 'node:stream';
-import { requireDocker } from './helpers/env.js';
-import { TestRedis, startRedis } from './helpers/redis.js';
+import { redisForFile } from './helpers/redis.js';
 
 const caps = { sockets: 3, unauthenticated: 2, failures: 3 };
 const LEASE_MS = 5000;
@@ -72,7 +71,7 @@ function contract(name: string, make: () => Promise<Backend>, skip?: string) {
         const other = '203.0.113.10';
         assert.equal(await b.admit(other, caps), 'ok');
         assert.equal(await b.admit(other, caps), 'ok');
-        await redis!.client().del(backend.names.addressCounts('gw-b'));
+        await redis.get().client().del(backend.names.addressCounts('gw-b'));
         assert.equal(await a.admit(other, caps), 'ok', 'lost: not counted');
         await a.closed(other, false);
         await b.renew();
@@ -85,12 +84,5 @@ function contract(name: string, make: () => Promise<Backend>, skip?: string) {
 const logger = createLogger('test', { destination: new PassThrough().resume() });
 contract('memory', async () => createMemoryBackend());
 
-const skipRedis = requireDocker();
-let redis: TestRedis | undefined;
-if (!skipRedis) {
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => redis?.stop());
-}
-contract('Redis', async () => createRedisBackend({ url: redis!.url, prefix: redis!.prefix(), logger }), skipRedis);
+const redis = redisForFile();
+contract('Redis', async () => createRedisBackend({ url: redis.get().url, prefix: redis.get().prefix(), logger }), redis.skip);

@@ -9,20 +9,8 @@ import { after, describe, it } from 'node:test';
 import { STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, randomSenderId } from '@studioline/protocol';
 import WebSocket from 'ws';
 import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
-import { newLink, rawJoin, waitFor } from './helpers/peers.js';
+import { newLink, openSocket, rawJoin, waitFor } from './helpers/peers.js';
 
-/** A socket that is open (or refused with an HTTP status), not yet joined. */
-function openSocket(server: Embedded): Promise<{ ws: WebSocket; status: number }> {
-  const ws = new WebSocket(newLink(server.url, server.apiKey).websocketUrl, { perMessageDeflate: false });
-  return new Promise((resolve) => {
-    ws.on('open', () => resolve({ ws, status: 101 }));
-    ws.on('unexpected-response', (_req, res) => {
-      resolve({ ws, status: res.statusCode ?? 0 });
-      res.resume();
-    });
-    ws.on('error', () => undefined);
-  });
-}
 
 describe('limits per client address', () => {
   const servers: Embedded[] = [];
@@ -34,7 +22,7 @@ describe('limits per client address', () => {
     const server = await startEmbedded({ authFailLimit: 10, unauthenticatedPerAddress: 100 });
     servers.push(server);
     const line = await deriveLineId(newLink(server.url, server.apiKey).leafBytes!);
-    const sockets = await Promise.all(Array.from({ length: 40 }, () => openSocket(server)));
+    const sockets = await Promise.all(Array.from({ length: 40 }, () => openSocket(server.url, server.apiKey)));
     assert.ok(sockets.every((s) => s.status === 101), 'all 40 open (the per-address socket caps are not what is tested here)');
     const closes = await Promise.all(
       sockets.map(
@@ -51,7 +39,7 @@ describe('limits per client address', () => {
     assert.equal(guesses, 10);
     assert.equal(limited, 30);
     assert.equal(metricValue(await server.metrics(), 'studioline_gateway_auth_failures_total', { reason: 'unknown' }), 10);
-    const next = await openSocket(server);
+    const next = await openSocket(server.url, server.apiKey);
     next.ws.terminate();
     assert.equal(next.status, 429, 'and the next upgrade is refused');
   });
@@ -59,9 +47,9 @@ describe('limits per client address', () => {
   it('unauthenticated sockets per address are capped; joining frees a place', async () => {
     const server = await startEmbedded({ unauthenticatedPerAddress: 3 });
     servers.push(server);
-    const idle = await Promise.all([0, 1, 2].map(() => openSocket(server)));
+    const idle = await Promise.all([0, 1, 2].map(() => openSocket(server.url, server.apiKey)));
     assert.deepEqual(idle.map((s) => s.status), [101, 101, 101]);
-    assert.equal((await openSocket(server)).status, 429);
+    assert.equal((await openSocket(server.url, server.apiKey)).status, 429);
     assert.equal(metricValue(await server.metrics(), 'studioline_gateway_upgrades_refused_total', { reason: 'too_many_unauthenticated' }), 1);
     // One of them joins: it is authenticated, and a new socket may open.
     const link = newLink(server.url, server.apiKey);
@@ -70,7 +58,7 @@ describe('limits per client address', () => {
     let next = { status: 0, ws: undefined as WebSocket | undefined };
     for (let i = 0; i < 50 && next.status !== 101; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      next = await openSocket(server);
+      next = await openSocket(server.url, server.apiKey);
       if (next.status !== 101) next.ws?.terminate();
     }
     assert.equal(next.status, 101);
@@ -92,7 +80,7 @@ describe('limits per client address', () => {
       });
       assert.equal(status, 400);
     }
-    const ok = await Promise.all([openSocket(server), openSocket(server)]);
+    const ok = await Promise.all([openSocket(server.url, server.apiKey), openSocket(server.url, server.apiKey)]);
     assert.deepEqual(ok.map((s) => s.status), [101, 101]);
     for (const s of ok) s.ws.terminate();
   });
@@ -106,13 +94,13 @@ describe('limits per client address', () => {
       await waitFor(() => client.messages.some((m) => m.type === 'joined'), 5000, 'joined');
       joined.push(client);
     }
-    const refused = await openSocket(server);
+    const refused = await openSocket(server.url, server.apiKey);
     assert.equal(refused.status, 429);
     assert.equal(metricValue(await server.metrics(), 'studioline_gateway_upgrades_refused_total', { reason: 'too_many_sockets' }), 1);
     joined[0].ws.close();
     await joined[0].closed;
     await new Promise((r) => setTimeout(r, 50));
-    const again = await openSocket(server);
+    const again = await openSocket(server.url, server.apiKey);
     assert.equal(again.status, 101);
     for (const c of [...joined.slice(1)]) c.ws.close();
     again.ws.terminate();

@@ -9,9 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, senderIdToText } from '@studioline/protocol';
 import WebSocket from 'ws';
 import { metricValue } from './helpers/embedded.js';
-import { requireDocker } from './helpers/env.js';
 import { newLink, rawJoin, waitFor } from './helpers/peers.js';
-import { TestRedis, startRedis } from './helpers/redis.js';
+import { redisForFile } from './helpers/redis.js';
 import { BackendKind, TwoGateways, startTwoGateways } from './helpers/two-gateways.js';
 
 /** Opens /ws at `url`, sends this join text; resolves 'joined', or the close code if closed first. */
@@ -64,12 +63,5 @@ function suite(name: string, kind: () => BackendKind, skip?: string) {
 
 suite('embedded backend', () => 'memory');
 
-const dockerSkip = requireDocker();
-let redis: TestRedis | undefined;
-if (!dockerSkip) {
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => redis?.stop());
-}
-suite('Redis', () => ({ redisUrl: redis!.url, prefix: redis!.prefix() }), dockerSkip);
+const redis = redisForFile();
+suite('Redis', () => ({ redisUrl: redis.get().url, prefix: redis.get().prefix() }), redis.skip);

@@ -7,10 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { metricValue, startEmbedded } from './helpers/embedded.js';
-import { requireDocker } from './helpers/env.js';
 import { RawClient, newLink, rawJoin, sameLineVia, waitFor } from './helpers/peers.js';
 import { runCli } from './helpers/processes.js';
-import { TestRedis, startRedis } from './helpers/redis.js';
+import { redisForFile } from './helpers/redis.js';
 import { BackendKind, TwoGateways, startTwoGateways } from './helpers/two-gateways.js';
 
 /** Sockets closed by the expiry must close this soon after it (the promise for revocation, too). */
@@ -101,15 +100,8 @@ function suite(name: string, kind: () => BackendKind, skip?: string) {
 
 suite('embedded backend', () => 'memory');
 
-const dockerSkip = requireDocker();
-let redis: TestRedis | undefined;
-if (!dockerSkip) {
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => redis?.stop());
-}
-suite('Redis', () => ({ redisUrl: redis!.url, prefix: redis!.prefix() }), dockerSkip);
+const redis = redisForFile();
+suite('Redis', () => ({ redisUrl: redis.get().url, prefix: redis.get().prefix() }), redis.skip);
 
 describe('key expiry through the keys admin API and CLI', { timeout: 60_000 }, () => {
   it('`studioline keys expire ID --expires never` lifts the expiry; a time past ends the key’s calls at once', async () => {

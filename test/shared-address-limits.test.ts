@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, randomSenderId } from '@studioline/protocol';
 import { generateApiKey } from '@studioline/server-kit';
-import WebSocket from 'ws';
 import { metricValue } from './helpers/embedded.js';
 import { requireDocker } from './helpers/env.js';
-import { RawClient, newLink, rawJoin, waitFor } from './helpers/peers.js';
+import { RawClient, newLink, openSocket, rawJoin, waitFor } from './helpers/peers.js';
 import { ServiceProcess, startGateway, startRelay } from './helpers/processes.js';
 import { TestRedis, startRedis } from './helpers/redis.js';
 
@@ -19,18 +18,6 @@ const skip = requireDocker();
 
 type Gateway = ServiceProcess & { url: string; id: string };
 
-/** A socket that is open (or refused with an HTTP status), not yet joined. */
-function openSocket(url: string, apiKey: string): Promise<{ ws: WebSocket; status: number }> {
-  const ws = new WebSocket(newLink(url, apiKey).websocketUrl, { perMessageDeflate: false });
-  return new Promise((resolve) => {
-    ws.on('open', () => resolve({ ws, status: 101 }));
-    ws.on('unexpected-response', (_req, res) => {
-      resolve({ ws, status: res.statusCode ?? 0 });
-      res.resume();
-    });
-    ws.on('error', () => undefined);
-  });
-}
 
 /** Polls an async probe until it gives a value (a bounded loop). */
 async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {

@@ -2,6 +2,19 @@ import { NodePeer, PeerOptions, PeerSummary, toneSource } from '@studioline/clie
 import { CallLink, STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, formatCallLink, generateLeaf, parseCallLink, randomSenderId } from '@studioline/protocol';
 import WebSocket from 'ws';
 
+/** A websocket to the gateway at `url` that is open (status 101) or refused with an HTTP status; not yet joined. */
+export function openSocket(url: string, apiKey: string): Promise<{ ws: WebSocket; status: number }> {
+  const ws = new WebSocket(newLink(url, apiKey).websocketUrl, { perMessageDeflate: false });
+  return new Promise((resolve) => {
+    ws.on('open', () => resolve({ ws, status: 101 }));
+    ws.on('unexpected-response', (_req, res) => {
+      resolve({ ws, status: res.statusCode ?? 0 });
+      res.resume();
+    });
+    ws.on('error', () => undefined);
+  });
+}
+
 export function newLink(url: string, apiKey: string): CallLink {
   return parseCallLink(formatCallLink(url, apiKey, generateLeaf()));
 }

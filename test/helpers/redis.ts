@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import { GenericContainer, StartedTestContainer } from 'testcontainers';
 import { Redis } from 'ioredis';
-import { REDIS_IMAGE } from './env.js';
+import { REDIS_IMAGE, requireDocker } from './env.js';
 
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
 
@@ -34,4 +35,21 @@ export async function startRedis(): Promise<TestRedis> {
       await container.stop({ timeout: 1000 });
     },
   };
+}
+
+/**
+ * One Redis for a whole test file: started before its first test and stopped after its last
+ * (call it at the top level of the file). `skip` says why not when Docker is missing; `get()`
+ * is the running Redis inside a test.
+ */
+export function redisForFile(): { skip?: string; get(): TestRedis } {
+  const skip = requireDocker();
+  let redis: TestRedis | undefined;
+  if (!skip) {
+    before(async () => {
+      redis = await startRedis();
+    });
+    after(async () => redis?.stop());
+  }
+  return { skip, get: () => redis as TestRedis };
 }
