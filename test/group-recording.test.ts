@@ -27,8 +27,10 @@ describe('recording a group line', () => {
 
   it('one track per sender, each only its own tone and every frame it sent; the mix holds all three', async (t) => {
     const link = newLink(server.url, server.apiKey);
-    // The listener sends silence (level 127: never among the loudest) and records.
-    const listener = new NodePeer({ link, source: toneSource(1000, MOBILE_SAMPLE_RATE, 0), seconds: 4, record: true, peerTimeoutMs: 20_000 });
+    // The listener sends silence (level 127: never among the loudest) and records; it stays twice
+    // as long as the senders send, so their last frames reach it even on a busy machine (it once
+    // left 4 s after starting, as two senders that had joined late were still sending).
+    const listener = new NodePeer({ link, source: toneSource(1000, MOBILE_SAMPLE_RATE, 0), seconds: 6, record: true, peerTimeoutMs: 20_000 });
     const listening = listener.run();
     // Quiet enough that three tones summed never clip.
     const senders = SENDERS.map((s) => new NodePeer({ link, source: toneSource(s.hz, s.rate, 0.25), seconds: 3, peerTimeoutMs: 20_000 }).run());
