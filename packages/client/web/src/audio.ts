@@ -123,11 +123,6 @@ export class AudioEngine {
     return this.context.sampleRate;
   }
 
-  /** The device's own delay from the render call to the speaker, in ms. */
-  get outputLatencyMs(): number {
-    return ((this.context.baseLatency ?? 0) + (this.context.outputLatency ?? 0)) * 1000;
-  }
-
   async close(): Promise<void> {
     this.stream?.getTracks().forEach((t) => t.stop());
     await this.context.close();

@@ -25,17 +25,20 @@ const scope = self as unknown as {
 const report = (message: FromCallWorker) => scope.postMessage(message);
 const toLevel = (dbov: number) => (127 - dbov) / 127;
 
-let call: CallCore | undefined;
+/** The call, and the context's rate (what it sends, plays and records at). */
+let call: { core: CallCore; sampleRate: number } | undefined;
 let muted = false;
 let recording: { session: CallRecording; stopSink: () => void } | undefined;
 let captureHandoffMs = 0;
 let captureFillMs = 0;
-let inputLevel = 0;
+/** The last frame sent; its level is worked out only when the page is told (10 times a second, not 100). */
+let lastSent: Int16Array | undefined;
 const peerLevels = new Map<string, number>();
 
 function start(msg: Extract<ToCallWorker, { type: 'start' }>): void {
   const { link, sampleRate, capture, playback } = msg;
-  const core = (call = browserCall(link, sampleRate));
+  const core = browserCall(link, sampleRate);
+  call = { core, sampleRate };
   core.on('state', ({ state, detail }) => report({ type: 'state', state, detail }));
   core.on('peers', (peers) => report({ type: 'peers', peers }));
 
@@ -65,13 +68,14 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>): void {
     const { pcm, at, fillWaitMs } = e.data;
     captureHandoffMs += (Date.now() - at - captureHandoffMs) * HANDOFF_SMOOTHING;
     captureFillMs += (fillWaitMs - captureFillMs) * HANDOFF_SMOOTHING;
-    inputLevel = muted ? 0 : toLevel(audioLevel(pcm));
+    lastSent = muted ? undefined : pcm;
     if (muted) return;
     recording?.session.addLocal(pcm);
     void core.send(pcm);
   };
 
   const timer = setInterval(() => {
+    const inputLevel = lastSent ? toLevel(audioLevel(lastSent)) : 0;
     report({ type: 'figures', figures: core.figures(), inputLevel, peerLevels: [...peerLevels], captureFillMs, captureHandoffMs });
   }, REPORT_EVERY_MS);
   core.on('ended', () => clearInterval(timer));
@@ -79,10 +83,10 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>): void {
   core.start().catch(() => undefined);
 }
 
-async function setRecording(on: boolean, sampleRate: number): Promise<void> {
+async function setRecording(on: boolean): Promise<void> {
   if (on && !recording && call) {
-    const session = new CallRecording(sampleRate);
-    recording = { session, stopSink: call.addSink(session.recorder) };
+    const session = new CallRecording(call.sampleRate);
+    recording = { session, stopSink: call.core.addSink(session.recorder) };
   } else if (!on && recording) {
     const { session, stopSink } = recording;
     recording = undefined;
@@ -91,20 +95,18 @@ async function setRecording(on: boolean, sampleRate: number): Promise<void> {
   }
 }
 
-let contextRate = 0;
 scope.onmessage = (e) => {
   const msg = e.data;
   const run = async () => {
     if (msg.type === 'start') {
-      contextRate = msg.sampleRate;
       // Loaded before the first frame arrives, so a sender's first frames are converted at once.
       await prepareResamplers();
       start(msg);
     } else if (msg.type === 'mute') muted = msg.muted;
-    else if (msg.type === 'record') await setRecording(msg.on, contextRate);
+    else if (msg.type === 'record') await setRecording(msg.on);
     else if (msg.type === 'stop') {
-      await setRecording(false, contextRate);
-      call?.stop();
+      await setRecording(false);
+      call?.core.stop();
     }
   };
   run().catch((err: Error) => report({ type: 'failed', message: err.message }));
