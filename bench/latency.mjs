@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './cdp-chromium.mjs';
 import { startNode } from './processes.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -29,6 +29,7 @@ const GAP_SPREAD_MS = 200;
 const MEAN_GAP_MS = GAP_MIN_MS + GAP_SPREAD_MS / 2;
 /** A played click this far from where the common lag puts it is not the captured one. */
 const MATCH_WITHIN_MS = GAP_MIN_MS / 2;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (m) => process.stderr.write(`bench:latency: ${m}\n`);
 
 /** A WAV (48 kHz mono 16-bit) of clicks 150-350 ms apart: 2 ms bursts of 2 kHz at -2 dBFS, silence between. */
@@ -65,14 +66,11 @@ function clickTrainWav() {
 }
 
 function launch(wav) {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  return launchChromium(CHROMIUM, [
+    '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required',
+  ]);
 }
 
 function start(args, env, ready) {
@@ -95,12 +93,10 @@ function leaf() {
 }
 
 async function openPage(browser, url) {
-  const page = await (await browser.newContext()).newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(url);
-  await page.getByRole('button', { name: 'Join call' }).click();
-  return { page, errors };
+  const page = await browser.newPage(url);
+  await page.waitFor(`[...document.querySelectorAll('button')].some((b) => b.textContent.trim() === 'Join call')`, 20_000);
+  await page.evaluate(`[...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Join call').click()`);
+  return page;
 }
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -130,32 +126,32 @@ function match(captured, played) {
 /** Two pages, one per browser, call each other on `urls` until each direction has CLICKS clicks. */
 async function measure(name, urls, browsers) {
   const pages = [await openPage(browsers[0], urls[0]), await openPage(browsers[1], urls[1])];
-  await Promise.all(pages.map((p) => p.page.locator('#state[data-state="in-call"]').waitFor({ timeout: 20_000 })));
+  await Promise.all(pages.map((p) => p.waitFor(`document.querySelector('#state[data-state="in-call"]')`, 20_000)));
   // Let the jitter buffers settle as a caller's would before anyone speaks.
-  await pages[0].page.waitForTimeout(3000);
-  await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.probeClicks(true))));
+  await sleep(3000);
+  await Promise.all(pages.map((p) => p.evaluate('globalThis.studiolineAudio.probeClicks(true)')));
   const shown = [[], []];
   const deadline = Date.now() + ((CLICKS * MEAN_GAP_MS) / 1000 + 60) * 1000;
   let lags = [[], []];
   while (Date.now() < deadline) {
-    await pages[0].page.waitForTimeout(1000);
-    const logs = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.clicks)));
+    await sleep(1000);
+    const logs = await Promise.all(pages.map((p) => p.evaluate('globalThis.studiolineAudio.clicks')));
     lags = [0, 1].map((d) => match(logs[d].captured, logs[1 - d].played.map((p) => p.at)));
     for (const d of [0, 1]) {
       // What the listening page shows, as a number (the first figure of "N ms + device output M ms").
-      const text = await pages[1 - d].page.locator('#stat-latency').textContent();
+      const text = await pages[1 - d].evaluate(`document.querySelector('#stat-latency')?.textContent`);
       const ms = parseFloat(text ?? '');
       if (Number.isFinite(ms)) shown[d].push(ms);
     }
     if (lags.every((l) => l.length >= CLICKS)) break;
   }
-  const counts = await Promise.all(pages.map((p) => p.page.evaluate(() => [globalThis.studiolineAudio.clicks.captured.length, globalThis.studiolineAudio.clicks.played.length])));
-  const device = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studiolineAudio.deviceLatency)));
-  const jitter = await Promise.all(pages.map((p) => p.page.evaluate(() => globalThis.studioline?.jitter)));
-  const stretches = await Promise.all(pages.map((p) => p.page.evaluate(() => ({ capture: globalThis.studioline?.capture, rttMs: globalThis.studioline?.figures.rttMs }))));
-  const rate = await pages[0].page.evaluate(() => globalThis.studiolineAudio.sampleRate);
+  const counts = await Promise.all(pages.map((p) => p.evaluate('[globalThis.studiolineAudio.clicks.captured.length, globalThis.studiolineAudio.clicks.played.length]')));
+  const device = await Promise.all(pages.map((p) => p.evaluate('globalThis.studiolineAudio.deviceLatency')));
+  const jitter = await Promise.all(pages.map((p) => p.evaluate('globalThis.studioline?.jitter')));
+  const stretches = await Promise.all(pages.map((p) => p.evaluate('({ capture: globalThis.studioline?.capture, rttMs: globalThis.studioline?.figures.rttMs })')));
+  const rate = await pages[0].evaluate('globalThis.studiolineAudio.sampleRate');
   const errors = pages.flatMap((p) => p.errors);
-  await Promise.all(pages.map((p) => p.page.context().close()));
+  await Promise.all(pages.map((p) => p.close()));
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   const all = lags.flat().sort((a, b) => a - b);
   const shownAll = shown.flat().sort((a, b) => a - b);
@@ -180,7 +176,7 @@ const cleanup = [];
 const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ');
 const wav = clickTrainWav();
 const browsers = await Promise.all([launch(wav), launch(wav)]);
-const browserVersion = browsers[0].version();
+const browserVersion = browsers[0].version;
 cleanup.push(() => Promise.all(browsers.map((b) => b.close())));
 try {
   if (!ONLY || ONLY === 'embedded') {
