@@ -50,5 +50,5 @@ USER 10001:10001
 EXPOSE 7777 7778
 # A larger initial old generation: the audio path's frame buffers are short-lived but, with a JS heap
 # of ~10 MB, V8's default limits ran a full mark-compact every ~70 ms under load (see BENCHMARKS.md).
-ENTRYPOINT ["node", "--initial-old-space-size=128", "/app/packages/cli/bin/studioline.js"]
+ENTRYPOINT ["node", "--initial-old-space-size=128", "--no-memory-reducer", "/app/packages/cli/bin/studioline.js"]
 CMD ["serve"]

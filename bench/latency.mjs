@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchChromium } from './cdp-chromium.mjs';
-import { startNode } from './processes.mjs';
+import { SERVER_FLAGS, startNode } from './processes.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'packages/cli/bin/studioline.js');
@@ -74,7 +74,7 @@ function launch(wav) {
 }
 
 function start(args, env, ready) {
-  return startNode([cli, ...args], env, ready, { logLevel: 'info' });
+  return startNode([...SERVER_FLAGS, cli, ...args], env, ready, { logLevel: 'info' });
 }
 
 const listening = (t) => /"address":"(http:\/\/[^"]+)","msg":"gateway listening"/.exec(t)?.[1];
@@ -97,6 +97,24 @@ async function openPage(browser, url) {
   await page.waitFor(`[...document.querySelectorAll('button')].some((b) => b.textContent.trim() === 'Join call')`, 20_000);
   await page.evaluate(`[...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Join call').click()`);
   return page;
+}
+
+/**
+ * The gateways' own histogram of server-added latency (studioline_relay_hop_latency_seconds: from
+ * the gateway a frame entered, through Redis and the relay, to the gateway that delivers it), as the
+ * share of frames within each bucket, summed over `gateways`.
+ */
+async function serverHop(gateways) {
+  const buckets = new Map();
+  for (const g of gateways) {
+    const text = await (await fetch(`${g}/metrics`)).text();
+    for (const [, le, n] of text.matchAll(/^studioline_relay_hop_latency_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) buckets.set(le, (buckets.get(le) ?? 0) + Number(n));
+  }
+  const total = buckets.get('+Inf');
+  if (!total) return undefined;
+  return ['0.001', '0.002', '0.005', '0.01', '0.025', '0.05']
+    .map((le) => `${(100 * (buckets.get(le) ?? 0) / total).toFixed(le === '0.001' ? 1 : 2)} % within ${Number(le) * 1000} ms`)
+    .join(', ');
 }
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -148,7 +166,7 @@ async function measure(name, urls, browsers) {
   const counts = await Promise.all(pages.map((p) => p.evaluate('[globalThis.studiolineAudio.clicks.captured.length, globalThis.studiolineAudio.clicks.played.length]')));
   const device = await Promise.all(pages.map((p) => p.evaluate('globalThis.studiolineAudio.deviceLatency')));
   const jitter = await Promise.all(pages.map((p) => p.evaluate('globalThis.studioline?.jitter')));
-  const stretches = await Promise.all(pages.map((p) => p.evaluate('({ capture: globalThis.studioline?.capture, rttMs: globalThis.studioline?.figures.rttMs })')));
+  const stretches = await Promise.all(pages.map((p) => p.evaluate('({ capture: globalThis.studioline?.capture, rttMs: globalThis.studioline?.figures.rttMs, serverMs: globalThis.studioline?.figures.serverMs })')));
   const rate = await pages[0].evaluate('globalThis.studiolineAudio.sampleRate');
   const errors = pages.flatMap((p) => p.errors);
   await Promise.all(pages.map((p) => p.close()));
@@ -201,6 +219,7 @@ try {
     for (const g of gateways) cleanup.push(() => g.child.kill());
     const l = leaf();
     results.push(await measure('Redis topology (redis-server, relay, 2 gateways)', gateways.map((g) => `${g.value}/#apikey=${APIKEY}&leaf_${l}`), browsers));
+    results.at(-1).serverHop = await serverHop(gateways.map((g) => g.value));
   }
 } finally {
   for (const c of cleanup.reverse()) await c();
@@ -222,11 +241,11 @@ const buffers = [
 ];
 // Where the time goes, as each page measured it (latency.ts adds these up for the figure it shows).
 const parts = [
-  '| topology | page | capture fill ms | capture hand-off ms | round trip ms | playback hand-off ms | playout ms |',
-  '|---|---|---|---|---|---|---|',
+  '| topology | page | capture fill ms | capture hand-off ms | round trip ms | servers ms | playback hand-off ms | playout ms |',
+  '|---|---|---|---|---|---|---|---|',
   ...results.flatMap((r) => r.stretches.map((s, page) => {
     const j = r.jitter[page]?.[0];
-    return `| ${r.name} | ${'AB'[page]} | ${f(s.capture?.fillMs)} | ${f(s.capture?.handoffMs)} | ${f(s.rttMs)} | ${f(j?.handoffMs)} | ${f(j?.playoutMs)} |`;
+    return `| ${r.name} | ${'AB'[page]} | ${f(s.capture?.fillMs)} | ${f(s.capture?.handoffMs)} | ${f(s.rttMs)} | ${f(s.serverMs)} | ${f(j?.handoffMs)} | ${f(j?.playoutMs)} |`;
   })),
 ];
 const table = [
@@ -240,6 +259,7 @@ const table = [
   '',
   buffers.join('\n'),
   '',
+  ...results.filter((r) => r.serverHop).map((r) => `Server-added latency on the ${r.name}, from the gateways' histogram over the whole run: ${r.serverHop}.\n`),
   'Where the time went, as each page measured it (the figure it shows is their sum; the sender\'s capture is taken to be like the listener\'s own):',
   '',
   parts.join('\n'),

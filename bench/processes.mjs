@@ -3,6 +3,13 @@
 import { spawn } from 'node:child_process';
 
 /**
+ * The Node flags that the image, `npm start` and the bin give Studioline (see BENCHMARKS.md: the
+ * garbage collections they avoid); every server process a benchmark starts runs with them (the
+ * bare relay too, so that the baseline is run alike; they change nothing there).
+ */
+export const SERVER_FLAGS = ['--initial-old-space-size=128', '--no-memory-reducer'];
+
+/**
  * Starts `node ARGS` and resolves with { child, value } once `ready(output so far)` returns a value
  * (e.g. the port the process printed); rejects when it exits first or is not ready within 20 s.
  */

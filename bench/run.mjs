@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantileFromBuckets } from '../scripts/lib/histogram.mjs';
-import { startNode } from './processes.mjs';
+import { SERVER_FLAGS, startNode } from './processes.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'packages/cli/bin/studioline.js');
@@ -26,10 +26,6 @@ const APIKEY = 'b'.repeat(72);
 // (SOCKETS_PER_ADDRESS, UNAUTHENTICATED_PER_ADDRESS), or the generator would measure them.
 const ONE_ADDRESS = { SOCKETS_PER_ADDRESS: '100000', UNAUTHENTICATED_PER_ADDRESS: '100000' };
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
-
-// Every server process runs with the flag that the image and `npm start` give Studioline (the bare
-// relay too, so that the baseline is run alike; it changes nothing there).
-const SERVER_FLAGS = ['--initial-old-space-size=128'];
 
 function startProcess(args, env, ready) {
   return startNode([...SERVER_FLAGS, ...args], env, ready);

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameOpener, FrameSealer, encodeAudioFrame, setAeadBackend, webCryptoBackend } from '../packages/protocol/dist/src/index.js';
 import { nodeCryptoBackend } from '../packages/protocol/dist/src/sframe-node.js';
+import { SERVER_FLAGS } from './processes.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const what = process.argv[2] ?? 'all';
@@ -70,7 +71,7 @@ async function certify() {
   const key = randomBytes(18).toString('base64url');
   const home = mkdtempSync(join(tmpdir(), 'sl-certperf-bench-'));
   const env = { ...process.env, HOME: home, APIKEY: key, ADMIN_TOKEN: randomBytes(18).toString('base64url'), PORT: String(port), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn' };
-  const server = spawn(process.execPath, ['--initial-old-space-size=128', join(root, 'packages/cli/bin/studioline.js'), 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = spawn(process.execPath, [...SERVER_FLAGS, join(root, 'packages/cli/bin/studioline.js'), 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   server.stderr.on('data', (d) => (stderr += d));
   try {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NodePeer, PeerSummary, wavSource } from '@studioline/client';
-import { STUDIO_SAMPLE_RATE, bytesToHex, deriveLineId, isAudioEnvelope, isDeliverEnvelope, samplesPerFrame } from '@studioline/protocol';
+import { FrameSealer, STUDIO_SAMPLE_RATE, bytesToHex, encodeAudioFrame, deriveLineId, isAudioEnvelope, isDeliverEnvelope, samplesPerFrame } from '@studioline/protocol';
 import { pickRelay, unbatch } from '@studioline/server-kit';
 import type { Redis } from 'ioredis';
 import { longestSilence, noise } from './helpers/audio.js';
@@ -158,6 +158,27 @@ describe('Redis topology: 2 gateways, 2 relays, keys-admin, Redis', { skip }, ()
     assert.equal((await again.closed).code, 4403);
     const audit = await adminCall('GET', '/v1/audit');
     assert.deepEqual(audit.entries.map((e: { action: string }) => e.action).slice(0, 2), ['revoke', 'create']);
+  });
+
+  it("a peer's pong carries the servers' share of its frames' way (the page adds it to the latency it shows)", async () => {
+    const link = newLink(gateways[0].url, (await adminCall('POST', '/v1/keys', { name: 'pong' })).secret);
+    const listener = await rawJoin(sameLineVia(link, gateways[1].url));
+    const sender = await rawJoin(link);
+    await waitFor(() => listener.messages.some((m) => m.type === 'peer_joined'), 5000, 'listener told of the sender');
+    const pong = async (t: number) => {
+      listener.ws.send(JSON.stringify({ type: 'ping', t }));
+      return waitFor(() => listener.messages.find((m) => m.type === 'pong' && m.t === t), 5000, `pong ${t}`);
+    };
+    assert.equal((await pong(1)).serverMs, undefined, 'no figure before any frame came');
+    const sealer = await FrameSealer.create(link.leafBytes!, sender.sender);
+    for (let ctr = 0; ctr < 20; ctr++) sender.ws.send(await sealer.seal(ctr, encodeAudioFrame(STUDIO_SAMPLE_RATE, new Int16Array(samplesPerFrame(STUDIO_SAMPLE_RATE)))));
+    await waitFor(() => listener.frames.count === 20, 5000, 'the frames, through Redis and a relay');
+    const { serverMs } = await pong(2);
+    assert.equal(typeof serverMs, 'number');
+    // Gateway to Redis to relay to Redis to gateway: more than nothing, less than the test's own wait.
+    assert.ok((serverMs as number) > 0 && (serverMs as number) < 5000, `serverMs ${serverMs}`);
+    sender.ws.close();
+    listener.ws.close();
   });
 
   it('SIGTERM on a gateway: not ready at once, calls closed with 1001 so peers move, and the process exits by itself', async () => {

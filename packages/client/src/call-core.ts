@@ -343,6 +343,7 @@ export class CallCore extends TypedEvents<CallEvents> {
       this.announce();
     } else if (msg.type === 'pong') {
       this.counts.rttMs = this.clock.now() - msg.t;
+      if (typeof msg.serverMs === 'number' && Number.isFinite(msg.serverMs)) this.counts.serverMs = msg.serverMs;
     } else if (msg.type === 'error') {
       if (ERRORS[msg.code]?.closeCode === 0) {
         this.counts.warnings[msg.code] = (this.counts.warnings[msg.code] ?? 0) + 1;

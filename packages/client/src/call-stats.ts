@@ -29,6 +29,8 @@ export interface CallFigures {
   warnings: Partial<Record<ErrorCode, number>>;
   /** The last ping's round trip, in ms. */
   rttMs?: number;
+  /** What the servers add between the gateways (bus and relay) to frames on their way here, ms (the gateway's last report). */
+  serverMs?: number;
 }
 
 export function emptyFigures(): CallFigures {

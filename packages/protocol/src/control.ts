@@ -9,7 +9,8 @@
  *   joined       { type, line, sender, peers: [sender], capacity, budgetBps }
  *   peer_joined  { type, sender }
  *   peer_left    { type, sender }
- *   pong         { type, t }
+ *   pong         { type, t, serverMs? }   serverMs: the servers' own share of the way frames take to
+ *                                          this peer (gateway in, bus, relay, gateway out), averaged
  *   error        { type, code, message }   a refusal that closes (with the code's close code) or a
  *                                          warning that does not (malformed_frame, over_budget)
  */
@@ -49,6 +50,8 @@ export interface PeerMessage {
 export interface PongMessage {
   type: 'pong';
   t: number;
+  /** The servers' own share of the way recent frames took to this peer, ms (absent before any frame). */
+  serverMs?: number;
 }
 export interface ErrorMessage {
   type: 'error';

@@ -10,6 +10,9 @@ import { GatewayMetrics } from './metrics.js';
 import { Session } from './session.js';
 import { Sessions } from './sessions.js';
 
+/** Smoothing of a session's serverMs: an exponential average over about the last 20 frames. */
+const SERVER_MS_SMOOTHING = 0.05;
+
 export class AudioPath {
   constructor(
     private readonly config: GatewayConfig,
@@ -57,7 +60,8 @@ export class AudioPath {
       return this.metrics.drops.inc({ reason: 'malformed' }); // decode throws only EnvelopeError
     }
     const { frame, conns } = env;
-    this.metrics.hopLatency.observe((preciseNow() - env.sentAt) / 1000);
+    const hopMs = preciseNow() - env.sentAt;
+    this.metrics.hopLatency.observe(hopMs / 1000);
     const now = performance.now();
     for (let i = 0; i < conns.length; i++) {
       const session = this.sessions.get(conns[i]);
@@ -75,6 +79,7 @@ export class AudioPath {
         continue;
       }
       session.ws.send(frame);
+      session.serverMs = session.serverMs === undefined ? hopMs : session.serverMs + (hopMs - session.serverMs) * SERVER_MS_SMOOTHING;
       session.bytesOut += frame.length;
       this.metrics.framesOut.inc();
       this.metrics.bytesOut.inc(frame.length);

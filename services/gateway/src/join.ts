@@ -32,7 +32,7 @@ export class JoinHandler {
       return this.sessions.warn(session, 'over_budget', now);
     }
     const msg = parseClientMessage(data.toString());
-    if (msg?.type === 'ping') return this.sessions.send(session, { type: 'pong', t: msg.t });
+    if (msg?.type === 'ping') return this.sessions.send(session, { type: 'pong', t: msg.t, ...(session.serverMs === undefined ? {} : { serverMs: Math.round(session.serverMs * 10) / 10 }) });
     if (session.state === 'joining') return void this.onJoin(session, msg);
     this.metrics.drops.inc({ reason: 'not_allowed' });
     if (++session.violations > MAX_PROTOCOL_VIOLATIONS) this.sessions.refuse(session, 'bad_request');

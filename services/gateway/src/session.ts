@@ -28,6 +28,11 @@ export interface Session {
   /** The bandwidth budget of what it sends and of what it is sent. */
   readonly inBudget: WindowBudget;
   readonly outBudget: WindowBudget;
+  /**
+   * The servers' share of the way frames take to this peer (from the gateway they entered to this
+   * one), ms, averaged over about the last 20 frames; reported in each pong for the page's latency.
+   */
+  serverMs?: number;
   /** Answered the last ping. */
   alive: boolean;
   /** When a non-fatal warning (malformed frame, over budget) was last sent, to send at most one a second. */

@@ -10,6 +10,8 @@
  * + the capture hand-off: capture worklet to call worker
  * + the network, both hops: our own round trip to the gateway (we cannot see the peer's link; on a
  *   LAN both are alike, and sender -> gateway -> receiver is about one round trip)
+ * + the servers' own share: from the gateway a frame entered, through the bus and the relay, to
+ *   ours (our gateway reports it in each pong; about 0 in one process, 1-2 ms through Redis)
  * + the playback hand-off: call worker to playback worklet (frames wait for the audio thread)
  * + the playout: from a frame's arrival in the worklet to the render call that plays each of its
  *   samples (the jitter buffer's residence, the wait for the device's next callback, and how far
@@ -30,16 +32,22 @@ export interface LocalAudio {
   deviceLatency: { baseMs: number; outputMs: number };
 }
 
+/** What the call measured of the way between the pages (CallFigures' rttMs and serverMs). */
+export interface Network {
+  rttMs?: number;
+  serverMs?: number;
+}
+
 /** The capture-to-playback estimate for the slowest sender, ms; undefined until there is a round trip and a sender. */
-export function captureToPlaybackMs(jitter: JitterStats[], rttMs: number | undefined, local: LocalAudio): number | undefined {
-  if (rttMs === undefined || jitter.length === 0) return undefined;
-  return local.captureFillMs + local.captureHandoffMs + rttMs + Math.max(...jitter.map((j) => j.handoffMs + j.playoutMs));
+export function captureToPlaybackMs(jitter: JitterStats[], network: Network, local: LocalAudio): number | undefined {
+  if (network.rttMs === undefined || jitter.length === 0) return undefined;
+  return local.captureFillMs + local.captureHandoffMs + network.rttMs + (network.serverMs ?? 0) + Math.max(...jitter.map((j) => j.handoffMs + j.playoutMs));
 }
 
 /** The two lines of the stats panel this module owns: the jitter buffer and mouth to ear. */
-export function latencyLines(jitter: JitterStats[], rttMs: number | undefined, local: LocalAudio): { jitter: string; latency: string } {
+export function latencyLines(jitter: JitterStats[], network: Network, local: LocalAudio): { jitter: string; latency: string } {
   const worst = jitter.length ? jitter.reduce((a, b) => (b.residenceMs > a.residenceMs ? b : a)) : undefined;
-  const estimate = captureToPlaybackMs(jitter, rttMs, local);
+  const estimate = captureToPlaybackMs(jitter, network, local);
   const deviceMs = local.deviceLatency.baseMs + local.deviceLatency.outputMs;
   return {
     jitter: worst ? `${worst.residenceMs.toFixed(0)} ms (target ${worst.targetMs.toFixed(0)} ms)` : '–',

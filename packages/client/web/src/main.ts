@@ -183,7 +183,7 @@ function run(): void {
     $('stat-sent').textContent = formatBitrate(rates.sent.bitsPerSecond);
     $('stat-received').textContent = formatBitrate(rates.received.bitsPerSecond);
     $('stat-rtt').textContent = f.rttMs === undefined ? '–' : `${f.rttMs.toFixed(1)} ms`;
-    const lines = latencyLines(jitter, f.rttMs, { captureFillMs: latest.captureFillMs, captureHandoffMs: latest.captureHandoffMs, deviceLatency: engine.deviceLatency });
+    const lines = latencyLines(jitter, f, { captureFillMs: latest.captureFillMs, captureHandoffMs: latest.captureHandoffMs, deviceLatency: engine.deviceLatency });
     $('stat-jitter').textContent = lines.jitter;
     $('stat-latency').textContent = lines.latency;
     const concealed = jitter.reduce((n, j) => n + j.concealed, 0);
