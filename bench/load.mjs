@@ -4,6 +4,10 @@
 // The warm-up frames are sent like the others but not counted (each frame carries its number):
 // the first second of a fresh generator process is spent compiling its own hot code on cores it
 // shares with the server, which measured the generator's start, not the server.
+// Each frame also carries its send time, so the generator measures each frame's way through the
+// server itself (the same measure for every configuration, the bare relay included), and it
+// reports its own CPU over the measured window, so that a generator bottleneck shows as such.
+// run.mjs starts several of these processes for one step when one cannot drive it.
 // Prints {"warm":true} when the measured window starts, then one JSON line of figures.
 import WebSocket from 'ws';
 
@@ -13,6 +17,12 @@ const peers = Number(process.env.PEERS);
 const seconds = Number(process.env.SECONDS ?? 5);
 const warmup = Number(process.env.WARMUP ?? 1);
 const SEQ_OFFSET = 8;
+/** The send time (performance.timeOrigin + now, ms, float64), where the ciphertext would be. */
+const SENT_AT_OFFSET = 12;
+/** Latency histogram: 0.1 ms bins up to 1 s. */
+const LATENCY_BIN_MS = 0.1;
+const latency = new Uint32Array(10_000);
+const clock = () => performance.timeOrigin + performance.now();
 const firstCounted = warmup * 100;
 const FRAME_BYTES = 4032;
 const run = Math.random().toString(36).slice(2, 8);
@@ -36,7 +46,10 @@ const allJoined = new Promise((resolve, reject) => {
     ws.on('open', () => ws.send(JSON.stringify({ type: 'join', v: 1, apikey: apiKey, line: lineId(i >> 1), sender, rate: 200000 })));
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
-        if (data.readUInt32BE(SEQ_OFFSET) >= firstCounted) stats.received++;
+        if (data.readUInt32BE(SEQ_OFFSET) >= firstCounted) {
+          stats.received++;
+          latency[Math.min(latency.length - 1, Math.floor((clock() - data.readDoubleLE(SENT_AT_OFFSET)) / LATENCY_BIN_MS))]++;
+        }
         return;
       }
       const msg = JSON.parse(data.toString());
@@ -56,6 +69,7 @@ await allJoined;
 // phase within the 10 ms frame period, as independent callers do: sending all peers' frames on one
 // tick would measure the queueing of an artificial burst instead of the server.
 const start = performance.now();
+let cpuAtWarm = process.cpuUsage();
 const total = (warmup + seconds) * 100;
 let warm = false;
 const next = new Array(peers).fill(0);
@@ -69,6 +83,7 @@ await new Promise((resolve) => {
       for (; next[i] < total && next[i] * 10 + phase[i] <= now; next[i]++) {
         if (s.ws.readyState !== 1) continue;
         s.frame.writeUInt32BE(next[i], SEQ_OFFSET);
+        s.frame.writeDoubleLE(clock(), SENT_AT_OFFSET);
         s.ws.send(s.frame);
         if (next[i] >= firstCounted) stats.sent++;
       }
@@ -76,6 +91,7 @@ await new Promise((resolve) => {
     }
     if (!warm && now >= warmup * 1000) {
       warm = true;
+      cpuAtWarm = process.cpuUsage();
       process.stdout.write(JSON.stringify({ warm: true }) + '\n');
     }
     if (done) resolve();
@@ -85,5 +101,6 @@ await new Promise((resolve) => {
 });
 await new Promise((r) => setTimeout(r, 1000)); // frames in flight
 const elapsed = (performance.now() - start) / 1000 - warmup;
+const cpu = process.cpuUsage(cpuAtWarm);
 for (const s of sockets) s.ws.terminate();
-process.stdout.write(JSON.stringify({ peers, ...stats, seconds: elapsed, lagging: elapsed - seconds - 1 }) + '\n');
+process.stdout.write(JSON.stringify({ peers, ...stats, seconds: elapsed, lagging: elapsed - seconds - 1, cpuSeconds: (cpu.user + cpu.system) / 1e6, latencyBinMs: LATENCY_BIN_MS, latency: [...latency] }) + '\n');

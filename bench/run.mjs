@@ -16,6 +16,12 @@ import { SERVER_FLAGS, startNode } from './processes.mjs';
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'packages/cli/bin/studioline.js');
 const STEPS = (process.env.BENCH_STEPS ?? '40,80,120,160,200,240,280,320,400,480,560,640').split(',').map(Number);
+/** Past the last listed step, keep stepping up by a quarter until a configuration fails (or this many peers). */
+const MAX_PEERS = Number(process.env.BENCH_MAX_PEERS ?? 4000);
+/** Peers per generator process: a step with more peers is split over several processes. */
+const PEERS_PER_GENERATOR = Number(process.env.BENCH_PEERS_PER_GENERATOR ?? 160);
+/** A generator process busier than this (cores) may be what limits the step, not the server. */
+const GENERATOR_BUSY_CORES = 0.8;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 // BENCH_ONLY=redis (or bare, embedded) measures one configuration while engineering it; the table
 // and BENCHMARKS.md are only written by a full run, since ratios need the baseline from the same run.
@@ -60,8 +66,8 @@ function quantile(before, after, q) {
 
 const WARM = '{"warm":true}\n';
 
-/** Runs the generator; `onWarm` runs when its measured window starts (after its warm-up). */
-function runLoad(url, peers, onWarm) {
+/** One generator process; `onWarm` runs when its measured window starts (after its warm-up). */
+function runGenerator(url, peers, onWarm) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(root, 'bench/load.mjs')], { env: { PATH: process.env.PATH, URL: url, APIKEY, PEERS: String(peers), SECONDS: String(SECONDS) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -83,6 +89,48 @@ function runLoad(url, peers, onWarm) {
   });
 }
 
+/**
+ * Runs `peers` over as many generator processes as PEERS_PER_GENERATOR asks for (each with whole
+ * 1:1 lines), `onWarm` once all are warm, and adds up their figures: frames, their own CPU, and the
+ * histogram of each frame's way through the server as they measured it.
+ */
+async function runLoad(url, peers, onWarm) {
+  const processes = Math.max(1, Math.ceil(peers / PEERS_PER_GENERATOR));
+  const lines = peers / 2;
+  const shares = Array.from({ length: processes }, (_, i) => 2 * (Math.floor(lines / processes) + (i < lines % processes ? 1 : 0)));
+  let warmCount = 0;
+  let warmed;
+  const allWarm = new Promise((resolve) => (warmed = resolve));
+  const runs = await Promise.all(shares.map((n) => runGenerator(url, n, () => (++warmCount === processes ? (warmed(onWarm()), allWarm) : allWarm))));
+  const sum = (key) => runs.reduce((a, r) => a + r[key], 0);
+  const seconds = Math.max(...runs.map((r) => r.seconds));
+  const latency = runs[0].latency.map((_, i) => runs.reduce((a, r) => a + r.latency[i], 0));
+  const received = sum('received');
+  const quantileMs = (q) => {
+    let seen = 0;
+    for (let i = 0; i < latency.length; i++) if ((seen += latency[i]) >= q * received) return (i + 1) * runs[0].latencyBinMs;
+    return NaN;
+  };
+  return {
+    processes,
+    sent: sum('sent'),
+    received,
+    refused: sum('refused'),
+    seconds,
+    lagging: Math.max(...runs.map((r) => r.lagging)),
+    generatorCores: sum('cpuSeconds') / seconds,
+    busiestGeneratorCores: Math.max(...runs.map((r) => r.cpuSeconds / r.seconds)),
+    e2eP50ms: quantileMs(0.5),
+    e2eP99ms: quantileMs(0.99),
+  };
+}
+
+/** The listed steps, then a quarter more each time up to MAX_PEERS (whole 1:1 lines). */
+function* steps() {
+  yield* STEPS;
+  for (let peers = STEPS.at(-1); (peers = 2 * Math.round((peers * 1.25) / 2)) <= MAX_PEERS; ) yield peers;
+}
+
 /** The latency target (DESIGN.md §5): server-added p99 under 5 ms. */
 const P99_TARGET_MS = 5;
 /** The load at which the latency target is reported. */
@@ -92,13 +140,15 @@ const TARGET_PEERS = 200;
  * Steps up the peers until delivery drops below 99.9 % or the generator falls behind. Returns the
  * highest step with every frame delivered (`best`), the highest that also kept p99 under the
  * target (`withinLatency`: a step can deliver everything, late), and the step at TARGET_PEERS.
+ * The p99 is the server's own figure where it has one (Studioline's gateway histogram), else the
+ * generator's (each frame's way from the generator through the server and back to it).
  */
 async function capacity(name, url, pids, metricsUrl) {
   const idle = usage(pids);
   let best;
   let withinLatency;
   let atTarget;
-  for (const peers of STEPS) {
+  for (const peers of steps()) {
     let before;
     let latBefore;
     let r;
@@ -118,15 +168,20 @@ async function capacity(name, url, pids, metricsUrl) {
     const row = {
       peers,
       delivered,
+      generators: r.processes,
+      generatorCores: r.generatorCores,
+      generatorBound: r.busiestGeneratorCores > GENERATOR_BUSY_CORES || r.lagging >= 0.5,
+      e2eP50ms: r.e2eP50ms,
+      e2eP99ms: r.e2eP99ms,
       cpuCores: (after.cpu - before.cpu) / r.seconds,
       cpuUsPerFrame: ((after.cpu - before.cpu) * 1e6) / Math.max(1, r.sent),
       rssMb: after.rss / 1e6,
       rssPerPeerKb: (after.rss - idle.rss) / peers / 1e3,
-      p50ms: quantile(latBefore, latAfter, 0.5) * 1000,
-      p99ms: quantile(latBefore, latAfter, 0.99) * 1000,
       measuredLatency: latAfter.size > 0,
     };
-    log(`${name} ${peers} peers: delivered ${(delivered * 100).toFixed(3)} %, server CPU ${row.cpuCores.toFixed(2)} cores (${row.cpuUsPerFrame.toFixed(0)} µs/frame), RSS ${row.rssMb.toFixed(0)} MB${metricsUrl ? `, latency p50 ${row.p50ms.toFixed(2)} ms p99 ${row.p99ms.toFixed(2)} ms` : ''}${ok ? '' : '  <- limit'}`);
+    row.p50ms = row.measuredLatency ? quantile(latBefore, latAfter, 0.5) * 1000 : r.e2eP50ms;
+    row.p99ms = row.measuredLatency ? quantile(latBefore, latAfter, 0.99) * 1000 : r.e2eP99ms;
+    log(`${name} ${peers} peers: delivered ${(delivered * 100).toFixed(3)} %, server CPU ${row.cpuCores.toFixed(2)} cores (${row.cpuUsPerFrame.toFixed(0)} µs/frame), RSS ${row.rssMb.toFixed(0)} MB, ${metricsUrl ? `server-added p50 ${row.p50ms.toFixed(2)} ms p99 ${row.p99ms.toFixed(2)} ms, ` : ''}generator to generator p50 ${row.e2eP50ms.toFixed(1)} ms p99 ${row.e2eP99ms.toFixed(1)} ms; generator ${row.generators} process(es), ${row.generatorCores.toFixed(2)} cores${row.generatorBound ? ' (busy: it may be the limit)' : ''}${ok ? '' : '  <- limit'}`);
     if (!ok) break;
     best = row;
     if (row.p99ms < P99_TARGET_MS) withinLatency = row;
@@ -190,14 +245,15 @@ try {
     const ceiling = results[0].best?.peers ?? NaN;
     // A quantile past the histogram's last bucket (250 ms) has no value: shown as such.
     const q = (v) => (Number.isNaN(v) ? '> 250' : v.toFixed(2));
-    const ms = (row) => (!row || !row.measuredLatency ? '-' : `${q(row.p50ms)} / ${q(row.p99ms)} ms`);
+    const ms = (row) => (!row ? '-' : `${q(row.p50ms)} / ${q(row.p99ms)} ms`);
+    const generator = (row) => `${row.generators} × ${(row.generatorCores / row.generators).toFixed(2)} cores${row.generatorBound ? ' (busy)' : ''}`;
     const table = [
-      `| configuration | full-rate peers, >= 99.9 % delivered | ratio to bare ws | of those, with p99 < ${P99_TARGET_MS} ms | latency p50 / p99 at ${TARGET_PEERS} peers | latency at the highest step | server CPU there | CPU per frame (all server processes) | RSS per peer |`,
-      '|---|---|---|---|---|---|---|---|---|',
+      `| configuration | full-rate peers, >= 99.9 % delivered | ratio to bare ws | of those, with p99 < ${P99_TARGET_MS} ms | latency p50 / p99 at ${TARGET_PEERS} peers | latency at the highest step | server CPU there | CPU per frame (all server processes) | RSS per peer | load generator there |`,
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...results.map(({ name, best, withinLatency, atTarget }) =>
         best
-          ? `| ${name} | ${best.peers} | ${(best.peers / ceiling).toFixed(2)} | ${!best.measuredLatency ? '-' : withinLatency ? `${withinLatency.peers} (${(withinLatency.peers / ceiling).toFixed(2)})` : 'none'} | ${ms(atTarget)} | ${ms(best)} | ${best.cpuCores.toFixed(2)} cores | ${best.cpuUsPerFrame.toFixed(0)} µs | ${best.rssPerPeerKb.toFixed(0)} kB |`
-          : `| ${name} | below ${STEPS[0]} | - | - | - | - | - | - | - |`,
+          ? `| ${name} | ${best.peers} | ${(best.peers / ceiling).toFixed(2)} | ${withinLatency ? `${withinLatency.peers} (${(withinLatency.peers / (results[0].withinLatency?.peers ?? NaN)).toFixed(2)})` : 'none'} | ${ms(atTarget)} | ${ms(best)} | ${best.cpuCores.toFixed(2)} cores | ${best.cpuUsPerFrame.toFixed(0)} µs | ${best.rssPerPeerKb.toFixed(0)} kB | ${generator(best)} |`
+          : `| ${name} | below ${STEPS[0]} | - | - | - | - | - | - | - | - |`,
       ),
     ].join('\n');
     const machine = `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
