@@ -65,6 +65,7 @@ describe('Redis Cluster: sharded pub/sub, resharding and a primary killed mid-ca
   });
 
   after(async () => {
+    if (process.env.REDISHA_DUMP) require('node:fs').writeFileSync(process.env.REDISHA_DUMP, processes.map((p) => `==== ${p.role}\n${p.output()}`).join('\n'));
     await Promise.all(processes.map((p) => p.kill('SIGKILL')));
     await cluster?.stop();
   });

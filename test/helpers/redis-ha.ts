@@ -92,7 +92,8 @@ function startNode(dir: string, port: number, args: string[], config?: string): 
       spawnIt();
     },
     client() {
-      const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: false });
+      // Retries for a few seconds: a node just spawned may not listen yet.
+      const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 60 ? null : 50) });
       c.on('error', () => undefined);
       clients.push(c);
       return c;

@@ -217,6 +217,7 @@ function credentials(url: string): RedisOptions {
 function slotTable(cluster: Cluster, options: RedisOptions): SlotTable {
   return {
     primary: (slot) => cluster.slots[slot]?.[0],
+    primaries: () => [...new Set(cluster.slots.map((nodes) => nodes?.[0]).filter((node): node is string => Boolean(node)))],
     endpoint: (node) => ({ ...hostPort(node), username: options.username, password: options.password, tls: options.tls }),
     refresh: () => cluster.refreshSlotsCache(),
     onRefresh: (listener) => void cluster.on('refresh', listener),

@@ -3,7 +3,10 @@
  * primary that serves its slot, and only there: a shard carries the traffic of its own channels,
  * where classic PUBLISH is copied to every node of the cluster. One RedisBus (a publisher and a
  * subscriber connection) per primary in use; a channel goes to the primary its slot maps to in
- * the cluster's slot table, which the ioredis Cluster client keeps (backend.ts).
+ * the cluster's slot table, which the ioredis Cluster client keeps (backend.ts). The pair to each
+ * primary is opened as soon as the table names it, so that the first message to a channel (a
+ * relay's answer to a join on a gateway's channel) does not wait for a connection; readiness
+ * counts only the primaries of the channels in use.
  *
  * When a slot moves (a failover, or resharding), the node that lost it answers MOVED to a
  * publish, and unsubscribes our subscriber by itself; either makes this bus ask the cluster for
@@ -24,6 +27,8 @@ const MIN_REFRESH_INTERVAL_MS = 50;
 export interface SlotTable {
   /** The primary that serves `slot` now (host:port), or undefined while unknown. */
   primary(slot: number): string | undefined;
+  /** Every primary that serves slots now. */
+  primaries(): string[];
   /** How to reach a node (its address, with the deployment's credentials and TLS). */
   endpoint(node: string): RedisEndpoint;
   /** Asks the cluster for its slots again; the `onRefresh` listeners run when it answered. */
@@ -84,8 +89,13 @@ export class ClusterBus implements Bus {
   /** Every primary in use is connected and every subscription confirmed. */
   isReady(): boolean {
     if (this.routes.size > 0 && [...this.routes.keys()].some((c) => !this.placed.has(c))) return false;
-    for (const shard of this.shards.values()) if (!shard.isReady()) return false;
-    return this.shards.size > 0 || this.options.pinned.length === 0;
+    const inUse = this.inUse();
+    for (const node of inUse) if (!this.shards.get(node)?.isReady()) return false;
+    return inUse.size > 0 || this.options.pinned.length === 0;
+  }
+
+  private inUse(): Set<string> {
+    return new Set([...this.placed.values()].map((p) => p.node));
   }
 
   close(): void {
@@ -158,10 +168,15 @@ export class ClusterBus implements Bus {
       } else this.shard(node);
       if (before) this.options.logger.info({ slot: this.slot(channel), from: before.node, to: node }, 'redis cluster: a channel moved to another primary');
     }
-    // Primaries no longer in use (a failed one whose slots moved) are let go.
-    const inUse = new Set([...this.placed.values()].map((p) => p.node));
+    // Every primary gets its pair; a node that is no primary any more (a failed one whose slots
+    // moved) and serves no channel of ours is let go.
+    const keep = this.inUse();
+    for (const node of this.options.slots.primaries()) {
+      keep.add(node);
+      this.shard(node);
+    }
     for (const [node, shard] of this.shards) {
-      if (inUse.has(node)) continue;
+      if (keep.has(node)) continue;
       shard.close();
       this.shards.delete(node);
     }
@@ -193,7 +208,7 @@ export class ClusterBus implements Bus {
   private refreshWhileDown(): void {
     if (this.refreshTimer || this.closed) return;
     this.refreshTimer = setInterval(() => {
-      if ([...this.shards.values()].every((s) => s.isReady())) {
+      if ([...this.inUse()].every((node) => this.shards.get(node)?.isReady())) {
         clearInterval(this.refreshTimer);
         this.refreshTimer = undefined;
         return;

@@ -100,10 +100,12 @@ export class KeyService {
 
   /** Revokes a key; every gateway refuses it and closes its sockets at once. Idempotent. */
   async revoke(id: string, actor: string): Promise<PublicKey> {
+    let revokedAt: number | undefined;
     const record = await this.riding(async () => {
       const r = await this.find(id);
-      if (r.revokedAt === undefined) {
-        r.revokedAt = Date.now();
+      // Revoked by an earlier attempt of this call (reached the primary, not yet a replica): written again.
+      if (r.revokedAt === undefined || revokedAt !== undefined) {
+        r.revokedAt = revokedAt ??= Date.now();
         await this.backend.keys.put(r);
         await this.audit('revoke', id, actor);
       }
@@ -118,10 +120,12 @@ export class KeyService {
    * or at once when it is already past. Refused for a revoked key (it stays revoked).
    */
   async setExpiry(id: string, expiresAt: number | undefined, actor: string): Promise<PublicKey> {
+    let attempted = false;
     const record = await this.riding(async () => {
       const r = await this.find(id);
       if (r.revokedAt !== undefined) throw new KeyNotFoundError(id);
-      if (r.expiresAt !== expiresAt) {
+      if (r.expiresAt !== expiresAt || attempted) {
+        attempted = true;
         r.expiresAt = expiresAt;
         await this.backend.keys.put(r);
         await this.audit('expiry', id, actor, expiresAt === undefined ? 'never' : new Date(expiresAt).toISOString());
@@ -139,9 +143,10 @@ export class KeyService {
     const record = await this.riding(async () => {
       const r = await this.find(id);
       if (r.revokedAt !== undefined) throw new KeyNotFoundError(id);
-      // A retry after a lost reply finds the new secret in place already.
-      if (r.hash !== hashApiKey(secret)) {
-        previousHash = r.hash;
+      // A retry may find the new secret in place already (the write reached the primary): it
+      // writes it again, with the first attempt's previous secret.
+      if (previousHash === undefined && r.hash !== hashApiKey(secret)) previousHash = r.hash;
+      if (previousHash !== undefined) {
         r.hash = hashApiKey(secret);
         r.prefix = keyPrefix(secret);
         await this.backend.keys.put(r, previousHash);
@@ -228,9 +233,10 @@ export class KeyService {
   }
 
   /**
-   * Runs a change, riding out an unreachable store (a failover): it is tried again until it
-   * succeeds or the retry time has passed. Each change is written so that doing it twice is doing
-   * it once (the key record is replaced whole).
+   * Runs a change, riding out an unreachable store (a failover) or a write no replica has
+   * confirmed: it is tried again until it succeeds or the retry time has passed. The key record is
+   * replaced whole, so writing it twice is writing it once; an audit entry may then be written
+   * twice (at least once, never lost).
    */
   private async riding<T>(change: () => Promise<T>): Promise<T> {
     const until = Date.now() + this.retryMs;
