@@ -30,15 +30,24 @@ const log = (m) => process.stderr.write(`bench:shards: ${m}\n`);
 
 if (requireRedisServer()) process.exit(2);
 
-/** Bytes in and out of a node so far (INFO stats). */
+/**
+ * Bytes in and out of a node's client connections so far (INFO stats), and the pub/sub messages
+ * it sent over the cluster bus (CLUSTER INFO: a shard's primary copies each SPUBLISH to its
+ * replicas; a classic PUBLISH would go to every node).
+ */
 async function traffic(address) {
   const [host, port] = address.split(':');
   const c = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1 });
   await c.connect();
   const text = await c.info('stats');
+  const cluster = (await c.info('cluster')).includes('cluster_enabled:1') ? await c.call('CLUSTER', 'INFO') : '';
   c.disconnect();
-  const field = (name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)[1]);
-  return { input: field('total_net_input_bytes'), output: field('total_net_output_bytes') };
+  const field = (source, name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(source)?.[1] ?? 0);
+  return {
+    input: field(text, 'total_net_input_bytes'),
+    output: field(text, 'total_net_output_bytes'),
+    busMessages: field(cluster, 'cluster_stats_messages_publishshard_sent') + field(cluster, 'cluster_stats_messages_publish_sent'),
+  };
 }
 
 function service(role, env) {
@@ -98,7 +107,13 @@ async function measure(name, env, nodes, homeOf) {
     const after = await Promise.all(nodes.map((n) => traffic(n.address)));
     const sent = results.reduce((a, r) => a + r.sent, 0);
     const received = results.reduce((a, r) => a + r.received, 0);
-    const rows = nodes.map((n, i) => ({ node: n.address, role: n.role, inMB: (after[i].input - before[i].input) / 1e6, outMB: (after[i].output - before[i].output) / 1e6 }));
+    const rows = nodes.map((n, i) => ({
+      node: n.address,
+      role: n.role,
+      inMB: (after[i].input - before[i].input) / 1e6,
+      outMB: (after[i].output - before[i].output) / 1e6,
+      busMessages: after[i].busMessages - before[i].busMessages,
+    }));
     log(`${name}: ${PEERS * 3} peers, delivered ${((received / sent) * 100).toFixed(2)} % of ${sent} frames`);
     return { name, peers: PEERS * 3, seconds: SECONDS, delivered: received / sent, rows };
   } finally {
@@ -132,9 +147,9 @@ try {
   const lines = [
     `Per-node Redis traffic, ${out[0].peers} full-rate peers (${PEERS} on each of 3 gateways, 3 relays), ${SECONDS} s + 1 s warm-up; ${machine}.`,
     '',
-    '| configuration | node | role | in MB | out MB | in + out, share of one node |',
-    '|---|---|---|---:|---:|---:|',
-    ...out.flatMap((o) => o.rows.map((r) => `| ${o.name} (delivered ${(o.delivered * 100).toFixed(2)} %) | ${r.node} | ${r.role} | ${r.inMB.toFixed(1)} | ${r.outMB.toFixed(1)} | ${((total(r) / total(base)) * 100).toFixed(0)} % |`)),
+    '| configuration | node | role | client in MB | client out MB | in + out, share of one node | pub/sub messages sent on the cluster bus |',
+    '|---|---|---|---:|---:|---:|---:|',
+    ...out.flatMap((o) => o.rows.map((r) => `| ${o.name} (delivered ${(o.delivered * 100).toFixed(2)} %) | ${r.node} | ${r.role} | ${r.inMB.toFixed(1)} | ${r.outMB.toFixed(1)} | ${((total(r) / total(base)) * 100).toFixed(0)} % | ${r.role === 'single' ? '-' : r.busMessages} |`)),
   ];
   console.log(lines.join('\n'));
   console.log(JSON.stringify(out));

@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { PeerSummary } from '@studioline/client';
 import { CallLink, deriveLineId, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
@@ -65,7 +66,8 @@ describe('Redis Cluster: sharded pub/sub, resharding and a primary killed mid-ca
   });
 
   after(async () => {
-    if (process.env.REDISHA_DUMP) require('node:fs').writeFileSync(process.env.REDISHA_DUMP, processes.map((p) => `==== ${p.role}\n${p.output()}`).join('\n'));
+    // REDIS_HA_LOGS=FILE keeps the services' logs of the run (the moves of channels between primaries).
+    if (process.env.REDIS_HA_LOGS) writeFileSync(process.env.REDIS_HA_LOGS, processes.map((p) => `==== ${p.role}\n${p.output()}`).join('\n'));
     await Promise.all(processes.map((p) => p.kill('SIGKILL')));
     await cluster?.stop();
   });
