@@ -72,7 +72,7 @@ describe('Redis Cluster: sharded pub/sub, resharding and a primary killed mid-ca
     await cluster?.stop();
   });
 
-  it('audio channels are shard channels, each on its own primary only', async () => {
+  it('audio channels are shard channels, each on its own primary only; the key data is in one slot', async () => {
     const channels = [names.relayChannel(owner.id), ...deployment.gateways.map((g) => names.gatewayChannel(g.id))];
     for (const channel of channels) {
       const home = await cluster.primaryOf(await slotOf(channel));
@@ -85,6 +85,14 @@ describe('Redis Cluster: sharded pub/sub, resharding and a primary killed mid-ca
       const classic = (await node.client().call('PUBSUB', 'CHANNELS')) as string[];
       assert.deepEqual(classic.filter((c) => channels.includes(c)), [], 'no audio channel is a classic (cluster-wide) channel');
     }
+    // The key data (presence, per-address counts, keys-admin's keys) lives in the prefix's one slot:
+    // the Lua scripts and transactions that span several keys stay on one node.
+    const keySlot = await slotOf(names.apiKeyIds());
+    let keys = 0;
+    for (const node of await cluster.primaries()) keys += (await node.client().dbsize()) as number;
+    const inSlot = (await keyPrimary.client().call('CLUSTER', 'COUNTKEYSINSLOT', keySlot)) as number;
+    assert.ok(keys > 0, 'the services wrote their registrations');
+    assert.equal(inSlot, keys, 'every key of the deployment is in the prefix’s slot');
   });
 
   it('resharding the relay’s channel slot during a call loses at most one second of audio', async (t) => {
