@@ -2,7 +2,7 @@
  * The bus on a Redis Cluster: sharded pub/sub (SPUBLISH/SSUBSCRIBE). Each channel lives on the
  * primary that serves its slot, and only there: a shard carries the traffic of its own channels,
  * where classic PUBLISH is copied to every node of the cluster. One RedisBus (a publisher and a
- * subscriber connection) per primary in use; a channel goes to the primary its slot maps to in
+ * subscriber connection) per primary; a channel goes to the primary its slot maps to in
  * the cluster's slot table, which the ioredis Cluster client keeps (backend.ts). The pair to each
  * primary is opened as soon as the table names it, so that the first message to a channel (a
  * relay's answer to a join on a gateway's channel) does not wait for a connection; readiness
@@ -47,7 +47,7 @@ export interface ClusterBusOptions extends Omit<RedisBusOptions, 'locate' | 'sha
 }
 
 export class ClusterBus implements Bus {
-  /** One bus per primary in use, by host:port. */
+  /** One bus per primary (and per node that still serves a channel of ours), by host:port. */
   private readonly shards = new Map<string, RedisBus>();
   /** Subscribed channels and their handlers. */
   private readonly routes = new Map<string, BusHandler>();
