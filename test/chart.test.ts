@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
@@ -88,6 +89,53 @@ describe('Helm chart', { skip: helm.skip }, () => {
     assert.equal(test.spec.containers[0].args[0], 'certify', 'helm test makes a short certification');
   });
 
+  it('the default release fits one 2-CPU node, through a gateway rollout and `helm test`', () => {
+    const objects = render();
+    const cpu = (q: string) => (q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
+    const requested = (pod: Record<string, any>) => pod.spec.containers.reduce((sum: number, c: Record<string, any>) => sum + cpu(c.resources?.requests?.cpu ?? '0'), 0);
+    let total = 0;
+    let surge = 0;
+    for (const o of objects) {
+      if (o.kind === 'Deployment') {
+        total += requested(o.spec.template) * o.spec.replicas;
+        if (o.metadata.name.endsWith('-gateway')) surge = requested(o.spec.template) * o.spec.strategy.rollingUpdate.maxSurge;
+      }
+      if (o.kind === 'Pod') total += requested(o);
+    }
+    // A 2-CPU node keeps about 0.3 CPU for its own pods (DNS, the CNI, kube-proxy).
+    assert.ok(total + surge <= 1700, `${total} m CPU requested, ${surge} m more while a gateway rolls: more than a 2-CPU node has left`);
+  });
+
+  it('the bundled Redis passes Pod Security "restricted" and takes a pull policy; the test pod stays for `helm test --logs`', () => {
+    const objects = render('--set', 'redis.bundled.pullPolicy=Always');
+    const redis = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-redis'))!.spec.template.spec;
+    assert.deepEqual(redis.securityContext.seccompProfile, { type: 'RuntimeDefault' });
+    assert.equal(redis.securityContext.runAsNonRoot, true);
+    assert.equal(redis.containers[0].imagePullPolicy, 'Always');
+    assert.deepEqual(redis.containers[0].securityContext.capabilities.drop, ['ALL']);
+    assert.equal(redis.containers[0].securityContext.allowPrivilegeEscalation, false);
+    const test = objects.find((o) => o.kind === 'Pod')!;
+    assert.equal(test.metadata.annotations['helm.sh/hook-delete-policy'], 'before-hook-creation', 'not deleted on success: its log is read after');
+    assert.equal(test.metadata.labels['app.kubernetes.io/component'], 'test');
+    const source = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '--show-only', 'templates/tests/certify-test.yaml'], { encoding: 'utf8' });
+    const labelBlock = source.slice(source.indexOf('kind: Pod')).split('annotations:')[0];
+    for (const label of ['app.kubernetes.io/name', 'app.kubernetes.io/instance']) assert.equal(labelBlock.split(label).length, 2, `${label} appears once in the test pod's labels`);
+  });
+
+  it('NOTES.txt says how to run the keys CLI that the image holds', () => {
+    // `helm install --dry-run` needs a cluster; `helm template` skips NOTES.txt: render a copy of the
+    // chart in which it is an ordinary template.
+    const copy = mkdtempSync(join(tmpdir(), 'sl-chart-notes-'));
+    cpSync(CHART, copy, { recursive: true });
+    renameSync(join(copy, 'templates/NOTES.txt'), join(copy, 'notes.src'));
+    writeFileSync(join(copy, 'templates/notes.yaml'), 'notes: |\n{{ tpl (.Files.Get "notes.src") . | indent 2 }}\n');
+    const notes = YAML.parse(execFileSync(helm.path!, ['template', 'studioline', copy, '-n', 'studioline', '--show-only', 'templates/notes.yaml'], { encoding: 'utf8' })).notes as string;
+    rmSync(copy, { recursive: true, force: true });
+    assert.match(notes, /kubectl -n studioline exec deploy\/studioline-keys-admin -- node \/app\/packages\/cli\/bin\/studioline\.js keys create/);
+    assert.doesNotMatch(notes, /^\s*npx studioline keys create --name "first studio"$/m, 'not a bare npx command: no studioline package is published');
+    assert.match(readFileSync(join(REPO, 'Dockerfile'), 'utf8'), /"\/app\/packages\/cli\/bin\/studioline\.js"/, 'the image has the CLI where NOTES.txt says');
+  });
+
   it('certify.enabled runs the certification as an Indexed Job, one shard per pod, scraping every gateway', () => {
     assert.equal(render().some((o) => o.kind === 'Job'), false, 'off by default');
     const objects = render('--set', 'certify.enabled=true,certify.pods=10,certify.peers=2000');
@@ -129,8 +177,10 @@ describe('Helm chart', { skip: helm.skip }, () => {
   });
 
   it('k8s/studioline.yaml is the chart rendered with k8s/values.yaml', () => {
-    const rendered = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '-f', join(REPO, 'k8s/values.yaml')], { encoding: 'utf8' });
+    const rendered = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '--skip-tests', '-f', join(REPO, 'k8s/values.yaml')], { encoding: 'utf8' });
     assert.equal(readFileSync(join(REPO, 'k8s/studioline.yaml'), 'utf8'), rendered, 'k8s/ is stale: run `npm run k8s`');
+    const plain = YAML.parseAllDocuments(rendered).map((d) => d.toJSON()).filter(Boolean);
+    assert.equal(plain.some((o) => o.metadata?.annotations?.['helm.sh/hook']), false, 'no `helm test` object: kubectl would run it at once, before the services are up');
   });
 
   it('values.schema.json is generated from values.yaml, and every value is documented', () => {

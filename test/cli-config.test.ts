@@ -27,6 +27,8 @@ describe('configuration errors', () => {
   const cases: [string, string[], Record<string, string>, RegExp][] = [
     ['one role without Redis', ['serve', '--role', 'gateway'], {}, /--role gateway runs one service of a deployment and needs REDIS_URL/],
     ['an unknown role', ['serve', '--role', 'router'], {}, /--role must be one of gateway, relay, keys-admin, got "router"/],
+    ['a Cluster prefix without a hash tag', ['serve', '--role', 'relay'], { REDIS_CLUSTER_NODES: '127.0.0.1:1', REDIS_PREFIX: 'studioline:' }, /on a Redis Cluster the key prefix needs a hash tag, e\.g\. "\{studioline\}:".*REDIS_PREFIX/],
+    ['a negative number of replicas to wait for', ['serve', '--role', 'relay'], { REDIS_URL: 'redis://127.0.0.1:1', REDIS_WRITE_REPLICAS: '-1' }, /REDIS_WRITE_REPLICAS must be between 0 and 16, got -1/],
     ['a budget below one full-rate stream', ['serve', '--port', '0'], { BUDGET_BPS: '1000000', ADMIN_PORT: '0' }, /BUDGET_BPS 1000000 is below 3300000/],
     ['a port that is not a number', ['serve', '--port', 'eighty'], {}, /--port must be a port number \(0-65535\), got "eighty"/],
     ['a short admin token', ['serve', '--port', '0'], { ADMIN_TOKEN: 'short', ADMIN_PORT: '0' }, /ADMIN_TOKEN must be at least 16 characters/],

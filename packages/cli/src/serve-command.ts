@@ -72,12 +72,17 @@ export async function serve(options: ServeOptions, processEnv: NodeJS.ProcessEnv
   const relay = roles.includes('relay') ? relayConfigFromEnv(env) : undefined;
   const keysAdmin = roles.includes('keys-admin') ? keysAdminConfigFromEnv(env) : undefined;
   const opsPort = envInt(env, 'METRICS_PORT', DEFAULT_METRICS_PORT, { min: 0, max: 65535 });
+  // Sentinel and Cluster deployments have replicas: key data waits for one by default (WAIT).
+  const writeReplicas = envInt(env, 'REDIS_WRITE_REPLICAS', sentinelNodes.length || clusterNodes.length ? 1 : 0, { min: 0, max: 16 });
   const backend = redisUrl
     ? createRedisBackend({
         url: redisUrl,
         sentinels: sentinelNodes.length ? { nodes: sentinelNodes, masterName: envStr(env, 'REDIS_SENTINEL_MASTER', 'mymaster') } : undefined,
         clusterNodes: clusterNodes.length ? clusterNodes : undefined,
-        prefix: envStr(env, 'REDIS_PREFIX', 'studioline:'),
+        // A Cluster needs a hash tag in the prefix (backend.ts): its default has one.
+        prefix: envStr(env, 'REDIS_PREFIX', clusterNodes.length ? '{studioline}:' : 'studioline:'),
+        writeReplicas,
+        writeWaitMs: envInt(env, 'REDIS_WRITE_WAIT_MS', 1000, { min: 1, max: 60_000 }),
         logger: logger.child({ component: 'redis' }),
       })
     : createMemoryBackend();

@@ -7,11 +7,13 @@ import { Cluster, Redis, RedisOptions } from 'ioredis';
 import { AddressCounts, MemoryAddressCounts, RedisAddressCounts } from './address-counts.js';
 import { AuthFailureCounter, MemoryAuthFailureCounter, RedisAuthFailureCounter } from './auth-failures.js';
 import { Bus, MemoryBus, RedisBus } from './bus.js';
+import { ClusterBus, SlotTable } from './cluster-bus.js';
+import { ConfigError } from './env.js';
 import { ERROR_LOG_INTERVAL_MS, RedisEndpoint, reconnectDelayMs } from './redis-stream.js';
-import { KeyStore, MemoryKeyStore, RedisKeyStore } from './key-store.js';
+import { KeyStore, MemoryKeyStore, RedisKeyStore, WriteDurability } from './key-store.js';
 import type { Logger } from './logger.js';
 import { Counter, Registry, createRedisReconnectsCounter } from './metrics.js';
-import { RedisKeys } from './redis-keys.js';
+import { RedisKeys, hashTag } from './redis-keys.js';
 import { MemoryPresenceDirectory, PresenceDirectory, RedisPresenceDirectory } from './presence.js';
 
 export interface Backend {
@@ -65,10 +67,22 @@ export interface RedisBackendOptions {
   url: string;
   /** Sentinel addresses (host:port) and master name: connect to the master they name. */
   sentinels?: { nodes: string[]; masterName: string };
-  /** Cluster seed addresses (host:port). The key prefix must hold a hash tag, e.g. "{studioline}:". */
+  /**
+   * Cluster seed addresses (host:port). The key prefix must hold a hash tag, e.g. "{studioline}:",
+   * so that the key data (and its scripts and transactions) stays on one slot; audio goes over
+   * sharded pub/sub (cluster-bus.ts).
+   */
   clusterNodes?: string[];
   /** Prefix of every key and channel; default "studioline:". */
   prefix?: string;
+  /**
+   * Writes of key data (API keys, revocations, the audit log) wait for this many replicas to
+   * acknowledge them (WAIT), so that a failover right after a write does not lose it; a write not
+   * acknowledged in time fails (keys-admin answers 503). Default 0 (no waiting).
+   */
+  writeReplicas?: number;
+  /** How long a write waits for its replicas, in ms; default 1000. */
+  writeWaitMs?: number;
   logger: Logger;
   /** Called each time a connection to Redis is lost and retried (besides the metric). */
   onReconnecting?: () => void;
@@ -78,37 +92,32 @@ export interface RedisBackendOptions {
 
 export function createRedisBackend(options: RedisBackendOptions): Backend {
   const { logger } = options;
+  const cluster = Boolean(options.clusterNodes?.length);
+  const names = new RedisKeys(options.prefix);
+  if (cluster && !hashTag(names.prefix)) {
+    throw new ConfigError(`on a Redis Cluster the key prefix needs a hash tag, e.g. "{studioline}:", so that related keys share a slot; got "${names.prefix}" (REDIS_PREFIX)`);
+  }
   const base: RedisOptions = {
     retryStrategy: reconnectDelayMs,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
-  };
-  const hostPort = (node: string) => {
-    const [host, port] = node.split(':');
-    return { host, port: Number(port || 6379) };
-  };
-  const connect = (extra: RedisOptions): Redis => {
-    if (options.clusterNodes?.length) {
-      // A Cluster client speaks the same commands; keys share one slot through the prefix's hash tag.
-      return new Cluster(options.clusterNodes.map(hostPort), { redisOptions: { ...base, ...extra }, enableOfflineQueue: extra.enableOfflineQueue }) as unknown as Redis;
-    }
-    if (options.sentinels) return new Redis({ ...base, ...extra, sentinels: options.sentinels.nodes.map(hostPort), name: options.sentinels.masterName });
-    return new Redis(options.url, { ...base, ...extra });
+    // The URL's credentials and TLS also apply to every Sentinel-named or Cluster node.
+    ...(options.sentinels || cluster ? credentials(options.url) : {}),
   };
   // Commands fail at once while disconnected instead of queueing: audio must never queue, and a
   // join should be refused quickly rather than hang. Audio does not go through ioredis: the bus
   // has its own publisher and subscriber connections (see resp.ts for why), which find the server
-  // through this connection (its URL, the master Sentinel named, or a live Cluster node; classic
-  // pub/sub reaches every node of a Cluster).
-  const commands = connect({ enableOfflineQueue: false, connectionName: 'studioline-commands' });
+  // through this connection (its URL, or the master Sentinel named), or, on a Cluster, through
+  // its slot table (cluster-bus.ts).
+  const extra: RedisOptions = { enableOfflineQueue: false, connectionName: 'studioline-commands' };
+  const commands: Redis = cluster
+    ? (new Cluster(options.clusterNodes!.map(hostPort), { redisOptions: { ...base, ...extra }, enableOfflineQueue: false }) as unknown as Redis)
+    : options.sentinels
+      ? new Redis({ ...base, ...extra, sentinels: options.sentinels.nodes.map(hostPort), name: options.sentinels.masterName })
+      : new Redis(options.url, { ...base, ...extra });
+  const endpoint = (host: string | undefined, port: number | undefined, o: RedisOptions): RedisEndpoint | undefined =>
+    host && port ? { host, port, username: o.username, password: o.password, tls: o.tls } : undefined;
   const locate = (): RedisEndpoint | undefined => {
-    const endpoint = (host: string | undefined, port: number | undefined, o: RedisOptions) =>
-      host && port ? { host, port, username: o.username, password: o.password, tls: o.tls } : undefined;
-    if (options.clusterNodes?.length) {
-      const nodes = (commands as unknown as Cluster).nodes('all').filter((n) => n.status === 'ready');
-      const node = nodes[Math.floor(Math.random() * nodes.length)];
-      return node && endpoint(node.options.host, node.options.port, node.options);
-    }
     if (options.sentinels) return commands.status === 'ready' ? endpoint(commands.stream?.remoteAddress, commands.stream?.remotePort, commands.options) : undefined;
     return endpoint(commands.options.host, commands.options.port, commands.options);
   };
@@ -121,18 +130,20 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
   const reconnectListeners: (() => void)[] = [];
   // Set when any connection drops after having been up; the listeners run once all are back, so
   // that replies to what they send (e.g. re-announced joins) find the subscriptions in place.
+  // (A connection that is merely new, e.g. to a Cluster primary first published to, is no loss.)
   let lost = false;
   let everReady = false;
   const stateChanged = () => {
-    if (!isReady()) {
-      if (everReady) lost = true;
-      return;
-    }
+    if (!isReady()) return;
     everReady = true;
     if (!lost) return;
     lost = false;
     logger.info('redis reconnected');
     for (const l of reconnectListeners) l();
+  };
+  const dropped = () => {
+    if (everReady) lost = true;
+    stateChanged();
   };
   let lastLogged = 0;
   commands.on('error', (err: Error) => {
@@ -142,20 +153,23 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
   });
   commands.on('reconnecting', reconnecting);
   commands.on('ready', stateChanged);
-  commands.on('close', stateChanged);
-  const bus = new RedisBus({
-    locate,
+  commands.on('close', dropped);
+  const busOptions = {
     logger,
     onPublishError: options.onPublishError ?? (() => undefined),
     onStateChange: stateChanged,
+    onDown: dropped,
     onRetry: reconnecting,
-  });
-  const names = new RedisKeys(options.prefix);
+  };
+  const bus: RedisBus | ClusterBus = cluster
+    ? new ClusterBus({ ...busOptions, slots: slotTable(commands as unknown as Cluster, base), pinned: [names.revocations()] })
+    : new RedisBus({ ...busOptions, locate });
   const isReady = () => commands.status === 'ready' && bus.isReady();
+  const durability: WriteDurability = { replicas: options.writeReplicas ?? 0, waitMs: options.writeWaitMs ?? 1000 };
   let closing: Promise<void> | undefined;
   return {
     bus,
-    keys: new RedisKeyStore(commands, names),
+    keys: new RedisKeyStore(commands, names, durability),
     relays: new RedisPresenceDirectory(commands, names.presence('relays')),
     gateways: new RedisPresenceDirectory(commands, names.presence('gateways')),
     authFailures: new RedisAuthFailureCounter(commands, names),
@@ -180,5 +194,32 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
       })();
       return closing;
     },
+  };
+}
+
+function hostPort(node: string): { host: string; port: number } {
+  // The port follows the last colon (an IPv6 address holds colons of its own).
+  const colon = node.lastIndexOf(':');
+  return colon < 0 ? { host: node, port: 6379 } : { host: node.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(node.slice(colon + 1)) };
+}
+
+/** The user, password and TLS of a redis:// or rediss:// URL. */
+function credentials(url: string): RedisOptions {
+  const u = new URL(url);
+  return {
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+/** The Cluster client's slot table, as the sharded bus reads it. */
+function slotTable(cluster: Cluster, options: RedisOptions): SlotTable {
+  return {
+    primary: (slot) => cluster.slots[slot]?.[0],
+    primaries: () => [...new Set(cluster.slots.map((nodes) => nodes?.[0]).filter((node): node is string => Boolean(node)))],
+    endpoint: (node) => ({ ...hostPort(node), username: options.username, password: options.password, tls: options.tls }),
+    refresh: () => cluster.refreshSlotsCache(),
+    onRefresh: (listener) => void cluster.on('refresh', listener),
   };
 }

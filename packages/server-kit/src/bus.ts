@@ -125,11 +125,22 @@ export interface RedisBusOptions {
   logger: Logger;
   /** Called with a publish Redis refused. */
   onPublishError(err: Error): void;
-  /** Called when a connection drops and when the bus is whole again (publisher up, every channel subscribed). */
+  /** Called when a connection comes up or the bus is whole again (publisher up, every channel subscribed). */
   onStateChange(): void;
+  /** Called when a connection that was up drops. */
+  onDown(): void;
   /** Called for each attempt to reconnect (for the reconnects metric). */
   onRetry(): void;
+  /**
+   * Sharded pub/sub (Redis Cluster, one bus per primary: cluster-bus.ts): SPUBLISH and SSUBSCRIBE,
+   * and `onMoved` when this node no longer serves a channel (a MOVED reply, or Redis unsubscribing
+   * us because the channel's slot left the node).
+   */
+  sharded?: { onMoved(): void };
 }
+
+/** Redis' refusals that mean "not this node": the slot moved, or the cluster is reconfiguring. */
+const MOVED = /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /;
 
 export class RedisBus implements Bus {
   private readonly publisher: RedisStream;
@@ -138,25 +149,31 @@ export class RedisBus implements Bus {
   private readonly prefixes = new Map<string, Buffer>();
   private readonly pending = new Map<string, PendingBatch>();
   private flushScheduled = false;
+  private readonly kinds: PubSubKinds;
 
   constructor(private readonly options: RedisBusOptions) {
-    const { locate, logger, onStateChange, onRetry } = options;
+    const { locate, logger, onStateChange, onDown, onRetry } = options;
+    this.kinds = options.sharded ? SHARDED : CLASSIC;
     this.publisher = new RedisStream({
       name: 'studioline-publisher',
       locate,
       logger,
       onReady: onStateChange,
-      onDown: onStateChange,
+      onDown,
       onRetry,
       // Replies are the subscriber counts of each PUBLISH; only refusals matter.
-      onValue: (v) => v instanceof RespError && options.onPublishError(v),
+      onValue: (v) => {
+        if (!(v instanceof RespError)) return;
+        if (options.sharded && MOVED.test(v.message)) options.sharded.onMoved();
+        else options.onPublishError(v);
+      },
     });
     this.subscriber = new RedisStream({
       name: 'studioline-subscriber',
       locate,
       logger,
       onReady: () => this.resubscribe(),
-      onDown: onStateChange,
+      onDown,
       onRetry,
       onValue: (v) => this.onPush(v),
     });
@@ -190,13 +207,27 @@ export class RedisBus implements Bus {
     this.routes.set(channel, route);
     const confirmed = new Promise<void>((resolve) => route.waiters.push(resolve));
     // Not connected: the subscription goes out with the others once the subscriber is up.
-    if (this.subscriber.isReady) this.subscriber.writev([encodeCommand(['SUBSCRIBE', channel])]);
+    if (this.subscriber.isReady) this.subscriber.writev([encodeCommand([this.kinds.subscribe, channel])]);
     return confirmed;
   }
 
+  /**
+   * Subscribes again to a channel that Redis unsubscribed us from (its slot left the node): sent
+   * when the slot table, read again, still names this node; if the node disagrees, its MOVED reply
+   * asks for the table again.
+   */
+  ensureSubscribed(channel: string): void {
+    const route = this.routes.get(channel);
+    if (route && !route.confirmed && this.subscriber.isReady) this.subscriber.writev([encodeCommand([this.kinds.subscribe, channel])]);
+  }
+
+  /** Also ends a wait for the channel's confirmation (the channel moved to another node's bus). */
   async unsubscribe(channel: string): Promise<void> {
-    if (!this.routes.delete(channel)) return;
-    if (this.subscriber.isReady) this.subscriber.writev([encodeCommand(['UNSUBSCRIBE', channel])]);
+    const route = this.routes.get(channel);
+    if (!route) return;
+    this.routes.delete(channel);
+    for (const w of route.waiters.splice(0)) w();
+    if (this.subscriber.isReady) this.subscriber.writev([encodeCommand([this.kinds.unsubscribe, channel])]);
   }
 
   close(): void {
@@ -212,7 +243,7 @@ export class RedisBus implements Bus {
   private write(channel: string, batch: PendingBatch): void {
     this.pending.delete(channel);
     let prefix = this.prefixes.get(channel);
-    if (!prefix) this.prefixes.set(channel, (prefix = publishPrefix(channel)));
+    if (!prefix) this.prefixes.set(channel, (prefix = publishPrefix(channel, this.kinds.publish)));
     const { heads, bodies } = batch;
     const chunks: Buffer[] = [prefix];
     if (heads.length === 1 && heads[0][0] !== BATCH) {
@@ -242,26 +273,46 @@ export class RedisBus implements Bus {
 
   private resubscribe(): void {
     for (const route of this.routes.values()) route.confirmed = false;
-    if (this.routes.size > 0) this.subscriber.writev([encodeCommand(['SUBSCRIBE', ...this.routes.keys()])]);
-    else this.options.onStateChange();
+    if (this.routes.size === 0) return this.options.onStateChange();
+    // A Cluster refuses an SSUBSCRIBE whose channels lie in several slots: one command per channel.
+    const commands = this.options.sharded ? [...this.routes.keys()].map((c) => [c]) : [[...this.routes.keys()]];
+    this.subscriber.writev(commands.map((channels) => encodeCommand([this.kinds.subscribe, ...channels])));
   }
 
   private onPush(value: RespValue): void {
+    if (value instanceof RespError && this.options.sharded && MOVED.test(value.message)) return this.options.sharded.onMoved();
     if (!Array.isArray(value) || value.length !== 3) return;
     const [kind, channel] = value.map((v) => (v instanceof Segments ? v.bytes() : v));
     if (!Buffer.isBuffer(kind) || !Buffer.isBuffer(channel)) return;
     const route = this.routes.get(channel.toString('latin1'));
     if (!route) return;
     const type = kind.toString('latin1');
-    if (type === 'message') {
+    if (type === this.kinds.message) {
       if (Buffer.isBuffer(value[2]) || value[2] instanceof Segments) unbatch(value[2], route.handler);
-    } else if (type === 'subscribe' && !route.confirmed) {
+    } else if (type === this.kinds.subscribed && !route.confirmed) {
       route.confirmed = true;
       for (const w of route.waiters.splice(0)) w();
       if (this.isReady()) this.options.onStateChange();
+    } else if (type === this.kinds.unsubscribed && this.options.sharded) {
+      // Unasked: the channel's slot left this node (resharding, or the node became a replica).
+      route.confirmed = false;
+      this.options.onStateChange();
+      this.options.sharded.onMoved();
     }
   }
 }
+
+/** The commands and push kinds of classic and of sharded pub/sub. */
+interface PubSubKinds {
+  publish: 'PUBLISH' | 'SPUBLISH';
+  subscribe: string;
+  unsubscribe: string;
+  message: string;
+  subscribed: string;
+  unsubscribed: string;
+}
+const CLASSIC: PubSubKinds = { publish: 'PUBLISH', subscribe: 'SUBSCRIBE', unsubscribe: 'UNSUBSCRIBE', message: 'message', subscribed: 'subscribe', unsubscribed: 'unsubscribe' };
+const SHARDED: PubSubKinds = { publish: 'SPUBLISH', subscribe: 'SSUBSCRIBE', unsubscribe: 'SUNSUBSCRIBE', message: 'smessage', subscribed: 'ssubscribe', unsubscribed: 'sunsubscribe' };
 
 /** Hands each message of a batch (or the one message) to the handler; a truncated batch ends early. */
 export function unbatch(message: Buffer | Segments, handler: BusHandler): void {

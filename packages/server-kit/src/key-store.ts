@@ -92,21 +92,56 @@ function fromHash(fields: Record<string, string>): ApiKeyRecord | undefined {
   };
 }
 
+/** How many replicas must hold a write of key data before it counts as done (see RedisBackendOptions). */
+export interface WriteDurability {
+  replicas: number;
+  waitMs: number;
+}
+
+/** A write reached the primary but not enough replicas in time: a failover now could lose it. */
+export class NotReplicatedError extends Error {
+  readonly code = 'not_replicated';
+  constructor(acknowledged: number, wanted: number, waitMs: number) {
+    super(`the write reached the Redis primary but only ${acknowledged} of ${wanted} replica(s) acknowledged it within ${waitMs} ms`);
+  }
+}
+
+type Command = [string, ...(string | number)[]];
+
 export class RedisKeyStore implements KeyStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly durability: WriteDurability = { replicas: 0, waitMs: 0 },
   ) {}
 
   async put(record: ApiKeyRecord, previousHash?: string): Promise<void> {
-    const tx = this.redis.multi();
-    if (previousHash && previousHash !== record.hash) tx.del(this.keys.apiKey(previousHash));
+    const commands: Command[] = [];
+    if (previousHash && previousHash !== record.hash) commands.push(['del', this.keys.apiKey(previousHash)]);
     // Replace the whole hash so that cleared fields (e.g. revokedAt) do not linger.
-    tx.del(this.keys.apiKey(record.hash));
-    tx.hset(this.keys.apiKey(record.hash), toHash(record));
-    tx.set(this.keys.apiKeyId(record.id), record.hash);
-    tx.sadd(this.keys.apiKeyIds(), record.id);
-    await tx.exec();
+    commands.push(['del', this.keys.apiKey(record.hash)]);
+    commands.push(['hset', this.keys.apiKey(record.hash), ...Object.entries(toHash(record)).flat()]);
+    commands.push(['set', this.keys.apiKeyId(record.id), record.hash]);
+    commands.push(['sadd', this.keys.apiKeyIds(), record.id]);
+    await this.write(commands);
+  }
+
+  /**
+   * One transaction (MULTI/EXEC), then, on the same connection, WAIT for the replicas: WAIT
+   * blocks only outside a transaction, and counts the writes sent before it on its connection.
+   * A pipeline keeps both on the one connection (on a Cluster: the node of the keys' slot).
+   */
+  private async write(commands: Command[]): Promise<void> {
+    const { replicas, waitMs } = this.durability;
+    const batch: Command[] = [['multi'], ...commands, ['exec']];
+    if (replicas > 0) batch.push(['wait', replicas, waitMs]);
+    const results = (await this.redis.pipeline(batch).exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+    if (replicas > 0) {
+      const acknowledged = Number(results.at(-1)![1]);
+      if (acknowledged < replicas) throw new NotReplicatedError(acknowledged, replicas, waitMs);
+    }
   }
 
   async findByHash(hash: string) {
@@ -125,7 +160,10 @@ export class RedisKeyStore implements KeyStore {
   }
 
   async appendAudit(entry: AuditEntry) {
-    await this.redis.multi().lpush(this.keys.audit(), JSON.stringify(entry)).ltrim(this.keys.audit(), 0, AUDIT_LIMIT - 1).exec();
+    await this.write([
+      ['lpush', this.keys.audit(), JSON.stringify(entry)],
+      ['ltrim', this.keys.audit(), 0, AUDIT_LIMIT - 1],
+    ]);
   }
 
   async audit(limit: number) {

@@ -4,7 +4,17 @@
  * a leaf key or a whole API key: API keys appear only as SHA-256 digests.
  */
 export class RedisKeys {
-  constructor(readonly prefix = 'studioline:') {}
+  /**
+   * The prefix of the audio channels: the key prefix without its braces. On a Cluster the key
+   * prefix's hash tag (e.g. "{studioline}:") puts every key and the control channels on one slot,
+   * so that scripts and transactions stay on one node; the audio channels must not share it, or
+   * one shard would carry every line's audio.
+   */
+  private readonly audioPrefix: string;
+
+  constructor(readonly prefix = 'studioline:') {
+    this.audioPrefix = prefix.replace(/[{}]/g, '');
+  }
 
   /** HASH of one API key, by the hex SHA-256 of its secret: id, name, prefix, createdAt, expiresAt, revokedAt. */
   apiKey(hash: string): string {
@@ -39,14 +49,19 @@ export class RedisKeys {
     return `${this.prefix}${kind}`;
   }
 
-  /** Channel: binary envelopes and JSON control to one relay. */
+  /**
+   * Channel: binary envelopes and JSON control to one relay. The id is its hash tag: on a Cluster
+   * (sharded pub/sub) each relay's channel lives on the shard its id hashes to.
+   */
   relayChannel(relayId: string): string {
-    return `${this.prefix}relay:${relayId}`;
+    return `${this.audioPrefix}relay:{${relayId}}`;
   }
-  /** Channel: binary envelopes and JSON control to one gateway. */
+  /** Channel: binary envelopes and JSON control to one gateway; hashed by its id, as relayChannel. */
   gatewayChannel(gatewayId: string): string {
-    return `${this.prefix}gw:${gatewayId}`;
+    return `${this.audioPrefix}gw:{${gatewayId}}`;
   }
+  // The control channels below keep the whole prefix: on a Cluster they share the keys' slot.
+
   /** Channel: JSON { hash } of each revoked key, so every gateway closes its sockets at once. */
   revocations(): string {
     return `${this.prefix}keys:revoked`;
@@ -59,4 +74,12 @@ export class RedisKeys {
   relaysChanged(): string {
     return `${this.prefix}relays:changed`;
   }
+}
+
+/** The hash tag of a Redis key or channel (what Cluster hashes), or undefined when it has none. */
+export function hashTag(name: string): string | undefined {
+  const open = name.indexOf('{');
+  if (open < 0) return undefined;
+  const close = name.indexOf('}', open + 1);
+  return close > open + 1 ? name.slice(open + 1, close) : undefined;
 }

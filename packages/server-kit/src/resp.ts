@@ -147,8 +147,8 @@ export function encodeCommand(args: (string | Buffer)[]): Buffer {
 
 export const CRLF = Buffer.from('\r\n');
 
-/** The bytes of `PUBLISH channel` up to the message's length: precomputed once per channel. */
-export function publishPrefix(channel: string): Buffer {
+/** The bytes of `PUBLISH channel` (or SPUBLISH) up to the message's length: precomputed once per channel. */
+export function publishPrefix(channel: string, command: 'PUBLISH' | 'SPUBLISH' = 'PUBLISH'): Buffer {
   const name = Buffer.from(channel);
-  return Buffer.from(`*3\r\n$7\r\nPUBLISH\r\n$${name.length}\r\n${channel}\r\n`);
+  return Buffer.concat([Buffer.from(`*3\r\n$${command.length}\r\n${command}\r\n$${name.length}\r\n`), name, CRLF]);
 }

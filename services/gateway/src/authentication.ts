@@ -88,6 +88,18 @@ export class Authenticator {
     this.closeKey(hash, 'key_revoked');
   }
 
+  /**
+   * After a Redis outage (a failover): a revocation or expiry change broadcast while this gateway
+   * was disconnected never reached it, so the cache is dropped and every stored key in use is read
+   * again; a key revoked meanwhile has its sessions closed as at the broadcast.
+   */
+  recheckKeys(): void {
+    this.verifier.clear();
+    const hashes = new Set<string>();
+    for (const s of this.sessions.values()) if (s.keyHash && s.keyId !== 'static' && s.state !== 'closed') hashes.add(s.keyHash);
+    for (const hash of hashes) this.expiry.recheck(hash);
+  }
+
   /** Closes every session authenticated with the key of this digest (revoked, rotated or expired). */
   private closeKey(hash: string, code: 'key_revoked' | 'key_expired'): void {
     for (const session of this.sessions.values()) if (session.keyHash === hash) this.sessions.refuse(session, code);

@@ -112,7 +112,10 @@ export class GatewayService {
       setInterval(() => this.sessions.pingAll(), this.config.pingIntervalMs),
       setInterval(() => this.sessions.observeBitrates(), 1000),
     );
-    backend.onReconnect(() => void this.beat().then(() => this.routing.reannounceAll()));
+    backend.onReconnect(() => {
+      this.auth.recheckKeys();
+      void this.beat().then(() => this.routing.reannounceAll());
+    });
     await listen(this.server, this.config.port, this.config.host, { service: 'gateway', portVariable: 'PORT', hostVariable: 'HOST', portOption: '--port' });
     if (this.config.metricsPort) {
       this.metricsServer = await startOpsServer({

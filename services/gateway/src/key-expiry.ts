@@ -96,6 +96,11 @@ export class KeyExpiry {
     else this.arm(hash, expiresAt);
   }
 
+  /** Reads the key again now, as at a broadcast change (after an outage that may have hidden one). */
+  recheck(hash: string): void {
+    void this.check(hash, this.tracked.get(hash)?.expiresAt);
+  }
+
   private onKeyChanged(msg: Buffer): void {
     let hash: unknown;
     try {

@@ -55,4 +55,9 @@ export class KeyVerifier {
   evict(hash: string): void {
     this.cache.delete(hash);
   }
+
+  /** Forgets every key (the store was out of reach: revocations may have been missed). */
+  clear(): void {
+    this.cache.clear();
+  }
 }

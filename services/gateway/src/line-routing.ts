@@ -105,12 +105,15 @@ export class LineRouting {
 
   /**
    * The bus delivers at most once: a join (or its answer) lost to a reconnecting store would leave
-   * a peer without a route. Joins unanswered for a second are sent again (relays dedupe).
+   * a peer without a route. Joins unanswered for a second are sent again (relays dedupe): a
+   * re-announced peer's, and a new peer's (whose first join may have gone to a Cluster node that had
+   * just lost the relay channel's slot: resharding).
    */
   retryUnansweredJoins(): void {
     const now = Date.now();
     for (const session of this.sessions.values()) {
-      if (session.state === 'joined' && session.member === 0 && session.relay && now - session.joinSentAt > 1000) this.join(session, session.relay, true);
+      const unanswered = (session.state === 'joined' && session.member === 0) || session.state === 'routing';
+      if (unanswered && session.relay && now - session.joinSentAt > 1000) this.join(session, session.relay, session.state === 'joined');
     }
   }
 

@@ -56,8 +56,20 @@ export interface CreateKeyOptions {
   secret?: string;
 }
 
+/**
+ * How long a change (create, revoke, rotate, expiry) rides out an unreachable store before it fails
+ * with 503: long enough for a Sentinel or Cluster failover (a few seconds), short enough for a
+ * person at the CLI.
+ */
+export const STORE_RETRY_MS = 15_000;
+/** The pause between two attempts while the store is unreachable. */
+const RETRY_PAUSE_MS = 200;
+
 export class KeyService {
-  constructor(private readonly backend: Backend) {}
+  constructor(
+    private readonly backend: Backend,
+    private readonly retryMs = STORE_RETRY_MS,
+  ) {}
 
   async create(options: CreateKeyOptions, actor: string): Promise<{ key: PublicKey; secret: string }> {
     const secret = options.secret ?? generateApiKey();
@@ -70,8 +82,11 @@ export class KeyService {
       expiresAt: options.expiresAt,
       source: options.source,
     };
-    await this.backend.keys.put(record);
-    await this.audit('create', record.id, actor);
+    // Made once, written until it holds: a retry writes the same key again, never a second one.
+    await this.riding(async () => {
+      await this.backend.keys.put(record);
+      await this.audit('create', record.id, actor);
+    });
     return { key: toPublicKey(record), secret };
   }
 
@@ -85,13 +100,18 @@ export class KeyService {
 
   /** Revokes a key; every gateway refuses it and closes its sockets at once. Idempotent. */
   async revoke(id: string, actor: string): Promise<PublicKey> {
-    const record = await this.find(id);
-    if (record.revokedAt === undefined) {
-      record.revokedAt = Date.now();
-      await this.backend.keys.put(record);
-      await this.audit('revoke', id, actor);
-    }
-    this.broadcastRevocation(record.hash);
+    let revokedAt: number | undefined;
+    const record = await this.riding(async () => {
+      const r = await this.find(id);
+      // Revoked by an earlier attempt of this call (reached the primary, not yet a replica): written again.
+      if (r.revokedAt === undefined || revokedAt !== undefined) {
+        r.revokedAt = revokedAt ??= Date.now();
+        await this.backend.keys.put(r);
+        await this.audit('revoke', id, actor);
+      }
+      return r;
+    });
+    await this.broadcastRevocation(record.hash);
     return toPublicKey(record);
   }
 
@@ -100,28 +120,41 @@ export class KeyService {
    * or at once when it is already past. Refused for a revoked key (it stays revoked).
    */
   async setExpiry(id: string, expiresAt: number | undefined, actor: string): Promise<PublicKey> {
-    const record = await this.find(id);
-    if (record.revokedAt !== undefined) throw new KeyNotFoundError(id);
-    if (record.expiresAt !== expiresAt) {
-      record.expiresAt = expiresAt;
-      await this.backend.keys.put(record);
-      await this.audit('expiry', id, actor, expiresAt === undefined ? 'never' : new Date(expiresAt).toISOString());
-    }
-    this.broadcastChange(record.hash);
+    let attempted = false;
+    const record = await this.riding(async () => {
+      const r = await this.find(id);
+      if (r.revokedAt !== undefined) throw new KeyNotFoundError(id);
+      if (r.expiresAt !== expiresAt || attempted) {
+        attempted = true;
+        r.expiresAt = expiresAt;
+        await this.backend.keys.put(r);
+        await this.audit('expiry', id, actor, expiresAt === undefined ? 'never' : new Date(expiresAt).toISOString());
+      }
+      return r;
+    });
+    await this.broadcastChange(record.hash);
     return toPublicKey(record);
   }
 
   /** Gives a key a new secret; the old secret stops working at once (its sockets are closed). */
   async rotate(id: string, actor: string): Promise<{ key: PublicKey; secret: string }> {
-    const record = await this.find(id);
-    if (record.revokedAt !== undefined) throw new KeyNotFoundError(id);
-    const previousHash = record.hash;
     const secret = generateApiKey();
-    record.hash = hashApiKey(secret);
-    record.prefix = keyPrefix(secret);
-    await this.backend.keys.put(record, previousHash);
-    await this.audit('rotate', id, actor);
-    this.broadcastRevocation(previousHash);
+    let previousHash: string | undefined;
+    const record = await this.riding(async () => {
+      const r = await this.find(id);
+      if (r.revokedAt !== undefined) throw new KeyNotFoundError(id);
+      // A retry may find the new secret in place already (the write reached the primary): it
+      // writes it again, with the first attempt's previous secret.
+      if (previousHash === undefined && r.hash !== hashApiKey(secret)) previousHash = r.hash;
+      if (previousHash !== undefined) {
+        r.hash = hashApiKey(secret);
+        r.prefix = keyPrefix(secret);
+        await this.backend.keys.put(r, previousHash);
+        await this.audit('rotate', id, actor);
+      }
+      return r;
+    });
+    if (previousHash) await this.broadcastRevocation(previousHash);
     return { key: toPublicKey(record), secret };
   }
 
@@ -165,8 +198,8 @@ export class KeyService {
     };
     await this.backend.keys.put(record, existing?.hash);
     await this.audit(existing ? (existing.hash !== wanted.hash ? 'rotate' : 'sync') : 'create', record.id, 'k8s-secret-sync');
-    if (existing && existing.hash !== wanted.hash) this.broadcastRevocation(existing.hash);
-    else if (existing && existing.expiresAt !== wanted.expiresAt) this.broadcastChange(wanted.hash);
+    if (existing && existing.hash !== wanted.hash) await this.broadcastRevocation(existing.hash);
+    else if (existing && existing.expiresAt !== wanted.expiresAt) await this.broadcastChange(wanted.hash);
   }
 
   async auditLog(limit = 100) {
@@ -179,13 +212,43 @@ export class KeyService {
     return record;
   }
 
-  private broadcastRevocation(hash: string): void {
-    this.backend.bus.publish(this.backend.names.revocations(), Buffer.from(JSON.stringify({ hash })));
+  private broadcastRevocation(hash: string): Promise<void> {
+    return this.broadcast(this.backend.names.revocations(), hash);
   }
 
   /** Tells the gateways that a key's expiry changed: those holding it re-read it (key-expiry.ts). */
-  private broadcastChange(hash: string): void {
-    this.backend.bus.publish(this.backend.names.keyChanges(), Buffer.from(JSON.stringify({ hash })));
+  private broadcastChange(hash: string): Promise<void> {
+    return this.broadcast(this.backend.names.keyChanges(), hash);
+  }
+
+  /**
+   * Publishes, waiting (up to the retry time) for the bus while it is down: a broadcast dropped
+   * during a failover would leave the key's sockets open on gateways that never lost their own
+   * connections. (Gateways that did lose theirs check their keys again once back: authentication.ts.)
+   */
+  private async broadcast(channel: string, hash: string): Promise<void> {
+    const message = Buffer.from(JSON.stringify({ hash }));
+    const until = Date.now() + this.retryMs;
+    while (!this.backend.bus.publish(channel, message) && Date.now() < until) await this.backend.waitReady(Math.min(RETRY_PAUSE_MS, until - Date.now()));
+  }
+
+  /**
+   * Runs a change, riding out an unreachable store (a failover) or a write no replica has
+   * confirmed: it is tried again until it succeeds or the retry time has passed. The key record is
+   * replaced whole, so writing it twice is writing it once; an audit entry may then be written
+   * twice (at least once, never lost).
+   */
+  private async riding<T>(change: () => Promise<T>): Promise<T> {
+    const until = Date.now() + this.retryMs;
+    for (;;) {
+      try {
+        return await change();
+      } catch (err) {
+        if (err instanceof KeyNotFoundError || Date.now() >= until) throw err;
+        await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
+        await this.backend.waitReady(Math.max(0, until - Date.now()));
+      }
+    }
   }
 
   private audit(action: AuditEntry['action'], keyId: string, actor: string, detail?: string) {
