@@ -16,6 +16,10 @@ export interface Session {
   sender?: string;
   /** The sender id as a number, compared with each frame's SFrame KID. */
   senderNumber: number;
+  /** The layers it said it sends, as a bit mask (bit n: layer n); frames of other layers are dropped. */
+  layers: number;
+  /** The best layer it wants to receive (the relay's ceiling for it). */
+  receiveLayer: number;
   /** The relay that owns the line as far as this gateway knows, and this peer's member number there (0: not yet). */
   relay?: string;
   relayChannel?: string;

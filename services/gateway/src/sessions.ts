@@ -76,6 +76,8 @@ export class Sessions {
       address,
       state: 'joining',
       senderNumber: -2,
+      layers: 0,
+      receiveLayer: 0,
       member: 0,
       joinSentAt: 0,
       bytesIn: 0,

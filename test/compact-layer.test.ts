@@ -1,0 +1,229 @@
+/**
+ * The compact layer (issue 13, item 1) end to end, on the embedded server: `mobile=1` and full-rate
+ * Node peers on one line hear each other; a mobile receiver's download per speaker, counted at its
+ * socket (a TCP proxy in front of it counts every byte it reads); what the compact layer adds to a
+ * full-rate sender's upload; 5 % random loss on the compact layer concealed; and the gateway's and
+ * relay's limits on layers, enforced and counted.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CallSocket, NodePeer, PeerSummary, RecordedTrack, SocketFactory, dominantFrequency, nodeSocketFactory, toneShare, toneSource } from '@studioline/client';
+import {
+  COMPACT_BUDGET_BPS,
+  COMPACT_SAMPLE_RATE,
+  FRAME_MS,
+  FrameSealer,
+  LAYER_COMPACT,
+  LAYER_FULL,
+  MAX_COMPACT_WIRE_FRAME_BYTES,
+  STUDIO_SAMPLE_RATE,
+  encodeOpusFrame,
+  formatCallLink,
+  parseCallLink,
+} from '@studioline/protocol';
+import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
+import { newLink, rawJoin, tonePeer, waitFor } from './helpers/peers.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
+
+/** The same line as `link`, as a `mobile=1` link to `url`. */
+function mobileLink(link: ReturnType<typeof newLink>, url: string) {
+  return parseCallLink(formatCallLink(url, link.apiKey, link.leaf as string, true));
+}
+
+function mobilePeer(link: ReturnType<typeof newLink>, frequency: number, seconds: number, extra: Partial<ConstructorParameters<typeof NodePeer>[0]> = {}): NodePeer {
+  return new NodePeer({ link, source: toneSource(frequency, COMPACT_SAMPLE_RATE), seconds, record: true, peerTimeoutMs: 20_000, ...extra });
+}
+
+/** The track of the sender whose tone is `frequency`. */
+function trackOf(summary: PeerSummary, frequency: number): RecordedTrack {
+  const track = summary.tracks?.find((t) => Math.abs(dominantFrequency(t.samples, t.sampleRate) - frequency) < 2);
+  assert.ok(track, `a track at ${frequency} Hz among ${summary.tracks?.map((t) => `${dominantFrequency(t.samples, t.sampleRate).toFixed(0)} Hz @ ${t.sampleRate}`).join(', ')}`);
+  return track;
+}
+
+/** The longest run of exact zeros in a track, in samples: a missing frame is recorded as silence. */
+function longestZeroRun(samples: Int16Array): number {
+  let longest = 0;
+  let run = 0;
+  for (const s of samples) {
+    run = s === 0 ? run + 1 : 0;
+    if (run > longest) longest = run;
+  }
+  return longest;
+}
+
+/** Seeded (mulberry32): the same frames are lost on every run. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A websocket whose received audio frames are lost at random (seeded), before the call core sees them: the test's receive path. */
+function lossySockets(share: number, seed: number, lost: { count: number }): SocketFactory {
+  const random = seededRandom(seed);
+  const inner = nodeSocketFactory({});
+  return (url, onRefused) => {
+    const ws = inner(url, onRefused);
+    let handler: CallSocket['onmessage'] = null;
+    const socket: CallSocket = {
+      get readyState() {
+        return ws.readyState;
+      },
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+      send: (data) => ws.send(data),
+      close: (code, reason) => ws.close(code, reason),
+      get onopen() {
+        return ws.onopen;
+      },
+      set onopen(h) {
+        ws.onopen = h;
+      },
+      get onerror() {
+        return ws.onerror;
+      },
+      set onerror(h) {
+        ws.onerror = h;
+      },
+      get onclose() {
+        return ws.onclose;
+      },
+      set onclose(h) {
+        ws.onclose = h;
+      },
+      get onmessage() {
+        return handler;
+      },
+      set onmessage(h) {
+        handler = h;
+        ws.onmessage = h
+          ? (event) => {
+              if (typeof event.data !== 'string' && random() < share) return void lost.count++;
+              h(event);
+            }
+          : null;
+      },
+    };
+    return socket;
+  };
+}
+
+describe('the compact layer', () => {
+  let server: Embedded;
+  before(async () => {
+    server = await startEmbedded({ lineCapacity: 3 });
+  });
+  after(() => server?.stop());
+
+  const drops = async (name: string, reason: string) => metricValue(await server.metrics(), name, { reason });
+
+  it('a mobile peer and two full-rate peers hear each other; the mobile one downloads under 0.13 Mbit/s per speaker', async (t) => {
+    const link = newLink(server.url, server.apiKey);
+    // The mobile peer reaches the gateway through a proxy that counts what its socket reads.
+    const proxy = await startTcpProxy(Number(new URL(server.url).port));
+    try {
+      const seconds = 6;
+      const noLayer0 = await drops('studioline_relay_frame_drops_total', 'no_layer');
+      const [a, b, m] = await Promise.all([
+        tonePeer(link, 440, seconds, { compact: true }).run(),
+        tonePeer(link, 1000, seconds, { compact: true }).run(),
+        mobilePeer(mobileLink(link, `http://127.0.0.1:${proxy.port}`), 2500, seconds).run(),
+      ]);
+      const downloaded = proxy.bytesToClients();
+
+      // Each hears the others at the right frequency: the full-rate peers each other at full rate, the mobile one at 48 kHz.
+      assert.equal(trackOf(a, 1000).sampleRate, STUDIO_SAMPLE_RATE, 'a full-rate peer still gets full rate from another');
+      assert.equal(trackOf(b, 440).sampleRate, STUDIO_SAMPLE_RATE);
+      assert.equal(trackOf(a, 2500).sampleRate, COMPACT_SAMPLE_RATE, 'and the mobile peer through its compact layer');
+      assert.equal(trackOf(b, 2500).sampleRate, COMPACT_SAMPLE_RATE);
+      assert.equal(trackOf(m, 440).sampleRate, COMPACT_SAMPLE_RATE, 'the mobile peer hears the full-rate peers through their compact layer');
+      assert.equal(trackOf(m, 1000).sampleRate, COMPACT_SAMPLE_RATE);
+      assert.equal(m.received, m.compactReceived, 'the mobile peer received nothing but compact frames');
+      assert.equal(m.sent, m.compactSent, 'and sent nothing else');
+      assert.ok(m.received > 2 * 100 * (seconds - 1), `mobile peer received ${m.received} frames`);
+      for (const s of [a, b, m]) assert.equal(s.decryptFailed + s.malformed, 0);
+
+      // Download per speaker at the mobile peer's socket: every byte it read (the upgrade, control messages,
+      // websocket framing, audio) over the speaker-seconds of audio it received.
+      const speakerSeconds = (m.received * FRAME_MS) / 1000;
+      const perSpeakerBps = (downloaded * 8) / speakerSeconds;
+      // What the compact layer adds to a full-rate sender's upload (wire frames, as the gateway counts them).
+      const fullBytes = a.bytesSent - a.compactBytesSent;
+      const extraUpload = a.compactBytesSent / fullBytes;
+      t.diagnostic(`mobile peer read ${downloaded} bytes at its socket for ${m.received} frames (${speakerSeconds.toFixed(2)} speaker-seconds): ${(perSpeakerBps / 1000).toFixed(1)} kbit/s per speaker (budget ${COMPACT_BUDGET_BPS / 1000})`);
+      t.diagnostic(`full-rate peer sent ${a.sent - a.compactSent} full frames (${fullBytes} B) and ${a.compactSent} compact frames (${a.compactBytesSent} B, ${(a.compactBytesSent / a.compactSent).toFixed(1)} B each): +${(extraUpload * 100).toFixed(2)} % upload`);
+      assert.ok(perSpeakerBps <= COMPACT_BUDGET_BPS, `${perSpeakerBps} bit/s per speaker`);
+      assert.ok(Math.abs(a.compactSent - (a.sent - a.compactSent)) <= 2, 'one compact frame per full frame');
+      assert.ok(extraUpload > 0.01 && extraUpload < 0.03, `the compact layer adds ${(extraUpload * 100).toFixed(2)} % to the upload`);
+      assert.equal(await drops('studioline_relay_frame_drops_total', 'no_layer'), noLayer0, 'every receiver had a layer of every sender');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('5 % random loss on the compact layer is concealed: FEC rebuilds the lost frames, no gap over one frame in the recording', async (t) => {
+    const link = newLink(server.url, server.apiKey);
+    const lost = { count: 0 };
+    const seconds = 8;
+    const [a, m] = await Promise.all([
+      tonePeer(link, 440, seconds, { compact: true, record: false }).run(),
+      mobilePeer(mobileLink(link, server.url), 1000, seconds, { socket: lossySockets(0.05, 13, lost), playout: true }).run(),
+    ]);
+    const track = trackOf(m, 440);
+    const gap = longestZeroRun(track.samples);
+    const jitter = m.playout?.find((p) => p.sender === track.sender);
+    t.diagnostic(`lost ${lost.count} of ${m.received + lost.count} frames on purpose; rebuilt ${m.fecRecovered} from FEC, concealed ${m.plcConcealed}; track ${track.frames} frames, ${track.missing} missing, longest silence ${gap} samples (${((gap / COMPACT_SAMPLE_RATE) * 1000).toFixed(2)} ms); jitter buffer: played ${jitter?.played}, concealed ${jitter?.concealed}, late ${jitter?.late}, underruns ${jitter?.underruns}`);
+    assert.ok(lost.count >= 20, `the test lost ${lost.count} frames`);
+    assert.ok(m.fecRecovered > lost.count / 2, 'most lost frames came back through FEC');
+    // Lost frames at the very start or end have no neighbour to rebuild them from; all others were rebuilt.
+    assert.ok(m.fecRecovered + m.plcConcealed >= lost.count - 3);
+    assert.ok(gap <= COMPACT_SAMPLE_RATE * (FRAME_MS / 1000), `a gap of ${gap} samples in the recording`);
+    assert.ok(toneShare(track.samples, track.sampleRate, 440) > 0.9, 'the tone came through');
+    assert.equal(a.received, m.sent, 'the other way, nothing was lost');
+  });
+
+  it('a mobile receiver never gets the full layer: a sender without a compact layer is not forwarded to it, and that is counted', async () => {
+    const link = newLink(server.url, server.apiKey);
+    const noLayer0 = await drops('studioline_relay_frame_drops_total', 'no_layer');
+    const [full, m] = await Promise.all([tonePeer(link, 440, 2, { compact: false }).run(), mobilePeer(mobileLink(link, server.url), 1000, 2).run()]);
+    assert.equal(m.received, 0);
+    assert.ok(full.received > 150, 'the full-rate peer hears the mobile one');
+    assert.ok((await drops('studioline_relay_frame_drops_total', 'no_layer')) - noLayer0 >= full.sent - 5);
+  });
+
+  it('the gateway drops, counts and warns about compact frames over the bound and frames of layers a peer did not declare', async () => {
+    const link = newLink(server.url, server.apiKey);
+    const mobile = await rawJoin(link, { layers: { layers: ['compact'], receive: 'compact' } });
+    const listener = await rawJoin(link);
+    await waitFor(() => mobile.messages.some((m) => m.type === 'joined') && listener.messages.some((m) => m.type === 'joined'), 5000, 'both joined');
+    const leaf = link.leafBytes as Uint8Array;
+    const compact = await FrameSealer.create(leaf, mobile.sender, LAYER_COMPACT);
+    const full = await FrameSealer.create(leaf, mobile.sender, LAYER_FULL);
+    const listenerCompact = await FrameSealer.create(leaf, listener.sender, LAYER_COMPACT);
+    const before = { big: await drops('studioline_gateway_frame_drops_total', 'compact_too_big'), wrong: await drops('studioline_gateway_frame_drops_total', 'wrong_layer') };
+
+    const tooBig = await compact.seal(0, encodeOpusFrame(new Uint8Array(MAX_COMPACT_WIRE_FRAME_BYTES)));
+    assert.ok(tooBig.length > MAX_COMPACT_WIRE_FRAME_BYTES);
+    mobile.ws.send(tooBig);
+    mobile.ws.send(await full.seal(0, new Uint8Array(4006))); // a mobile peer declared the compact layer only
+    listener.ws.send(await listenerCompact.seal(0, encodeOpusFrame(new Uint8Array(60)))); // declared the full layer only
+    const fits = await compact.seal(0, encodeOpusFrame(new Uint8Array(MAX_COMPACT_WIRE_FRAME_BYTES - 40)));
+    assert.ok(fits.length <= MAX_COMPACT_WIRE_FRAME_BYTES);
+    mobile.ws.send(fits);
+
+    await waitFor(() => listener.frames.count === 1, 5000, 'the frame within the bound delivered');
+    await waitFor(() => mobile.messages.some((m) => m.type === 'error' && m.code === 'malformed_frame'), 5000, 'a warning in words');
+    assert.equal(await drops('studioline_gateway_frame_drops_total', 'compact_too_big'), before.big + 1);
+    assert.equal(await drops('studioline_gateway_frame_drops_total', 'wrong_layer'), before.wrong + 2);
+    assert.equal(mobile.frames.count, 0, 'the listener sent nothing that passed');
+    mobile.ws.close();
+    listener.ws.close();
+  });
+});
