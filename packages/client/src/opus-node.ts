@@ -30,8 +30,11 @@ type DecoderHandle = Awaited<ReturnType<Libopus['createDecoder']>>;
  * decoded afresh and the gap stays a gap, for the jitter buffer to handle and a recording to show.
  */
 export const MAX_CONCEALED_FRAMES = 10;
-/** Frames held while an encoder or decoder is still being made (it is asynchronous once, at the start). */
-const MAX_HELD = 16;
+/**
+ * Frames held while an encoder or decoder is still being made (asynchronous, once, within a few
+ * ms): 2 s of them, as a busy process may take in one burst; a codec that never comes holds no more.
+ */
+const MAX_HELD = 200;
 
 let loaded: Promise<Libopus> | undefined;
 function libopus(): Promise<Libopus> {
