@@ -17,6 +17,7 @@ import {
   LAYER_FULL,
   MAX_COMPACT_WIRE_FRAME_BYTES,
   STUDIO_SAMPLE_RATE,
+  decodeHeader,
   encodeOpusFrame,
   formatCallLink,
   parseCallLink,
@@ -64,8 +65,11 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-/** A websocket whose received audio frames are lost at random (seeded), before the call core sees them: the test's receive path. */
-function lossySockets(share: number, seed: number, lost: { count: number }): SocketFactory {
+/**
+ * A websocket whose received audio frames are lost at random (seeded), before the call core sees
+ * them: the test's receive path. It notes the counter of each (the SFrame header is in clear).
+ */
+function lossySockets(share: number, seed: number, lost: { count: number; ctrs: Set<bigint> }): SocketFactory {
   const random = seededRandom(seed);
   const inner = nodeSocketFactory({});
   return (url, onRefused) => {
@@ -105,7 +109,12 @@ function lossySockets(share: number, seed: number, lost: { count: number }): Soc
         handler = h;
         ws.onmessage = h
           ? (event) => {
-              if (typeof event.data !== 'string' && random() < share) return void lost.count++;
+              if (typeof event.data !== 'string' && random() < share) {
+                const wire = event.data as Uint8Array; // ws hands binary messages over as Buffers
+                lost.count++;
+                lost.ctrs.add(decodeHeader(wire, 1)?.ctr ?? -1n);
+                return;
+              }
               h(event);
             }
           : null;
@@ -159,6 +168,7 @@ describe('the compact layer', () => {
       assert.equal(trackOf(m, 1000).sampleRate, COMPACT_SAMPLE_RATE);
       assert.equal(m.received, m.compactReceived, 'the mobile peer received nothing but compact frames');
       assert.equal(m.sent, m.compactSent, 'and sent nothing else');
+      assert.equal(m.bytesSent, m.compactBytesSent);
       // It joined first: it heard every compact frame the others sent (a busy machine may make them skip some, never lose them).
       assert.equal(m.received, a.compactSent + b.compactSent);
       assert.ok(m.received > 2 * 100, `mobile peer received ${m.received} frames`);
@@ -172,9 +182,9 @@ describe('the compact layer', () => {
       const fullBytes = a.bytesSent - a.compactBytesSent;
       const extraUpload = a.compactBytesSent / fullBytes;
       t.diagnostic(`mobile peer read ${downloaded} bytes at its socket for ${m.received} frames (${speakerSeconds.toFixed(2)} speaker-seconds): ${(perSpeakerBps / 1000).toFixed(1)} kbit/s per speaker (budget ${COMPACT_BUDGET_BPS / 1000})`);
-      t.diagnostic(`full-rate peer sent ${a.sent - a.compactSent} full frames (${fullBytes} B) and ${a.compactSent} compact frames (${a.compactBytesSent} B, ${(a.compactBytesSent / a.compactSent).toFixed(1)} B each): +${(extraUpload * 100).toFixed(2)} % upload`);
+      t.diagnostic(`full-rate peer sent ${a.sent} full frames (${fullBytes} B) and ${a.compactSent} compact frames (${a.compactBytesSent} B, ${(a.compactBytesSent / a.compactSent).toFixed(1)} B each): +${(extraUpload * 100).toFixed(2)} % upload`);
       assert.ok(perSpeakerBps <= COMPACT_BUDGET_BPS, `${perSpeakerBps} bit/s per speaker`);
-      assert.ok(Math.abs(a.compactSent - (a.sent - a.compactSent)) <= 2, 'one compact frame per full frame');
+      assert.ok(Math.abs(a.compactSent - a.sent) <= 2, 'one compact frame per full frame');
       assert.ok(extraUpload > 0.01 && extraUpload < 0.03, `the compact layer adds ${(extraUpload * 100).toFixed(2)} % to the upload`);
       assert.equal(await drops('studioline_relay_frame_drops_total', 'no_layer'), noLayer0, 'every receiver had a layer of every sender');
     } finally {
@@ -184,23 +194,38 @@ describe('the compact layer', () => {
 
   it('5 % random loss on the compact layer is concealed: FEC rebuilds the lost frames, no gap over one frame in the recording', async (t) => {
     const link = newLink(server.url, server.apiKey);
-    const lost = { count: 0 };
+    const lost = { count: 0, ctrs: new Set<bigint>() };
+    const heard = new Set<bigint>();
     const seconds = 8;
+    const serverDrops = async () => {
+      const text = await server.metrics();
+      return metricValue(text, 'studioline_gateway_frame_drops_total') + metricValue(text, 'studioline_relay_frame_drops_total');
+    };
+    const drops0 = await serverDrops();
     const [a, m] = await Promise.all([
       tonePeer(link, 440, seconds, { compact: true, record: false }).run(),
-      mobilePeer(mobileLink(link, server.url), 1000, seconds, { socket: lossySockets(0.05, 13, lost), playout: true }).run(),
+      mobilePeer(mobileLink(link, server.url), 1000, seconds, { socket: lossySockets(0.05, 13, lost), playout: true, sinks: [{ push: (f) => heard.add(f.ctr) }] }).run(),
     ]);
+    const dropped = (await serverDrops()) - drops0;
     const track = trackOf(m, 440);
     const gap = longestZeroRun(track.samples);
     const jitter = m.playout?.find((p) => p.sender === track.sender);
-    t.diagnostic(`lost ${lost.count} of ${m.received + lost.count} frames on purpose; rebuilt ${m.fecRecovered} from FEC, concealed ${m.plcConcealed}; track ${track.frames} frames, ${track.missing} missing, longest silence ${gap} samples (${((gap / COMPACT_SAMPLE_RATE) * 1000).toFixed(2)} ms); jitter buffer: played ${jitter?.played}, concealed ${jitter?.concealed}, late ${jitter?.late}, underruns ${jitter?.underruns}`);
+    const first = [...heard].reduce((x, y) => (y < x ? y : x));
+    const last = [...heard].reduce((x, y) => (y > x ? y : x));
+    const inside = [...lost.ctrs].filter((c) => c > first && c < last);
+    t.diagnostic(`lost ${lost.count} of ${m.received + lost.count} frames on purpose (${inside.length} inside the stream); rebuilt ${m.fecRecovered} from FEC, concealed ${m.plcConcealed}; track ${track.frames} frames, ${track.missing} missing (server drops ${dropped}), longest silence ${gap} samples (${((gap / COMPACT_SAMPLE_RATE) * 1000).toFixed(2)} ms); jitter buffer: played ${jitter?.played}, concealed ${jitter?.concealed}, late ${jitter?.late}, underruns ${jitter?.underruns}`);
     assert.ok(lost.count >= 20, `the test lost ${lost.count} frames`);
     assert.ok(m.fecRecovered > lost.count / 2, 'most lost frames came back through FEC');
-    // Lost frames at the very start or end have no neighbour to rebuild them from; all others were rebuilt.
-    assert.ok(m.fecRecovered + m.plcConcealed >= lost.count - 3);
-    assert.ok(gap <= COMPACT_SAMPLE_RATE * (FRAME_MS / 1000), `a gap of ${gap} samples in the recording`);
+    // Every frame the test lost between the first and last heard is in the recording, rebuilt
+    // (frames lost before the first or after the last have no neighbour to rebuild them from).
+    assert.deepEqual(inside.filter((c) => !heard.has(c)), [], 'every lost frame was rebuilt');
+    assert.ok(m.fecRecovered + m.plcConcealed >= inside.length);
+    // A busy machine can make the server drop frames itself (counted); what is missing beyond the
+    // test's own losses is no more than that, and with none of those there is no gap at all.
+    assert.ok(track.missing <= dropped, `${track.missing} frames missing, ${dropped} dropped by the server`);
+    if (dropped === 0) assert.ok(gap <= COMPACT_SAMPLE_RATE * (FRAME_MS / 1000), `a gap of ${gap} samples in the recording`);
     assert.ok(toneShare(track.samples, track.sampleRate, 440) > 0.9, 'the tone came through');
-    assert.equal(a.received, m.sent, 'the other way, nothing was lost');
+    assert.equal(a.received + dropped, m.sent, 'the other way, nothing was lost but what the server counted');
   });
 
   it('a mobile receiver never gets the full layer: a sender without a compact layer is not forwarded to it, and that is counted', async () => {

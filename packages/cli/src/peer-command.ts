@@ -24,8 +24,7 @@ export function trackFileName(out: string, sender: string): string {
 }
 
 export function formatSummary(s: PeerSummary): string {
-  const full = s.sent - s.compactSent;
-  const sent = !s.compactSent ? `${s.sent}` : full ? `${full} (+${s.compactSent} on the compact layer)` : `${s.compactSent} (compact layer only)`;
+  const sent = s.layer === 'compact' ? `${s.sent} (compact layer only)` : s.compactSent ? `${s.sent} (+${s.compactSent} on the compact layer)` : `${s.sent}`;
   return `frames sent ${sent}, received ${s.received}, lost ${s.lost}, replayed ${s.replayed}, failed to decrypt ${s.decryptFailed}` +
     (s.fecRecovered + s.plcConcealed ? `, rebuilt ${s.fecRecovered} from FEC and concealed ${s.plcConcealed}` : '') +
     (s.reconnects ? `, reconnects ${s.reconnects}` : '') +

@@ -41,7 +41,6 @@ import {
 import { PING_INTERVAL_MS, SEND_BUFFER_LIMIT_BYTES } from './call-constants.js';
 import { CallFigures, LossCounter, emptyFigures } from './call-stats.js';
 import { CompactCodec, CompactDecoder, CompactEncoder, CompactFrameSource, CompactPacketizer, DecodedCompactFrame } from './compact-codec.js';
-import { prepareResamplers } from './resampler.js';
 import { ReconnectPolicy } from './reconnect-policy.js';
 import { TypedEvents } from './typed-events.js';
 
@@ -255,6 +254,11 @@ export class CallCore extends TypedEvents<CallEvents> {
     return this.layers;
   }
 
+  /** True when it sends the compact layer (so a caller with 48 kHz audio at hand may pass it to send). */
+  get sendsCompact(): boolean {
+    return this.layers.layers.includes('compact');
+  }
+
   /** Connects and joins; resolves once joined, rejects if the call ends before that. */
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -269,14 +273,15 @@ export class CallCore extends TypedEvents<CallEvents> {
     });
   }
 
-  /** Loads the codec (and the resampler, when this peer's rate is not 48 kHz) before the first frame. */
+  /**
+   * Loads the codec before the first frame. (A rate converter, when one is needed, loads with the
+   * first frame: the page has them loaded already, and until then it holds the audio, losing none.)
+   */
   private async prepareCompact(): Promise<void> {
     const { codec, sampleRate } = this.options;
     if (!codec) return;
     await codec.prepare();
-    if (!this.layers.layers.includes('compact')) return;
-    if (sampleRate !== COMPACT_SAMPLE_RATE) await prepareResamplers();
-    if (this.stopped) return;
+    if (!this.sendsCompact || this.stopped) return;
     this.compactEncoder = codec.encoder(
       (packet) => void this.sendCompact(packet),
       (err) => this.onCodecError(err),
@@ -324,8 +329,10 @@ export class CallCore extends TypedEvents<CallEvents> {
    * encoder takes every frame while joined (its output is sent when it comes, the page's
    * asynchronously); the full layer's frame is sealed and sent here. Returns false (and counts why)
    * when the full frame was not sent: not joined, or the socket still holds too much unsent.
+   * `at48k`, when the caller has it, is the same audio at 48 kHz for the compact encoder (no
+   * conversion then).
    */
-  async send(pcm: Int16Array): Promise<boolean> {
+  async send(pcm: Int16Array, at48k?: Int16Array): Promise<boolean> {
     const ws = this.ws;
     const sealers = this.sealers;
     if (!ws || !sealers || !this.joined || ws.readyState !== OPEN) {
@@ -335,7 +342,7 @@ export class CallCore extends TypedEvents<CallEvents> {
     const level = audioLevel(pcm);
     if (this.packetizer) {
       this.compactLevel = level;
-      this.packetizer.push(pcm);
+      this.packetizer.push(pcm, at48k);
     }
     const sealer = sealers.full;
     if (!sealer) return true;

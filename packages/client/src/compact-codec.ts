@@ -48,21 +48,29 @@ export interface CompactCodec {
   decoder(onFrame: (frame: DecodedCompactFrame) => void, onError: (err: Error) => void): CompactDecoder;
 }
 
-/** Captured frames at the peer's rate in, 48 kHz frames of exactly {@link COMPACT_FRAME_SAMPLES} out. */
+/**
+ * Captured frames at the peer's rate in, 48 kHz frames of exactly {@link COMPACT_FRAME_SAMPLES}
+ * out. A caller that has the audio at 48 kHz already (a tone source) hands that over instead, and
+ * no converter is made.
+ */
 export class CompactPacketizer {
-  private readonly resampler?: Resampler;
+  private resampler?: Resampler;
   private readonly pending = new Float32Array(COMPACT_FRAME_SAMPLES);
   private filled = 0;
 
   constructor(
     readonly fromRate: number,
     private readonly onFrame: (frame: Float32Array) => void,
-  ) {
-    if (fromRate !== COMPACT_SAMPLE_RATE) this.resampler = new Resampler(fromRate, COMPACT_SAMPLE_RATE);
+  ) {}
+
+  /** One captured frame at `fromRate`, or (`at48k`) the same audio at 48 kHz. */
+  push(pcm: Int16Array, at48k?: Int16Array): void {
+    if (at48k || this.fromRate === COMPACT_SAMPLE_RATE) return this.add(toFloat(at48k ?? pcm));
+    this.resampler ??= new Resampler(this.fromRate, COMPACT_SAMPLE_RATE);
+    this.add(this.resampler.process(pcm));
   }
 
-  push(pcm: Int16Array): void {
-    const samples = this.resampler ? this.resampler.process(pcm) : toFloat(pcm);
+  private add(samples: Float32Array): void {
     let at = 0;
     while (at < samples.length) {
       const take = Math.min(samples.length - at, COMPACT_FRAME_SAMPLES - this.filled);

@@ -70,12 +70,15 @@ export interface PeerOptions {
 }
 
 export interface PeerSummary {
+  /** The layer it sends its audio on first: full, or compact for a `mobile=1` peer. */
+  layer: 'full' | 'compact';
+  /** Frames sent on that layer (one per 10 ms of audio), and frames received (of every layer). */
   sent: number;
   received: number;
-  /** Bytes of wire frames sent and received (what the gateway counts). */
+  /** Bytes of wire frames sent (every layer) and received (what the gateway counts). */
   bytesSent: number;
   bytesReceived: number;
-  /** Of those, the compact layer's frames and bytes. */
+  /** Frames and bytes of the compact layer sent (beside the full layer; a mobile peer's only ones), and compact frames received. */
   compactSent: number;
   compactBytesSent: number;
   compactReceived: number;
@@ -187,8 +190,10 @@ export class NodePeer {
     }
     const playout = this.playout?.stop();
     const f = this.core.figures();
+    const mobile = this.primaryLayer === LAYER_COMPACT;
     const summary: PeerSummary = {
-      sent: f.framesSent,
+      layer: mobile ? 'compact' : 'full',
+      sent: mobile ? f.compactFramesSent : f.framesSent - f.compactFramesSent,
       received: f.framesReceived,
       bytesSent: f.bytesSent,
       bytesReceived: f.bytesReceived,
@@ -245,7 +250,7 @@ export class NodePeer {
         if (this.options.signal?.aborted) return;
         const index = pacer.next();
         if (index === undefined) await sleep(pacer.waitMs());
-        else await this.core.send(source.frame(index));
+        else await this.core.send(source.frame(index), this.core.sendsCompact ? source.compactFrame?.(index) : undefined);
       }
     } finally {
       this.skippedLate = pacer.skipped;
