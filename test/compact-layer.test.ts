@@ -262,6 +262,21 @@ describe('the compact layer', () => {
     assert.equal(await drops('studioline_gateway_frame_drops_total', 'compact_too_big'), before.big + 1);
     assert.equal(await drops('studioline_gateway_frame_drops_total', 'wrong_layer'), before.wrong + 2);
     assert.equal(mobile.frames.count, 0, 'the listener sent nothing that passed');
+
+    // A sender of many frames within the bound is held to the compact budget over the budget window
+    // (1 s): 300 frames of about 130 bytes at once are 39 kB, 130 kbit/s is 16.25 kB of socket bytes.
+    const overBudget0 = await drops('studioline_gateway_frame_drops_total', 'compact_over_budget');
+    const delivered0 = listener.frames.count;
+    const burst: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) burst.push(await compact.seal(0, encodeOpusFrame(new Uint8Array(100))));
+    for (const f of burst) mobile.ws.send(f);
+    const counted = async () => (await drops('studioline_gateway_frame_drops_total', 'compact_over_budget')) - overBudget0;
+    for (let i = 0; i < 100 && listener.frames.count - delivered0 + (await counted()) < 300; i++) await new Promise((r) => setTimeout(r, 50));
+    const passed = listener.frames.count - delivered0;
+    const smallest = Math.min(...burst.map((f) => f.length));
+    assert.equal(passed + (await counted()), 300, 'each frame delivered or dropped and counted');
+    assert.ok(passed * (smallest + 4) <= COMPACT_BUDGET_BPS / 8, `${passed} frames of ${smallest}+ bytes passed within one window`);
+    assert.ok(passed >= 100, `${passed} frames passed`);
     mobile.ws.close();
     listener.ws.close();
   });

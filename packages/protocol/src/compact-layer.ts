@@ -33,12 +33,19 @@ export const COMPACT_COMPLEXITY = 10;
  * the wire frame plus the websocket's own header.
  */
 export const COMPACT_BUDGET_BPS = 130_000;
-/** A server-to-client websocket header for a payload of 126 to 65,535 bytes. */
+/** A server-to-client websocket header for a payload of 126 to 65,535 bytes (2 bytes below 126). */
 const WS_HEADER_BYTES = 4;
+
+/** What a compact wire frame of `length` bytes costs a receiver's socket: the frame and its websocket header. */
+export function compactSocketBytes(length: number): number {
+  return length + (length < 126 ? 2 : WS_HEADER_BYTES);
+}
 /**
  * The largest compact wire frame a gateway accepts: 100 frames a second of it, websocket header
  * included, stay within {@link COMPACT_BUDGET_BPS} (158 + 4 bytes x 100 x 8 = 129.6 kbit/s). Our
- * encoders make 89-byte frames; a bigger one is dropped and counted (`compact_too_big`).
+ * encoders make 89-byte frames; a bigger one is dropped and counted (`compact_too_big`). A sender
+ * of more frames a second is held to the same budget over the gateway's budget window
+ * (`compact_over_budget`): no sender can make a mobile receiver download more than that per speaker.
  */
 export const MAX_COMPACT_WIRE_FRAME_BYTES = Math.floor((COMPACT_BUDGET_BPS * FRAME_MS) / 1000 / 8) - WS_HEADER_BYTES;
 /** level byte + the longest header of a compact frame (config, 7-byte KID, 8-byte CTR) + format byte + tag */

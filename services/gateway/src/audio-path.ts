@@ -7,6 +7,7 @@ import {
   DeliverEnvelope,
   LAYER_COMPACT,
   MAX_COMPACT_WIRE_FRAME_BYTES,
+  compactSocketBytes,
   decodeDeliverEnvelope,
   encodeAudioHeader,
   preciseNow,
@@ -47,7 +48,7 @@ export class AudioPath {
     }
     // The layer is the relay's to route by: only layers the peer declared at its join pass (a
     // mobile peer sends only the compact one), and compact frames stay within what a mobile
-    // receiver's budget was promised (compact-layer.ts).
+    // receiver's budget was promised, in size and in bytes a second (compact-layer.ts).
     const layer = wireKidLayer(kid);
     if ((session.layers & (1 << layer)) === 0) {
       this.metrics.drops.inc({ reason: 'wrong_layer' });
@@ -56,6 +57,10 @@ export class AudioPath {
     if (layer === LAYER_COMPACT && length > MAX_COMPACT_WIRE_FRAME_BYTES) {
       this.metrics.drops.inc({ reason: 'compact_too_big' });
       return this.sessions.warn(session, 'malformed_frame', now);
+    }
+    if (layer === LAYER_COMPACT && !session.compactBudget.take(compactSocketBytes(length), now)) {
+      this.metrics.drops.inc({ reason: 'compact_over_budget' });
+      return this.sessions.warn(session, 'over_budget', now);
     }
     if (!session.inBudget.take(length, now)) {
       this.metrics.drops.inc({ reason: 'over_budget' });

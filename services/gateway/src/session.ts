@@ -32,6 +32,8 @@ export interface Session {
   /** The bandwidth budget of what it sends and of what it is sent. */
   readonly inBudget: WindowBudget;
   readonly outBudget: WindowBudget;
+  /** Its compact layer's budget: what one speaker may cost a mobile receiver's socket (COMPACT_BUDGET_BPS). */
+  readonly compactBudget: WindowBudget;
   /** Answered the last ping. */
   alive: boolean;
   /** When a non-fatal warning (malformed frame, over budget) was last sent, to send at most one a second. */
