@@ -32,7 +32,8 @@ type DecoderHandle = Awaited<ReturnType<Libopus['createDecoder']>>;
 export const MAX_CONCEALED_FRAMES = 10;
 /**
  * Frames held while an encoder or decoder is still being made (asynchronous, once, within a few
- * ms): 2 s of them, as a busy process may take in one burst; a codec that never comes holds no more.
+ * ms): 2 s of them, as a busy process may take in one burst; a codec that never comes holds no
+ * more, and each frame past it is a codec error (counted in the call's figures).
  */
 const MAX_HELD = 200;
 
@@ -84,6 +85,7 @@ class NodeEncoder implements CompactEncoder {
   encode(pcm: Float32Array): void {
     if (!this.encoder) {
       if (this.held.length < MAX_HELD) this.held.push(pcm);
+      else this.onError(new Error('the Opus encoder is not ready: a frame was not encoded'));
       return;
     }
     try {
@@ -125,6 +127,7 @@ class NodeDecoder implements CompactDecoder {
     const decoder = this.decoder;
     if (!decoder) {
       if (this.held.length < MAX_HELD) this.held.push([ctr, packet.slice()]);
+      else this.onError(new Error('the Opus decoder is not ready: a frame was not decoded'));
       return;
     }
     // Late (its turn was concealed already) or a repeat: the stream has moved on.
