@@ -81,7 +81,11 @@ describe('web client in Chromium', { skip }, () => {
   };
 
   /** The figures each page counted (frames and bytes), read when neither is sending. */
-  const figuresOf = async ({ page }: OpenPage) => (await page.evaluate(() => (window as any).studioline.figures)) as { framesSent: number; framesReceived: number; bytesSent: number; bytesReceived: number };
+  /** The full layer's share of the figures: full-rate pages also send the compact layer, which the relay forwards only to mobile peers. */
+  const figuresOf = async ({ page }: OpenPage) => {
+    const f = (await page.evaluate(() => (window as any).studioline.figures)) as { framesSent: number; framesReceived: number; bytesSent: number; bytesReceived: number; compactFramesSent: number; compactBytesSent: number };
+    return { ...f, framesSent: f.framesSent - f.compactFramesSent, bytesSent: f.bytesSent - f.compactBytesSent };
+  };
   const setMuted = async (pages: OpenPage[], muted: boolean) => {
     for (const { page } of pages) await page.getByRole('button', { name: muted ? 'Mute' : 'Unmute', exact: true }).click();
     // In-flight frames land and the pages' figures (refreshed every 500 ms) catch up.

@@ -1,5 +1,5 @@
 import { NodePeer, PeerOptions, PeerSummary, toneSource } from '@studioline/client';
-import { CallLink, STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, formatCallLink, generateLeaf, parseCallLink, randomSenderId } from '@studioline/protocol';
+import { CallLink, JoinLayers, STUDIO_SAMPLE_RATE, deriveLineId, encodeJoin, formatCallLink, generateLeaf, parseCallLink, randomSenderId } from '@studioline/protocol';
 import WebSocket from 'ws';
 
 /** A websocket to the gateway at `url` that is open (status 101) or refused with an HTTP status; not yet joined. */
@@ -44,7 +44,7 @@ export interface RawClient {
 }
 
 /** A websocket that speaks the protocol by hand, to send what a well-behaved peer never would. */
-export async function rawJoin(link: CallLink, options: { apiKey?: string; origin?: string; ca?: string } = {}): Promise<RawClient> {
+export async function rawJoin(link: CallLink, options: { apiKey?: string; origin?: string; ca?: string; layers?: JoinLayers } = {}): Promise<RawClient> {
   const sender = randomSenderId();
   const line = await deriveLineId(link.leafBytes!);
   const ws = new WebSocket(link.websocketUrl, { perMessageDeflate: false, headers: options.origin ? { Origin: options.origin } : {}, ca: options.ca });
@@ -59,7 +59,7 @@ export async function rawJoin(link: CallLink, options: { apiKey?: string; origin
     ws.on('open', resolve);
     ws.on('error', reject);
   });
-  ws.send(encodeJoin(options.apiKey ?? link.apiKey, line, sender, STUDIO_SAMPLE_RATE));
+  ws.send(encodeJoin(options.apiKey ?? link.apiKey, line, sender, STUDIO_SAMPLE_RATE, options.layers));
   return { ws, messages, frames, closed, sender, line };
 }
 

@@ -10,6 +10,8 @@ export interface TcpProxy {
   port: number;
   /** Connections opened through it so far. */
   opened(): number;
+  /** Bytes it has carried from the target to the clients so far (what the clients' sockets read). */
+  bytesToClients(): number;
   /** Drops every open connection, both sides; returns how many it dropped. */
   cut(how?: 'reset' | 'end'): number;
   close(): Promise<void>;
@@ -18,6 +20,7 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let opened = 0;
+  let toClients = 0;
   const server: Server = createServer((client) => {
     opened++;
     const upstream = connect(targetPort, targetHost);
@@ -30,6 +33,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
+    upstream.on('data', (chunk: Buffer) => (toClients += chunk.length));
     client.pipe(upstream);
     upstream.pipe(client);
   });
@@ -37,6 +41,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   return {
     port: (server.address() as AddressInfo).port,
     opened: () => opened,
+    bytesToClients: () => toClients,
     cut(how = 'reset') {
       const n = pairs.size;
       for (const pair of [...pairs]) {

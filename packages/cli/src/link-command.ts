@@ -16,7 +16,7 @@ URL defaults to PUBLIC_URL, else http://HOST:PORT when set, else the server star
 else the one the local server made (~/.studioline/apikey).`,
   options: {
     apikey: { type: 'string', value: 'KEY', description: 'the API key to put in the link' },
-    mobile: { type: 'boolean', description: 'a mobile link: 48 kHz (0.77 Mbit/s) instead of 200 kHz' },
+    mobile: { type: 'boolean', description: 'a mobile link: only the compact layer (Opus, 48 kHz, about 73 kbit/s per speaker) instead of 200 kHz PCM' },
     out: { type: 'string', value: 'FILE', description: 'write the link to FILE (readable only by you) instead of printing it' },
   },
   positionals: { min: 0, max: 1, names: ['URL'] },

@@ -24,7 +24,9 @@ export function trackFileName(out: string, sender: string): string {
 }
 
 export function formatSummary(s: PeerSummary): string {
-  return `frames sent ${s.sent}, received ${s.received}, lost ${s.lost}, replayed ${s.replayed}, failed to decrypt ${s.decryptFailed}` +
+  const sent = s.layer === 'compact' ? `${s.sent} (compact layer only)` : s.compactSent ? `${s.sent} (+${s.compactSent} on the compact layer)` : `${s.sent}`;
+  return `frames sent ${sent}, received ${s.received}, lost ${s.lost}, replayed ${s.replayed}, failed to decrypt ${s.decryptFailed}` +
+    (s.fecRecovered + s.plcConcealed ? `, rebuilt ${s.fecRecovered} from FEC and concealed ${s.plcConcealed}` : '') +
     (s.reconnects ? `, reconnects ${s.reconnects}` : '') +
     (s.unsent ? `, not sent (disconnected or backlogged) ${s.unsent}` : '');
 }
@@ -59,6 +61,8 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
     waitForPeer: options.wait,
     record: Boolean(options.record),
     playout: true,
+    // Mobile peers on the line hear this one through the compact layer (a mobile link sends only that).
+    compact: true,
     onProgress: (m) => process.stderr.write(`studioline peer: ${m}\n`),
   });
   const summary = await peer.run();
@@ -92,7 +96,9 @@ export const peerCommand: Command = {
   usage: 'LINK [options]',
   description: `Joins the line of LINK (make one with \`studioline link\`), waits for another peer, then sends a
 tone (default 440 Hz) or a WAV file at real time in 10 ms frames for --seconds, records what the
-other peers send, and prints: frames sent, received, lost, replayed, failed to decrypt. It
+other peers send, and prints: frames sent, received, lost, replayed, failed to decrypt. Each frame
+also goes out as Opus (the compact layer) for mobile peers; a link with mobile=1 sends and receives
+only that, at 48 kHz. It
 reconnects by itself (with a new sender id) when a gateway drains or the connection drops. A link
 with #generate_leaf makes a new line and prints its link to share.`,
   options: {

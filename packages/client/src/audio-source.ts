@@ -1,4 +1,4 @@
-import { samplesPerFrame } from '@studioline/protocol';
+import { COMPACT_SAMPLE_RATE, samplesPerFrame } from '@studioline/protocol';
 import { Pcm } from './wav.js';
 import { toneSample } from './signal.js';
 
@@ -7,18 +7,21 @@ export interface AudioSource {
   readonly sampleRate: number;
   /** Frame `index` (0-based): samplesPerFrame(sampleRate) samples. */
   frame(index: number): Int16Array;
+  /**
+   * The same 10 ms at 48 kHz, for the compact layer's encoder, when the source can make it directly
+   * (a tone can): it spares a rate conversion per frame (libsamplerate: 1.5 ms of CPU from 200 kHz).
+   */
+  compactFrame?(index: number): Int16Array;
 }
 
 export function toneSource(frequency: number, sampleRate: number, amplitude = 0.5): AudioSource {
-  const n = samplesPerFrame(sampleRate);
-  return {
-    sampleRate,
-    frame(index) {
-      const out = new Int16Array(n);
-      for (let i = 0; i < n; i++) out[i] = toneSample(frequency, sampleRate, index * n + i, amplitude);
-      return out;
-    },
+  const at = (rate: number, index: number) => {
+    const n = samplesPerFrame(rate);
+    const out = new Int16Array(n);
+    for (let i = 0; i < n; i++) out[i] = toneSample(frequency, rate, index * n + i, amplitude);
+    return out;
   };
+  return { sampleRate, frame: (index) => at(sampleRate, index), compactFrame: (index) => at(COMPACT_SAMPLE_RATE, index) };
 }
 
 /** Plays a recording at its own rate, looping when asked for more than it holds. */

@@ -5,21 +5,34 @@
  * trip, and reconnects by its policy with a new sender id each time unless the server refused for
  * good. The transport is any WebSocket-like object (the browser's WebSocket, `ws`); the media
  * (capture, playback, WAV files, tones) and the UI live outside and build on its typed events.
+ *
+ * Layers: with a compact codec, a full-rate peer also sends each frame as Opus (the compact layer,
+ * its own SFrame stream), and a `mobile` peer sends and receives only that. Compact frames that
+ * arrive are decoded to 48 kHz PCM here, so every sink sees PCM whatever the layer.
  */
 import {
+  COMPACT_SAMPLE_RATE,
   CallLink,
   ERRORS,
   ErrorCode,
   FINAL_CLOSE_CODES,
   FrameOpener,
   FrameSealer,
+  JoinLayers,
+  LAYER_COMPACT,
+  LAYER_COUNT,
+  LAYER_FULL,
+  OpenedFrame,
   ServerMessage,
   audioLevel,
   decodeAudioFrame,
+  decodeOpusFrame,
   deriveLineId,
   describeClose,
   encodeAudioFrame,
   encodeJoin,
+  encodeOpusFrame,
+  layerKid,
   parseServerMessage,
   randomSenderId,
   senderIdToText,
@@ -27,6 +40,7 @@ import {
 } from '@studioline/protocol';
 import { PING_INTERVAL_MS, SEND_BUFFER_LIMIT_BYTES } from './call-constants.js';
 import { CallFigures, LossCounter, emptyFigures } from './call-stats.js';
+import { CompactCodec, CompactDecoder, CompactEncoder, CompactFrameSource, CompactPacketizer, DecodedCompactFrame } from './compact-codec.js';
 import { ReconnectPolicy } from './reconnect-policy.js';
 import { TypedEvents } from './typed-events.js';
 
@@ -90,6 +104,10 @@ export interface ReceivedFrame {
   pcm: Int16Array;
   /** When it was opened, on the core's clock (performance.now() by default). */
   at: number;
+  /** The layer it came on (LAYER_FULL, LAYER_COMPACT); `ctr` counts that layer's frames. */
+  layer: number;
+  /** A compact frame that never arrived and was rebuilt (fec) or concealed (plc) by the decoder; undefined for frames that arrived. */
+  rebuilt?: Exclude<CompactFrameSource, 'decoded'>;
 }
 
 /**
@@ -103,6 +121,7 @@ export interface FrameSink {
 
 export interface SentFrame {
   senderId: bigint;
+  layer: number;
   ctr: bigint;
   /** When it was handed to the socket, on the core's clock. */
   at: number;
@@ -126,6 +145,8 @@ export interface CallEvents {
   ended: { error?: CallError };
   /** Every control message from the gateway, for tests that watch the protocol. */
   serverMessage: ServerMessage;
+  /** The compact codec failed on a frame (counted in the figures as codecErrors). */
+  codecError: { message: string };
 }
 
 export interface CallCoreOptions {
@@ -145,6 +166,37 @@ export interface CallCoreOptions {
   sendBufferLimitBytes?: number;
   /** Default {@link PING_INTERVAL_MS}; 0 turns pings off. */
   pingIntervalMs?: number;
+  /**
+   * The compact layer's codec (WebCodecs in the page, libopus in the Node peer). Without one the
+   * core sends only the full layer, and compact frames that arrive are counted malformed.
+   */
+  codec?: CompactCodec;
+  /** With a codec: send the compact layer beside the full one (default true). */
+  sendCompact?: boolean;
+  /** A `mobile=1` peer: send and receive only the compact layer (needs a codec; captured at any rate, sent at 48 kHz). */
+  mobile?: boolean;
+}
+
+/** The layers a core sends and wants, from its options. */
+export function layersOf(options: Pick<CallCoreOptions, 'codec' | 'sendCompact' | 'mobile'>): JoinLayers {
+  if (options.mobile) return { layers: ['compact'], receive: 'compact' };
+  return { layers: options.codec && options.sendCompact !== false ? ['full', 'compact'] : ['full'], receive: 'full' };
+}
+
+/** One sender's compact decoder, and the arrival of each packet it has not decoded yet. */
+interface SenderDecoder {
+  decoder: CompactDecoder;
+  arrivals: Map<bigint, { level: number; at: number }>;
+}
+
+/** Packets a decoder may hold undecoded (an asynchronous one) before their arrival records are dropped. */
+const MAX_PENDING_DECODES = 64;
+
+/** This session's sealers, one per layer it sends. */
+interface Sealers {
+  senderId: bigint;
+  full?: FrameSealer;
+  compact?: FrameSealer;
 }
 
 const OPEN = 1;
@@ -172,7 +224,13 @@ export class CallCore extends TypedEvents<CallEvents> {
   private readonly senderTexts = new Map<bigint, string>();
   private lineId?: string;
   private ws?: CallSocket;
-  private sealer?: FrameSealer;
+  private sealers?: Sealers;
+  private readonly layers: JoinLayers;
+  private readonly decoders = new Map<bigint, SenderDecoder>();
+  private compactEncoder?: CompactEncoder;
+  private packetizer?: CompactPacketizer;
+  /** The level of the last frame handed to the compact encoder, for the packets it makes. */
+  private compactLevel = 127;
   private joined = false;
   private everJoined = false;
   private attempt = 0;
@@ -184,23 +242,52 @@ export class CallCore extends TypedEvents<CallEvents> {
   constructor(private readonly options: CallCoreOptions) {
     super();
     if (!options.link.leafBytes) throw new CallError('bad_request', 'the link has no leaf key: make one with `studioline link`');
+    if (options.mobile && !options.codec) throw new CallError('bad_request', 'a mobile peer needs the compact codec');
     this.opener = new FrameOpener(options.link.leafBytes);
     this.clock = options.clock ?? REAL_CLOCK;
     this.policy = options.policy ?? new ReconnectPolicy();
+    this.layers = layersOf(options);
+  }
+
+  /** The layers this peer sends and the best it wants, as its joins say. */
+  get joinLayers(): JoinLayers {
+    return this.layers;
+  }
+
+  /** True when it sends the compact layer (so a caller with 48 kHz audio at hand may pass it to send). */
+  get sendsCompact(): boolean {
+    return this.layers.layers.includes('compact');
   }
 
   /** Connects and joins; resolves once joined, rejects if the call ends before that. */
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.started = { resolve, reject };
-      deriveLineId(this.options.link.leafBytes as Uint8Array).then(
-        (line) => {
+      Promise.all([deriveLineId(this.options.link.leafBytes as Uint8Array), this.prepareCompact()]).then(
+        ([line]) => {
           this.lineId = line;
           void this.connect();
         },
-        (err: Error) => this.finish(new CallError('connect_failed', `cannot derive the line id: ${err.message}`)),
+        (err: Error) => this.finish(new CallError('connect_failed', `cannot start the call: ${err.message}`)),
       );
     });
+  }
+
+  /**
+   * Loads the codec before the first frame. (A rate converter, when one is needed, loads with the
+   * first frame: the page has them loaded already, and until then it holds the audio, losing none.)
+   */
+  private async prepareCompact(): Promise<void> {
+    const { codec, sampleRate } = this.options;
+    if (!codec) return;
+    await codec.prepare();
+    if (!this.sendsCompact || this.stopped) return;
+    this.compactEncoder = codec.encoder(
+      (packet) => void this.sendCompact(packet),
+      (err) => this.onCodecError(err),
+    );
+    const encoder = this.compactEncoder;
+    this.packetizer = new CompactPacketizer(sampleRate, (frame) => encoder.encode(frame));
   }
 
   /** Ends the call: closes the socket, cancels any retry. */
@@ -211,6 +298,7 @@ export class CallCore extends TypedEvents<CallEvents> {
     this.clock.clearTimeout(this.pingTimer);
     this.joined = false;
     this.ws?.close(1000, 'bye');
+    this.closeCodecs();
     this.setState('ended', 'Call ended.');
     this.finish(this.started ? new CallError('connect_failed', 'the call was stopped before it joined') : undefined);
   }
@@ -237,22 +325,57 @@ export class CallCore extends TypedEvents<CallEvents> {
   }
 
   /**
-   * Seals and sends one frame of PCM at this peer's rate. Returns false (and counts why) when it
-   * was not sent: not joined, or the socket still holds too much unsent.
+   * Seals and sends one frame of PCM at this peer's rate, on each layer it sends. The compact
+   * encoder takes every frame while joined (its output is sent when it comes, the page's
+   * asynchronously); the full layer's frame is sealed and sent here. Returns false (and counts why)
+   * when the full frame was not sent: not joined, or the socket still holds too much unsent.
+   * `at48k`, when the caller has it, is the same audio at 48 kHz for the compact encoder (no
+   * conversion then).
    */
-  async send(pcm: Int16Array): Promise<boolean> {
+  async send(pcm: Int16Array, at48k?: Int16Array): Promise<boolean> {
     const ws = this.ws;
-    const sealer = this.sealer;
-    if (!ws || !sealer || !this.joined || ws.readyState !== OPEN) {
+    const sealers = this.sealers;
+    if (!ws || !sealers || !this.joined || ws.readyState !== OPEN) {
       this.counts.unsentDisconnected++;
       return false;
     }
-    if (ws.bufferedAmount > (this.options.sendBufferLimitBytes ?? SEND_BUFFER_LIMIT_BYTES)) {
-      this.counts.unsentBackpressure++;
-      return false;
+    const level = audioLevel(pcm);
+    if (this.packetizer) {
+      this.compactLevel = level;
+      this.packetizer.push(pcm, at48k);
     }
+    const sealer = sealers.full;
+    if (!sealer) return true;
+    if (!this.socketCanTake(ws)) return false;
     const ctr = sealer.sealed;
-    const wire = await sealer.seal(audioLevel(pcm), encodeAudioFrame(this.options.sampleRate, pcm));
+    const wire = await sealer.seal(level, encodeAudioFrame(this.options.sampleRate, pcm));
+    return this.sendSealed(ws, sealer, ctr, wire);
+  }
+
+  /** Seals and sends one packet of the compact encoder, if the session that asked for it still can. */
+  private async sendCompact(packet: Uint8Array): Promise<void> {
+    const ws = this.ws;
+    const sealer = this.sealers?.compact;
+    if (!ws || !sealer || !this.joined || ws.readyState !== OPEN) {
+      this.counts.unsentDisconnected++;
+      return;
+    }
+    if (!this.socketCanTake(ws)) return;
+    const ctr = sealer.sealed;
+    const wire = await sealer.seal(this.compactLevel, encodeOpusFrame(packet));
+    if (!this.sendSealed(ws, sealer, ctr, wire)) return;
+    this.counts.compactFramesSent++;
+    this.counts.compactBytesSent += wire.length;
+  }
+
+  /** False (and counted) while the socket holds too much unsent: the frame is skipped, never queued. */
+  private socketCanTake(ws: CallSocket): boolean {
+    if (ws.bufferedAmount <= (this.options.sendBufferLimitBytes ?? SEND_BUFFER_LIMIT_BYTES)) return true;
+    this.counts.unsentBackpressure++;
+    return false;
+  }
+
+  private sendSealed(ws: CallSocket, sealer: FrameSealer, ctr: bigint, wire: Uint8Array): boolean {
     // The socket may have gone while sealing: the frame belongs to that session only.
     if (ws !== this.ws || !this.joined || ws.readyState !== OPEN) {
       this.counts.unsentDisconnected++;
@@ -261,14 +384,20 @@ export class CallCore extends TypedEvents<CallEvents> {
     ws.send(wire);
     this.counts.framesSent++;
     this.counts.bytesSent += wire.length;
-    this.emit('sent', { senderId: sealer.senderId, ctr, at: this.clock.now(), bytes: wire.length });
+    this.emit('sent', { senderId: sealer.senderId, layer: sealer.layer, ctr, at: this.clock.now(), bytes: wire.length });
     return true;
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const senderId = randomSenderId();
-    const sealer = await FrameSealer.create(this.options.link.leafBytes as Uint8Array, senderId);
+    const leaf = this.options.link.leafBytes as Uint8Array;
+    const sends = this.layers.layers;
+    const [full, compact] = await Promise.all([
+      sends.includes('full') ? FrameSealer.create(leaf, senderId, LAYER_FULL) : undefined,
+      sends.includes('compact') ? FrameSealer.create(leaf, senderId, LAYER_COMPACT) : undefined,
+    ]);
+    const sealers: Sealers = { senderId, full, compact };
     if (this.stopped) return;
     this.setState(this.everJoined ? 'reconnecting' : 'connecting', 'Connecting…');
     let refusedStatus: number | undefined;
@@ -276,9 +405,9 @@ export class CallCore extends TypedEvents<CallEvents> {
     let lastError: { code: ErrorCode; message: string } | undefined;
     const ws = this.options.socket(this.options.url, (status) => (refusedStatus = status));
     this.ws = ws;
-    this.sealer = undefined;
+    this.sealers = undefined;
     this.joined = false;
-    ws.onopen = () => ws.send(encodeJoin(this.options.link.apiKey, this.lineId as string, senderId, this.options.sampleRate));
+    ws.onopen = () => ws.send(encodeJoin(this.options.link.apiKey, this.lineId as string, senderId, this.options.sampleRate, this.layers));
     ws.onerror = (event) => {
       // The close event follows and decides; keep the words for a first connection that fails.
       const message = (event as { message?: unknown } | undefined)?.message;
@@ -289,7 +418,7 @@ export class CallCore extends TypedEvents<CallEvents> {
         const msg = parseServerMessage(event.data);
         if (!msg) return;
         if (msg.type === 'error') lastError = { code: msg.code, message: msg.message };
-        this.onControl(ws, msg, senderId, sealer);
+        this.onControl(ws, msg, senderId, sealers);
         return;
       }
       const bytes = toBytes(event.data);
@@ -309,11 +438,11 @@ export class CallCore extends TypedEvents<CallEvents> {
     };
   }
 
-  private onControl(ws: CallSocket, msg: ServerMessage, senderId: bigint, sealer: FrameSealer): void {
+  private onControl(ws: CallSocket, msg: ServerMessage, senderId: bigint, sealers: Sealers): void {
     this.emit('serverMessage', msg);
     if (msg.type === 'joined') {
       this.joined = true;
-      this.sealer = sealer;
+      this.sealers = sealers;
       const rejoined = this.everJoined;
       if (rejoined) this.counts.reconnects++;
       this.everJoined = true;
@@ -335,8 +464,10 @@ export class CallCore extends TypedEvents<CallEvents> {
       this.peerSet.delete(msg.sender);
       const id = BigInt('0x' + msg.sender);
       this.opener.forget(id);
-      this.loss.forget(id);
+      for (let layer = 0; layer < LAYER_COUNT; layer++) this.loss.forget(layerKid(id, layer));
       this.senderTexts.delete(id);
+      this.decoders.get(id)?.decoder.close();
+      this.decoders.delete(id);
       for (const sink of this.sinks) sink.forget?.(msg.sender);
       this.emit('peerLeft', msg.sender);
       this.emit('peers', [...this.peerSet]);
@@ -365,7 +496,7 @@ export class CallCore extends TypedEvents<CallEvents> {
     ws.onerror = () => undefined;
     this.clock.clearTimeout(this.pingTimer);
     this.joined = false;
-    this.sealer = undefined;
+    this.sealers = undefined;
     this.ws = undefined;
     ws.close(1000, 'reconnecting');
   }
@@ -374,7 +505,7 @@ export class CallCore extends TypedEvents<CallEvents> {
     this.clock.clearTimeout(this.pingTimer);
     const wasJoined = this.joined;
     this.joined = false;
-    this.sealer = undefined;
+    this.sealers = undefined;
     if (this.stopped) return;
     const words = message ?? `The connection to the server was lost (${closeCode}${reason ? ' ' + reason : ''}).`;
     if (FINAL_CLOSE_CODES.has(closeCode)) {
@@ -396,26 +527,94 @@ export class CallCore extends TypedEvents<CallEvents> {
     this.counts.bytesReceived += wire.length;
     const opened = await this.opener.open(wire);
     if (typeof opened === 'string') return;
+    if (opened.layer === LAYER_COMPACT) return this.onCompact(opened);
     const audio = decodeAudioFrame(opened.plaintext);
     if (!audio) {
       this.counts.malformed++;
       return;
     }
-    this.loss.heard(opened.senderId, opened.ctr);
+    this.loss.heard(opened.kid, opened.ctr);
     this.counts.framesReceived++;
-    let sender = this.senderTexts.get(opened.senderId);
-    if (sender === undefined) this.senderTexts.set(opened.senderId, (sender = senderIdToText(opened.senderId)));
-    const frame: ReceivedFrame = {
+    this.deliver({
       senderId: opened.senderId,
-      sender,
+      sender: this.senderText(opened.senderId),
       ctr: opened.ctr,
       level: opened.level,
       sampleRate: audio.sampleRate,
       pcm: audio.pcm,
       at: this.clock.now(),
-    };
+      layer: LAYER_FULL,
+    });
+  }
+
+  /** A compact frame: to its sender's decoder, whose output (48 kHz PCM) goes to the sinks. */
+  private onCompact(opened: OpenedFrame): void {
+    const packet = decodeOpusFrame(opened.plaintext);
+    const codec = this.options.codec;
+    if (this.stopped) return;
+    if (!packet || !codec) {
+      this.counts.malformed++;
+      return;
+    }
+    this.loss.heard(opened.kid, opened.ctr);
+    this.counts.framesReceived++;
+    this.counts.compactFramesReceived++;
+    const { senderId } = opened;
+    let state = this.decoders.get(senderId);
+    if (!state) {
+      const arrivals = new Map<bigint, { level: number; at: number }>();
+      const decoder = codec.decoder(
+        (frame) => this.onDecoded(senderId, arrivals, frame),
+        (err) => this.onCodecError(err),
+      );
+      this.decoders.set(senderId, (state = { decoder, arrivals }));
+    }
+    state.arrivals.set(opened.ctr, { level: opened.level, at: this.clock.now() });
+    if (state.arrivals.size > MAX_PENDING_DECODES) state.arrivals.delete(state.arrivals.keys().next().value as bigint);
+    state.decoder.decode(opened.ctr, packet);
+  }
+
+  private onDecoded(senderId: bigint, arrivals: Map<bigint, { level: number; at: number }>, frame: DecodedCompactFrame): void {
+    // A rebuilt frame takes the arrival of the packet that rebuilt it: it could not play before that.
+    const arrival = arrivals.get(frame.packetCtr) ?? { level: 127, at: this.clock.now() };
+    if (frame.source === 'decoded') arrivals.delete(frame.packetCtr);
+    else if (frame.source === 'fec') this.counts.fecRecovered++;
+    else this.counts.plcConcealed++;
+    this.deliver({
+      senderId,
+      sender: this.senderText(senderId),
+      ctr: frame.ctr,
+      level: arrival.level,
+      sampleRate: COMPACT_SAMPLE_RATE,
+      pcm: frame.pcm,
+      at: arrival.at,
+      layer: LAYER_COMPACT,
+      ...(frame.source === 'decoded' ? {} : { rebuilt: frame.source }),
+    });
+  }
+
+  private deliver(frame: ReceivedFrame): void {
     for (const sink of this.sinks) sink.push(frame);
     this.emit('frame', frame);
+  }
+
+  /** Sender ids as text, made once per sender rather than once per frame. */
+  private senderText(senderId: bigint): string {
+    let sender = this.senderTexts.get(senderId);
+    if (sender === undefined) this.senderTexts.set(senderId, (sender = senderIdToText(senderId)));
+    return sender;
+  }
+
+  private onCodecError(err: Error): void {
+    this.counts.codecErrors++;
+    this.emit('codecError', { message: err.message });
+  }
+
+  private closeCodecs(): void {
+    this.packetizer?.close();
+    this.compactEncoder?.close();
+    for (const { decoder } of this.decoders.values()) decoder.close();
+    this.decoders.clear();
   }
 
   private schedulePing(ws: CallSocket): void {
@@ -441,6 +640,7 @@ export class CallCore extends TypedEvents<CallEvents> {
 
   private finish(error?: CallError): void {
     this.stopped = true;
+    this.closeCodecs();
     this.clock.clearTimeout(this.retryTimer);
     if (this.started && error) this.started.reject(error);
     this.started = undefined;

@@ -7,12 +7,25 @@ import type { ErrorCode } from '@studioline/protocol';
 import { RATE_WINDOW_MS } from './call-constants.js';
 
 export interface CallFigures {
-  /** Frames and bytes of wire frames sent (what the gateway counts in). */
+  /** Frames and bytes of wire frames sent, every layer (what the gateway counts in). */
   framesSent: number;
   bytesSent: number;
-  /** Frames opened and decoded; bytes of every binary message that arrived, good or bad. */
+  /** Frames opened and decoded, every layer; bytes of every binary message that arrived, good or bad. */
   framesReceived: number;
   bytesReceived: number;
+  /** Of those sent and received, the compact layer's (Opus). */
+  compactFramesSent: number;
+  compactBytesSent: number;
+  compactFramesReceived: number;
+  /**
+   * Compact frames that never arrived but were played all the same: rebuilt from the next packet's
+   * in-band FEC, or concealed by the decoder (a codec that can; the page's jitter buffer conceals
+   * the others). Not taken off `lost`, which counts what the network lost.
+   */
+  fecRecovered: number;
+  plcConcealed: number;
+  /** Errors of the compact codec (a frame it could not encode or decode). */
+  codecErrors: number;
   /** Frames not sent because the call was not joined (connecting, reconnecting). */
   unsentDisconnected: number;
   /** Frames skipped because the socket still held {@link SEND_BUFFER_LIMIT_BYTES} unsent. */
@@ -34,7 +47,7 @@ export interface CallFigures {
 }
 
 export function emptyFigures(): CallFigures {
-  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, unsentDisconnected: 0, unsentBackpressure: 0, lost: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, warnings: {} };
+  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, compactFramesSent: 0, compactBytesSent: 0, compactFramesReceived: 0, fecRecovered: 0, plcConcealed: 0, codecErrors: 0, unsentDisconnected: 0, unsentBackpressure: 0, lost: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, warnings: {} };
 }
 
 interface SenderSpan {

@@ -11,3 +11,5 @@ export * from './send-pacer.js';
 export * from './peer.js';
 export * from './jitter-buffer.js';
 export * from './playout.js';
+export * from './compact-codec.js';
+export * from './opus-node.js';

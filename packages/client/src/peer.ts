@@ -2,13 +2,18 @@
  * The Node peer: the call core plus a real-time sender (a tone or a WAV) and a recorder. Joins a
  * line from a call link, sends audio at real time, records each sender it hears. Tests,
  * benchmarks and operators use it.
+ *
+ * It always decodes the compact layer (libopus, opus-node.ts), so it hears `mobile=1` peers. It
+ * sends the compact layer beside the full one with `compact` (the `studioline peer` command does;
+ * a load generator need not pay for the encoder), and only the compact layer on a `mobile=1` link.
  */
-import { CallLink, ErrorCode, FRAME_MS, ServerMessage } from '@studioline/protocol';
+import { CallLink, ErrorCode, FRAME_MS, LAYER_COMPACT, LAYER_FULL, ServerMessage } from '@studioline/protocol';
 import { useNodeCrypto } from '@studioline/protocol/node';
 import { AudioSource } from './audio-source.js';
 import { LINGER_MAX_MS, LINGER_QUIET_MS, PEER_WAIT_TIMEOUT_MS } from './call-constants.js';
-import { CallCore, CallError, FrameSink } from './call-core.js';
+import { CallCore, CallError, FrameSink, SocketFactory } from './call-core.js';
 import { nodeSocketFactory } from './node-socket.js';
+import { nodeOpusCodec } from './opus-node.js';
 import { Playout, SenderPlayout } from './playout.js';
 import { CallRecorder, RecordedTrack } from './recorder.js';
 import { SendPacer } from './send-pacer.js';
@@ -33,6 +38,14 @@ export interface PeerOptions {
   deferMix?: boolean;
   /** Reconnect by itself when the connection drops or the server drains (default true). */
   reconnect?: boolean;
+  /**
+   * Send the compact layer (Opus) beside the full one, so `mobile=1` peers hear this one (default
+   * false). On a `mobile=1` link the peer sends only the compact layer whatever this says (a
+   * source at 48 kHz needs no rate conversion).
+   */
+  compact?: boolean;
+  /** The websocket to use instead of `ws` (tests wrap it, e.g. to lose frames on purpose). */
+  socket?: SocketFactory;
   /** Sent as the Origin header (browsers always send one; the Node peer none by default). */
   origin?: string;
   /** Extra CA certificates (PEM) to trust for wss:// (a private CA). */
@@ -57,11 +70,21 @@ export interface PeerOptions {
 }
 
 export interface PeerSummary {
+  /** The layer it sends its audio on first: full, or compact for a `mobile=1` peer. */
+  layer: 'full' | 'compact';
+  /** Frames sent on that layer (one per 10 ms of audio), and frames received (of every layer). */
   sent: number;
   received: number;
-  /** Bytes of wire frames sent and received (what the gateway counts). */
+  /** Bytes of wire frames sent (every layer) and received (what the gateway counts). */
   bytesSent: number;
   bytesReceived: number;
+  /** Frames and bytes of the compact layer sent (beside the full layer; a mobile peer's only ones), and compact frames received. */
+  compactSent: number;
+  compactBytesSent: number;
+  compactReceived: number;
+  /** Compact frames that never arrived, rebuilt from the next packet's FEC or concealed by the decoder. */
+  fecRecovered: number;
+  plcConcealed: number;
   lost: number;
   replayed: number;
   decryptFailed: number;
@@ -97,19 +120,25 @@ export class NodePeer {
   private peerArrived?: () => void;
   private started = false;
   private skippedLate = 0;
+  /** The layer whose frames `onSent` reports: the full one, or the compact one of a mobile peer. */
+  private readonly primaryLayer: number;
 
   constructor(private readonly options: PeerOptions) {
     const { link, source } = options;
     // Node's own ciphers: half the CPU of WebCrypto per frame (the web page keeps WebCrypto).
     useNodeCrypto();
+    this.primaryLayer = link.mobile ? LAYER_COMPACT : LAYER_FULL;
     this.core = new CallCore({
       link,
       url: link.websocketUrl,
       sampleRate: source.sampleRate,
-      socket: nodeSocketFactory({ origin: options.origin, ca: options.ca }),
+      socket: options.socket ?? nodeSocketFactory({ origin: options.origin, ca: options.ca }),
       reconnect: options.reconnect !== false,
       // A command line fails at once when the server cannot be reached; later losses are retried.
       retryFirstConnect: false,
+      codec: nodeOpusCodec,
+      sendCompact: options.compact === true,
+      mobile: link.mobile,
     });
     if (options.record) this.core.addSink((this.recorder = new CallRecorder()));
     if (options.playout) this.core.addSink((this.playout = new Playout()));
@@ -135,10 +164,11 @@ export class NodePeer {
     core.on('peerLeft', () => this.progress('a peer left'));
     core.on('connectionLost', ({ message }) => this.progress(`connection lost (${message}); reconnecting`));
     core.on('frame', (frame) => {
+      if (frame.rebuilt) return; // made here, not heard
       this.lastReceivedAt = frame.at;
       options.onAudio?.(frame.senderId, frame.ctr, frame.at);
     });
-    if (options.onSent) core.on('sent', ({ senderId, ctr, at }) => options.onSent?.(senderId, ctr, at));
+    if (options.onSent) core.on('sent', ({ senderId, layer, ctr, at }) => layer === this.primaryLayer && options.onSent?.(senderId, ctr, at));
     core.on('ended', ({ error }) => {
       if (!error) return;
       // Before the first join, run() rejects with the error itself; say nothing twice.
@@ -160,11 +190,18 @@ export class NodePeer {
     }
     const playout = this.playout?.stop();
     const f = this.core.figures();
+    const mobile = this.primaryLayer === LAYER_COMPACT;
     const summary: PeerSummary = {
-      sent: f.framesSent,
+      layer: mobile ? 'compact' : 'full',
+      sent: mobile ? f.compactFramesSent : f.framesSent - f.compactFramesSent,
       received: f.framesReceived,
       bytesSent: f.bytesSent,
       bytesReceived: f.bytesReceived,
+      compactSent: f.compactFramesSent,
+      compactBytesSent: f.compactBytesSent,
+      compactReceived: f.compactFramesReceived,
+      fecRecovered: f.fecRecovered,
+      plcConcealed: f.plcConcealed,
       lost: f.lost,
       replayed: f.replayed,
       decryptFailed: f.decryptFailed,
@@ -213,7 +250,7 @@ export class NodePeer {
         if (this.options.signal?.aborted) return;
         const index = pacer.next();
         if (index === undefined) await sleep(pacer.waitMs());
-        else await this.core.send(source.frame(index));
+        else await this.core.send(source.frame(index), this.core.sendsCompact ? source.compactFrame?.(index) : undefined);
       }
     } finally {
       this.skippedLate = pacer.skipped;

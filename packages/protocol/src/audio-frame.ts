@@ -1,15 +1,26 @@
 /**
- * The plaintext inside each SFrame: a small header and 16-bit little-endian mono PCM.
+ * The plaintext inside each SFrame. On the full layer: a small header and 16-bit little-endian
+ * mono PCM.
  *
  *   byte 0     format version (1)
  *   byte 1     channels (1)
  *   bytes 2-5  sample rate, uint32 big-endian (receivers resample to their own rate)
  *   bytes 6-   PCM, int16 little-endian
+ *
+ * On the compact layer (compact-layer.ts): a format byte and one Opus packet (48 kHz mono, 10 ms;
+ * the packet's own TOC byte says the rest).
+ *
+ *   byte 0     format (2)
+ *   bytes 1-   the Opus packet
  */
 export const AUDIO_FORMAT_VERSION = 1;
 export const AUDIO_HEADER_BYTES = 6;
+export const AUDIO_FORMAT_OPUS = 2;
 
-/** Full ("studio") rate and the `mobile=1` rate: 3.2 Mbit/s and 0.768 Mbit/s of PCM per direction. */
+/**
+ * Full ("studio") rate, and the rate a `mobile=1` peer captures and plays at: it sends and receives
+ * only the compact layer (Opus at 48 kHz, compact-layer.ts), about 73 kbit/s per direction and speaker.
+ */
 export const STUDIO_SAMPLE_RATE = 200_000;
 export const MOBILE_SAMPLE_RATE = 48_000;
 /** 10 ms frames: a latency of one frame is inaudible, and 100 frames/s keeps per-frame costs low. */
@@ -43,6 +54,19 @@ export function decodeAudioFrame(bytes: Uint8Array): AudioFrame | undefined {
   const pcm = new Int16Array((bytes.length - AUDIO_HEADER_BYTES) / 2);
   for (let i = 0; i < pcm.length; i++) pcm[i] = view.getInt16(AUDIO_HEADER_BYTES + i * 2, true);
   return { sampleRate, pcm };
+}
+
+export function encodeOpusFrame(packet: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + packet.length);
+  out[0] = AUDIO_FORMAT_OPUS;
+  out.set(packet, 1);
+  return out;
+}
+
+/** The Opus packet of a compact frame's plaintext, or undefined when it is not one. */
+export function decodeOpusFrame(bytes: Uint8Array): Uint8Array | undefined {
+  if (bytes.length < 2 || bytes[0] !== AUDIO_FORMAT_OPUS) return undefined;
+  return bytes.subarray(1);
 }
 
 /**

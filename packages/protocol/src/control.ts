@@ -3,7 +3,11 @@
  * travels here; it goes in binary messages (see wire-frame.ts).
  *
  * client -> gateway
- *   join   { type, v: 1, apikey, line, sender, rate }   first message, within the join timeout
+ *   join   { type, v: 1, apikey, line, sender, rate, layers?, receive? }
+ *                                                        first message, within the join timeout;
+ *                                                        layers: what it sends (["full"] when absent),
+ *                                                        receive: the best layer it wants ("full"
+ *                                                        when absent; a mobile peer: "compact")
  *   ping   { type, t }                                   answered by pong with the same t (RTT)
  * gateway -> client
  *   joined       { type, line, sender, peers: [sender], capacity, budgetBps }
@@ -16,6 +20,7 @@
  */
 import { ERRORS, ErrorCode } from './errors.js';
 import { LINE_ID_BYTES, senderIdToText } from './keys.js';
+import { LAYER_NAMES, LayerName, layerNumber } from './wire-frame.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Text messages are tiny; anything longer is refused before parsing. */
@@ -28,6 +33,10 @@ export interface JoinMessage {
   line: string;
   sender: string;
   rate: number;
+  /** The layers this peer sends, best first, each once. */
+  layers: LayerName[];
+  /** The best layer it wants to receive (it gets the best each sender sends at or below it). */
+  receive: LayerName;
 }
 export interface PingMessage {
   type: 'ping';
@@ -91,14 +100,34 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
     msg.rate >= 8000 &&
     msg.rate <= 384_000
   ) {
-    return { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate };
+    const layers = parseLayers(msg.layers);
+    const receive = msg.receive === undefined ? 'full' : layerNumber(msg.receive) >= 0 ? (msg.receive as LayerName) : undefined;
+    if (!layers || !receive) return undefined;
+    return { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate, layers, receive };
   }
   return undefined;
 }
 
+/** A join's `layers`: absent means the full layer only (clients from before layers); else known names, each once, put best first. */
+function parseLayers(value: unknown): LayerName[] | undefined {
+  if (value === undefined) return ['full'];
+  if (!Array.isArray(value) || value.length === 0 || value.length > LAYER_NAMES.length) return undefined;
+  const numbers = value.map(layerNumber);
+  if (numbers.some((n) => n < 0) || new Set(numbers).size !== numbers.length) return undefined;
+  return numbers.sort((a, b) => a - b).map((n) => LAYER_NAMES[n]);
+}
+
+/** What a peer sends and wants; a client from before layers sends and wants the full layer. */
+export interface JoinLayers {
+  layers: LayerName[];
+  receive: LayerName;
+}
+
+export const FULL_LAYER_ONLY: JoinLayers = { layers: ['full'], receive: 'full' };
+
 /** The first message of a connection, as every client sends it. */
-export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number): string {
-  const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey, line, sender: senderIdToText(sender), rate };
+export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number, layers: JoinLayers = FULL_LAYER_ONLY): string {
+  const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey, line, sender: senderIdToText(sender), rate, layers: [...layers.layers], receive: layers.receive };
   return JSON.stringify(join);
 }
 

@@ -2,20 +2,31 @@
  * End-to-end encryption of a call, shared by the web client and the Node peer: a sender seals its
  * audio frames into wire frames; a receiver opens the wire frames of every other sender, deriving
  * each sender's key from the leaf on first sight, and drops replays and forgeries.
+ *
+ * Each layer of a sender is its own SFrame stream: its own KID (layer and sender id, wire-frame.ts),
+ * so its own base key, counter and replay window.
  */
 import { deriveSenderBaseKey } from './keys.js';
 import { ReplayWindow } from './replay-window.js';
 import { CipherSuite, SFrameContext, STUDIOLINE_SUITE, decodeHeader } from './sframe.js';
+import { LAYER_COUNT, LAYER_FULL, kidLayer, kidSenderId, layerKid } from './wire-frame.js';
 
 export class FrameSealer {
   private ctr = 0n;
-  private constructor(private readonly ctx: SFrameContext) {}
+  private constructor(
+    private readonly ctx: SFrameContext,
+    readonly senderId: bigint,
+    readonly layer: number,
+  ) {}
 
-  static async create(leaf: Uint8Array, senderId: bigint, suite: CipherSuite = STUDIOLINE_SUITE): Promise<FrameSealer> {
-    return new FrameSealer(await SFrameContext.create(suite, senderId, await deriveSenderBaseKey(leaf, senderId)));
+  /** A sealer for one layer of one sender (default the full layer, whose KID is the sender id). */
+  static async create(leaf: Uint8Array, senderId: bigint, layer = LAYER_FULL, suite: CipherSuite = STUDIOLINE_SUITE): Promise<FrameSealer> {
+    const kid = layerKid(senderId, layer);
+    return new FrameSealer(await SFrameContext.create(suite, kid, await deriveSenderBaseKey(leaf, kid)), senderId, layer);
   }
 
-  get senderId(): bigint {
+  /** The SFrame KID: the sender id on the full layer. */
+  get kid(): bigint {
     return this.ctx.kid;
   }
 
@@ -35,7 +46,10 @@ export class FrameSealer {
 export type OpenFailure = 'malformed' | 'replayed' | 'decrypt_failed';
 
 export interface OpenedFrame {
+  /** The sender (the KID without its layer). */
   senderId: bigint;
+  layer: number;
+  kid: bigint;
   ctr: bigint;
   level: number;
   plaintext: Uint8Array;
@@ -53,8 +67,8 @@ interface SenderState {
   window: ReplayWindow;
 }
 
-/** Most senders whose keys a receiver keeps at once; the oldest is forgotten beyond this. */
-const MAX_SENDERS = 64;
+/** Most streams (sender and layer) whose keys a receiver keeps at once; the oldest is forgotten beyond this. */
+const MAX_SENDERS = 64 * LAYER_COUNT;
 
 export class FrameOpener {
   readonly stats: OpenerStats = { received: 0, malformed: 0, replayed: 0, decryptFailed: 0 };
@@ -80,7 +94,7 @@ export class FrameOpener {
   /** Opens a wire frame; returns the reason instead when it must be dropped (and counts it). */
   async open(wire: Uint8Array): Promise<OpenedFrame | OpenFailure> {
     const header = wire.length > 1 ? decodeHeader(wire, 1) : undefined;
-    if (!header || wire[0] > 127) {
+    if (!header || wire[0] > 127 || kidLayer(header.kid) >= LAYER_COUNT) {
       this.stats.malformed++;
       return 'malformed';
     }
@@ -102,12 +116,12 @@ export class FrameOpener {
     }
     state.window.markSeen(header.ctr);
     this.stats.received++;
-    return { senderId: header.kid, ctr: header.ctr, level, plaintext };
+    return { senderId: kidSenderId(header.kid), layer: kidLayer(header.kid), kid: header.kid, ctr: header.ctr, level, plaintext };
   }
 
-  /** Forgets a sender (it left the line). */
+  /** Forgets a sender, every layer of it (it left the line). */
   forget(senderId: bigint): void {
-    this.senders.delete(senderId);
+    for (let layer = 0; layer < LAYER_COUNT; layer++) this.senders.delete(layerKid(senderId, layer));
   }
 }
 

@@ -33,9 +33,13 @@ export function preciseNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** Control envelopes, JSON. `gw` is the gateway id, `conn` its connection number. */
+/**
+ * Control envelopes, JSON. `gw` is the gateway id, `conn` its connection number. A join's `layers`
+ * is a bit mask of the layers the peer sends (bit n: layer n, wire-frame.ts) and `receive` the best
+ * layer it wants; a gateway from before layers sends neither (full layer only).
+ */
 export type ControlEnvelope =
-  | { t: 'join'; gw: string; conn: number; line: string; sender: string; capacity: number; rejoin: boolean }
+  | { t: 'join'; gw: string; conn: number; line: string; sender: string; capacity: number; rejoin: boolean; layers?: number; receive?: number }
   | { t: 'leave'; gw: string; member: number }
   | { t: 'joined'; relay: string; conn: number; member: number; peers: string[] }
   | { t: 'refused'; conn: number; code: 'line_full' | 'bad_request' }

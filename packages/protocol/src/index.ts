@@ -5,6 +5,7 @@ export * from './replay-window.js';
 export * from './keys.js';
 export * from './audio-frame.js';
 export * from './wire-frame.js';
+export * from './compact-layer.js';
 export * from './e2e.js';
 export * from './link.js';
 export * from './control.js';

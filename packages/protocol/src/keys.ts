@@ -36,12 +36,14 @@ export async function deriveLineId(leaf: Uint8Array): Promise<string> {
 }
 
 /**
- * The SFrame base key of one sender: RFC 9605 §4.4.1 forbids sharing a base key between senders,
- * so each sender id gets its own, derived from the leaf.
+ * The SFrame base key of one sender's stream: RFC 9605 §4.4.1 forbids sharing a base key between
+ * senders, so each KID gets its own, derived from the leaf. The KID is the sender id on the full
+ * layer (the key every full-rate frame has always had) and layer x 2^48 + sender id on another
+ * (wire-frame.ts), so each layer of a sender is its own stream with its own key.
  */
-export async function deriveSenderBaseKey(leaf: Uint8Array, senderId: bigint): Promise<Uint8Array> {
+export async function deriveSenderBaseKey(leaf: Uint8Array, kid: bigint): Promise<Uint8Array> {
   const id = new Uint8Array(8);
-  new DataView(id.buffer).setBigUint64(0, senderId);
+  new DataView(id.buffer).setBigUint64(0, kid);
   return hkdf('SHA-512', leaf, concatBytes(utf8('studioline sender base key v1'), id), 32);
 }
 

@@ -5,7 +5,8 @@
  *   https://HOST/?apikey=KEY#leaf_LEAF        the original product's form
  *   https://HOST/?apikey=KEY#generate_leaf    asks the page to make a new leaf
  *
- * `mobile=1` in the query or the fragment selects the lower sample rate.
+ * `mobile=1` in the query or the fragment makes a mobile peer: it sends and receives only the compact
+ * layer (Opus at 48 kHz, compact-layer.ts).
  */
 import { parseLeaf } from './keys.js';
 

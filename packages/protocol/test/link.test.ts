@@ -30,7 +30,8 @@ describe('call links', () => {
 describe('control messages', () => {
   it('accepts a well-formed join and refuses malformed ones', () => {
     const join = { type: 'join', v: 1, apikey: 'k', line: 'A'.repeat(22), sender: 'abc', rate: 200000 };
-    assert.deepEqual(parseClientMessage(JSON.stringify(join)), join);
+    // A join from before layers sends and wants the full layer (layers.test.ts has the rest).
+    assert.deepEqual(parseClientMessage(JSON.stringify(join)), { ...join, layers: ['full'], receive: 'full' });
     for (const bad of [{ ...join, line: 'short' }, { ...join, sender: 'xyz' }, { ...join, rate: 5 }, { ...join, v: 2 }, 'not json']) {
       assert.equal(parseClientMessage(typeof bad === 'string' ? bad : JSON.stringify(bad)), undefined);
     }
@@ -46,7 +47,7 @@ describe('control messages', () => {
     assert.equal(errorForCloseCode(4403, 'key_revoked'), 'key_revoked');
   });
   it('a client join is one the gateway accepts, and a close is described in words', () => {
-    assert.deepEqual(parseClientMessage(encodeJoin('k', 'A'.repeat(22), 0xabcn, 200000)), { type: 'join', v: 1, apikey: 'k', line: 'A'.repeat(22), sender: 'abc', rate: 200000 });
+    assert.deepEqual(parseClientMessage(encodeJoin('k', 'A'.repeat(22), 0xabcn, 200000)), { type: 'join', v: 1, apikey: 'k', line: 'A'.repeat(22), sender: 'abc', rate: 200000, layers: ['full'], receive: 'full' });
     assert.deepEqual(describeClose(4409, ''), { code: 'line_full', message: ERRORS.line_full.message });
     assert.deepEqual(describeClose(1006, '', { code: 'over_budget', message: 'slow down' }), { code: 'over_budget', message: 'slow down' });
     assert.deepEqual(describeClose(1006, ''), { code: undefined, message: undefined });

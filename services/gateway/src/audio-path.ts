@@ -3,7 +3,18 @@
  * its budget checked) to the relay that owns its line in an AUDIO envelope, and from a relay's
  * DELIVER envelope to the local peers it names (each under its budget and its socket's buffer).
  */
-import { DeliverEnvelope, decodeDeliverEnvelope, encodeAudioHeader, preciseNow, wireFrameKid } from '@studioline/protocol';
+import {
+  DeliverEnvelope,
+  LAYER_COMPACT,
+  MAX_COMPACT_WIRE_FRAME_BYTES,
+  compactSocketBytes,
+  decodeDeliverEnvelope,
+  encodeAudioHeader,
+  preciseNow,
+  wireFrameKid,
+  wireKidLayer,
+  wireKidSender,
+} from '@studioline/protocol';
 import { Backend } from '@studioline/server-kit';
 import { GatewayConfig } from './config.js';
 import { GatewayMetrics } from './metrics.js';
@@ -33,9 +44,26 @@ export class AudioPath {
     this.metrics.bytesIn.inc(length);
     session.bytesIn += length;
     const now = performance.now();
-    if (wireFrameKid(frame) !== session.senderNumber) {
+    const kid = wireFrameKid(frame);
+    if (kid < 0 || wireKidSender(kid) !== session.senderNumber) {
       this.metrics.drops.inc({ reason: 'malformed' });
       return this.sessions.warn(session, 'malformed_frame', now);
+    }
+    // The layer is the relay's to route by: only layers the peer declared at its join pass (a
+    // mobile peer sends only the compact one), and compact frames stay within what a mobile
+    // receiver's budget was promised, in size and in bytes a second (compact-layer.ts).
+    const layer = wireKidLayer(kid);
+    if ((session.layers & (1 << layer)) === 0) {
+      this.metrics.drops.inc({ reason: 'wrong_layer' });
+      return this.sessions.warn(session, 'malformed_frame', now);
+    }
+    if (layer === LAYER_COMPACT && length > MAX_COMPACT_WIRE_FRAME_BYTES) {
+      this.metrics.drops.inc({ reason: 'compact_too_big' });
+      return this.sessions.warn(session, 'malformed_frame', now);
+    }
+    if (layer === LAYER_COMPACT && !session.compactBudget.take(compactSocketBytes(length), now)) {
+      this.metrics.drops.inc({ reason: 'compact_over_budget' });
+      return this.sessions.warn(session, 'over_budget', now);
     }
     if (!session.inBudget.take(length, now)) {
       this.metrics.drops.inc({ reason: 'over_budget' });

@@ -3,7 +3,7 @@
  * pings, and what the protocol does not allow. Text counts against the budget like audio, so a
  * peer cannot push text past it.
  */
-import { ClientMessage, parseClientMessage, senderIdFromText } from '@studioline/protocol';
+import { ClientMessage, layerNumber, parseClientMessage, senderIdFromText } from '@studioline/protocol';
 import { Authenticator } from './authentication.js';
 import { GatewayMetrics } from './metrics.js';
 import { LineRouting } from './line-routing.js';
@@ -56,6 +56,8 @@ export class JoinHandler {
     session.line = msg.line;
     session.sender = msg.sender;
     session.senderNumber = senderNumber;
+    session.layers = msg.layers.reduce((mask, name) => mask | (1 << layerNumber(name)), 0);
+    session.receiveLayer = layerNumber(msg.receive);
     const relay = this.routing.relayFor(msg.line);
     if (!relay) return sessions.refuse(session, 'no_relay');
     sessions.addToLine(session);

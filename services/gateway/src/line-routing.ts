@@ -52,6 +52,8 @@ export class LineRouting {
       sender: session.sender as string,
       capacity: this.config.lineCapacity,
       rejoin,
+      layers: session.layers,
+      receive: session.receiveLayer,
     });
   }
 

@@ -43,7 +43,7 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     bytesOut: new Counter({ name: 'studioline_gateway_bytes_out_total', help: 'Bytes of audio frames sent to peers', registers: [registry] }),
     drops: new Counter({
       name: 'studioline_gateway_frame_drops_total',
-      help: 'Messages dropped, by reason (over_budget, malformed, not_joined, no_route, bus_down, slow_reader, unknown_conn, not_allowed: text the protocol does not allow)',
+      help: 'Messages dropped, by reason (over_budget, malformed, wrong_layer, compact_too_big, compact_over_budget, not_joined, no_route, bus_down, slow_reader, unknown_conn, not_allowed: text the protocol does not allow)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -16,6 +16,10 @@ export interface Session {
   sender?: string;
   /** The sender id as a number, compared with each frame's SFrame KID. */
   senderNumber: number;
+  /** The layers it said it sends, as a bit mask (bit n: layer n); frames of other layers are dropped. */
+  layers: number;
+  /** The best layer it wants to receive (the relay's ceiling for it). */
+  receiveLayer: number;
   /** The relay that owns the line as far as this gateway knows, and this peer's member number there (0: not yet). */
   relay?: string;
   relayChannel?: string;
@@ -33,6 +37,8 @@ export interface Session {
    * one), ms, averaged over about the last 20 frames; reported in each pong for the page's latency.
    */
   serverMs?: number;
+  /** Its compact layer's budget: what one speaker may cost a mobile receiver's socket (COMPACT_BUDGET_BPS). */
+  readonly compactBudget: WindowBudget;
   /** Answered the last ping. */
   alive: boolean;
   /** When a non-fatal warning (malformed frame, over budget) was last sent, to send at most one a second. */

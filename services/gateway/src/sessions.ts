@@ -4,7 +4,7 @@
  * code, and the bitrate observed each second. Also which local sessions are on each line, for line
  * routing. What a session's messages mean is for the join and the audio path (the events).
  */
-import { ERRORS, ErrorCode, ServerMessage, errorMessage } from '@studioline/protocol';
+import { COMPACT_BUDGET_BPS, ERRORS, ErrorCode, ServerMessage, errorMessage } from '@studioline/protocol';
 import { Logger } from '@studioline/server-kit';
 import { RawData, WebSocket } from 'ws';
 import { GatewayConfig } from './config.js';
@@ -76,12 +76,15 @@ export class Sessions {
       address,
       state: 'joining',
       senderNumber: -2,
+      layers: 0,
+      receiveLayer: 0,
       member: 0,
       joinSentAt: 0,
       bytesIn: 0,
       bytesOut: 0,
       inBudget: new WindowBudget(rate, window, now),
       outBudget: new WindowBudget(rate, window, now),
+      compactBudget: new WindowBudget(COMPACT_BUDGET_BPS / 8, window, now),
       alive: true,
       lastWarningAt: -Infinity,
       violations: 0,

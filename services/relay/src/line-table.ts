@@ -2,7 +2,8 @@
  * The lines a relay owns and their members. Relay state is soft: gateways re-announce their peers
  * when a line moves to this relay, so nothing here needs to survive a restart.
  */
-import { encodeDeliverHeader, senderIdFromText } from '@studioline/protocol';
+import { LAYER_COUNT, LAYER_FULL, encodeDeliverHeader, senderIdFromText } from '@studioline/protocol';
+import { routeSender } from './layer-routing.js';
 
 export interface Member {
   id: number;
@@ -12,8 +13,17 @@ export interface Member {
   sender: string;
   /** Smoothed audio level (RFC 6464: 0 loudest, 127 silence) for picking the loudest speakers. */
   level: number;
-  /** Where this member's frames go: one target per other gateway, rebuilt when membership changes. */
+  /** Every other member's gateway (membership events go there), rebuilt when membership changes. */
   targets: DeliverTarget[];
+  /** The layers it sends, a bit mask (bit n: layer n; layer-routing.ts). */
+  layers: number;
+  /** The best layer it asked for at its join, and the best it gets now (a step-down lowers only the latter). */
+  wanted: number;
+  ceiling: number;
+  /** Where its frames of each layer go (layer-routing.ts), rebuilt when membership or a ceiling changes. */
+  layerTargets: DeliverTarget[][];
+  /** Per layer, receivers that miss each of its frames of that layer (no layer of it suits them). */
+  missed: number[];
 }
 
 export interface DeliverTarget {
@@ -61,15 +71,21 @@ export class LineTable {
     return this.lines.get(lineId)?.members.some((m) => senderIdFromText(m.sender) === id) ?? false;
   }
 
-  /** Adds a member; returns undefined when the line is full (unless `force`, for re-announced peers). */
-  add(lineId: string, capacity: number, gateway: string, conn: number, sender: string, force: boolean): Member | undefined {
+  /**
+   * Adds a member that sends `layers` (a bit mask) and wants `receive` at best; returns undefined
+   * when the line is full (unless `force`, for re-announced peers).
+   */
+  add(lineId: string, capacity: number, gateway: string, conn: number, sender: string, force: boolean, layers = 1 << LAYER_FULL, receive = LAYER_FULL): Member | undefined {
     let line = this.lines.get(lineId);
     if (!line) {
       line = { id: lineId, capacity, members: [] };
       this.lines.set(lineId, line);
     }
     if (line.members.length >= line.capacity && !force) return undefined;
-    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, level: 127, targets: [] };
+    // From a gateway's JSON: anything but a known mask or layer counts as a peer from before layers.
+    if (!Number.isInteger(layers) || layers <= 0 || layers >= 1 << LAYER_COUNT) layers = 1 << LAYER_FULL;
+    if (!Number.isInteger(receive) || receive < 0 || receive >= LAYER_COUNT) receive = LAYER_FULL;
+    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, level: 127, targets: [], layers, wanted: receive, ceiling: receive, layerTargets: [], missed: [] };
     if (this.nextMember > 0xffffffff) this.nextMember = 1;
     line.members.push(member);
     this.members.set(member.id, member);
@@ -83,6 +99,18 @@ export class LineTable {
     this.members.delete(member.id);
     if (line.members.length === 0) this.lines.delete(line.id);
     else this.rebuildTargets(line);
+  }
+
+  /**
+   * Sets the best layer `member` receives (never above what it asked for at its join) and reroutes
+   * its line; false when nothing changed. The hook of a per-receiver step-down (layer-routing.ts).
+   */
+  setCeiling(member: Member, ceiling: number): boolean {
+    const next = Math.max(ceiling, member.wanted);
+    if (next === member.ceiling) return false;
+    member.ceiling = next;
+    this.rebuildTargets(member.line);
+    return true;
   }
 
   /** Every member on a gateway that is gone. */
@@ -100,6 +128,9 @@ export class LineTable {
         byGateway.set(other.gateway, conns);
       }
       member.targets = [...byGateway].map(([gateway, conns]) => ({ gateway, channel: this.channelOf(gateway), conns, header: encodeDeliverHeader(conns) }));
+      const routes = routeSender(member, line.members, this.channelOf);
+      member.layerTargets = routes.byLayer;
+      member.missed = routes.missed;
     }
   }
 }

@@ -11,7 +11,7 @@ export function createRelayMetrics(registry: Registry, state: { lines(): number;
     bytesOut: new Counter({ name: 'studioline_relay_bytes_out_total', help: 'Bytes of audio envelopes published to gateways', registers: [registry] }),
     drops: new Counter({
       name: 'studioline_relay_frame_drops_total',
-      help: 'Audio frames the relay did not forward, by reason (unknown_member, not_loudest, bus_down, malformed)',
+      help: 'Audio frames the relay did not forward, by reason (unknown_member, not_loudest, no_layer, bus_down, malformed)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -10,6 +10,7 @@ import {
   isAudioEnvelope,
   isControlEnvelope,
   stampDeliverHeader,
+  wireFrameLayer,
   wireFrameLevel,
 } from '@studioline/protocol';
 import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
@@ -116,7 +117,12 @@ export class RelayService {
     }
     const { frame, sentAt } = env;
     const { bus } = this.deps.backend;
-    for (const target of member.targets) {
+    // Each receiver gets one layer of this sender (layer-routing.ts): the frame goes to those that get its layer.
+    const layer = wireFrameLayer(frame);
+    const targets = member.layerTargets[layer];
+    if (!targets) return this.metrics.drops.inc({ reason: 'malformed' });
+    if (member.missed[layer]) this.metrics.drops.inc({ reason: 'no_layer' }, member.missed[layer]);
+    for (const target of targets) {
       // A small header per destination (its connections and the frame's sentAt); the frame itself is not copied.
       const header = stampDeliverHeader(target.header, sentAt);
       if (bus.publish(target.channel, header, frame)) {
@@ -146,7 +152,7 @@ export class RelayService {
       return;
     }
     if (!member) {
-      member = this.table.add(env.line, env.capacity, env.gw, env.conn, env.sender, env.rejoin);
+      member = this.table.add(env.line, env.capacity, env.gw, env.conn, env.sender, env.rejoin, env.layers, env.receive);
       if (!member) {
         this.metrics.joinsRefused.inc({ reason: 'line_full' });
         reply({ t: 'refused', conn: env.conn, code: 'line_full' });

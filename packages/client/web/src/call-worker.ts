@@ -9,11 +9,13 @@
  */
 import { audioLevel } from '@studioline/protocol';
 import { CallCore, FrameSink } from '../../src/call-core.js';
+import type { CompactCodec } from '../../src/compact-codec.js';
 import { Resampler, prepareResamplers } from '../../src/resampler.js';
 import { browserCall } from './call.js';
 import { HANDOFF_SMOOTHING } from './latency.js';
 import type { CapturedFrame, FromCallWorker, PlaybackMessage, ToCallWorker } from './media-messages.js';
 import { CallRecording } from './recording.js';
+import { webCodecsOpus } from './webcodecs-opus.js';
 
 /** How often the page hears the figures and levels (its meters move at this rate). */
 const REPORT_EVERY_MS = 100;
@@ -35,9 +37,10 @@ let captureFillMs = 0;
 let lastSent: Int16Array | undefined;
 const peerLevels = new Map<string, number>();
 
-function start(msg: Extract<ToCallWorker, { type: 'start' }>): void {
+function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCodec | undefined): void {
   const { link, sampleRate, capture, playback } = msg;
-  const core = browserCall(link, sampleRate);
+  const core = browserCall(link, sampleRate, codec);
+  report({ type: 'layers', layers: core.joinLayers, codec: codec?.name });
   call = { core, sampleRate };
   core.on('state', ({ state, detail }) => report({ type: 'state', state, detail }));
   core.on('peers', (peers) => report({ type: 'peers', peers }));
@@ -100,8 +103,9 @@ scope.onmessage = (e) => {
   const run = async () => {
     if (msg.type === 'start') {
       // Loaded before the first frame arrives, so a sender's first frames are converted at once.
-      await prepareResamplers();
-      start(msg);
+      const [codec] = await Promise.all([webCodecsOpus(), prepareResamplers()]);
+      if (!codec && msg.link.mobile) throw new Error('this browser has no Opus encoder (WebCodecs), which a mobile=1 call needs: open the link without mobile=1');
+      start(msg, codec);
     } else if (msg.type === 'mute') muted = msg.muted;
     else if (msg.type === 'record') await setRecording(msg.on);
     else if (msg.type === 'stop') {

@@ -5,6 +5,7 @@
  */
 import { CallLink } from '@studioline/protocol';
 import { CallCore, SocketFactory } from '../../src/call-core.js';
+import type { CompactCodec } from '../../src/compact-codec.js';
 
 export type { CallState } from '../../src/call-core.js';
 
@@ -14,7 +15,11 @@ const browserSocket: SocketFactory = (url) => {
   return ws;
 };
 
-export function browserCall(link: CallLink, sampleRate: number): CallCore {
+/**
+ * With a codec (WebCodecs' Opus), a full-rate page also sends the compact layer, and a `mobile=1`
+ * page sends and receives only that; without one, the full layer only.
+ */
+export function browserCall(link: CallLink, sampleRate: number, codec: CompactCodec | undefined): CallCore {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-  return new CallCore({ link, url, sampleRate, socket: browserSocket });
+  return new CallCore({ link, url, sampleRate, socket: browserSocket, codec, mobile: link.mobile });
 }

@@ -115,6 +115,13 @@ function run(): void {
     call = new RemoteCall();
     call.on('state', ({ state, detail }) => setState(state, detail));
     call.on('peers', renderPeers);
+    call.on('layers', ({ layers, codec }) => {
+      // What this page sends and receives: the full rate (and the compact Opus layer for mobile peers), or the compact one only.
+      const sends = layers.layers.map((l) => (l === 'full' ? 'full rate' : 'compact (Opus 48 kbit/s)')).join(' + ');
+      $('stat-layers').textContent = `sends ${sends}; receives ${layers.receive === 'full' ? 'full rate' : 'compact'}${codec ? ` (${codec})` : ' (no Opus in this browser)'}`;
+      $('stat-layers').dataset.layers = layers.layers.join(' ');
+      $('stat-layers').dataset.receive = layers.receive;
+    });
     call.on('figures', ({ inputLevel, peerLevels }) => {
       $<HTMLMeterElement>('input-level').value = inputLevel;
       const levels = new Map(peerLevels);

@@ -7,7 +7,7 @@
  * The page's main thread (layout, the stats panel, whatever else the tab runs) only starts and
  * steers the call worker and shows what it reports.
  */
-import type { CallLink } from '@studioline/protocol';
+import type { CallLink, JoinLayers } from '@studioline/protocol';
 import type { CallState } from '../../src/call-core.js';
 import type { CallFigures } from '../../src/call-stats.js';
 
@@ -68,6 +68,8 @@ export interface WorkerFigures {
 export type FromCallWorker =
   | { type: 'state'; state: CallState; detail: string }
   | { type: 'peers'; peers: string[] }
+  /** The layers this page sends and receives, and the compact layer's codec (none: the browser has no Opus in WebCodecs). */
+  | { type: 'layers'; layers: JoinLayers; codec?: string }
   | ({ type: 'figures' } & WorkerFigures)
   | { type: 'recording'; files: RecordingFile[]; notRecorded: number }
   /** The worker itself failed (not the call): the page shows it. */

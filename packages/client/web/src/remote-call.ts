@@ -2,7 +2,7 @@
  * The page's handle on the call worker (call-worker.ts): starts it with the worklets' media ports,
  * steers it (mute, record, leave), and passes on what it reports as typed events.
  */
-import type { CallLink } from '@studioline/protocol';
+import type { CallLink, JoinLayers } from '@studioline/protocol';
 import type { CallState } from '../../src/call-core.js';
 import { TypedEvents } from '../../src/typed-events.js';
 import type { AudioEngine } from './audio.js';
@@ -11,6 +11,7 @@ import type { FromCallWorker, RecordingFile, ToCallWorker, WorkerFigures } from 
 export interface RemoteCallEvents {
   state: { state: CallState; detail: string };
   peers: string[];
+  layers: { layers: JoinLayers; codec?: string };
   figures: WorkerFigures;
   recording: { files: RecordingFile[]; notRecorded: number };
   /** The worker could not load or run: the call cannot go on. */
@@ -28,6 +29,7 @@ export class RemoteCall extends TypedEvents<RemoteCallEvents> {
       const msg = e.data;
       if (msg.type === 'state') this.emit('state', { state: msg.state, detail: msg.detail });
       else if (msg.type === 'peers') this.emit('peers', msg.peers);
+      else if (msg.type === 'layers') this.emit('layers', { layers: msg.layers, codec: msg.codec });
       else if (msg.type === 'figures') {
         const { type: _, ...figures } = msg;
         this.emit('figures', (this.latest = figures));

@@ -1,0 +1,57 @@
+/**
+ * Which layer of each sender each receiver gets. Every sender says at its join which layers it
+ * sends (a bit mask: full-rate PCM and compact Opus for a full-rate peer, compact only for a
+ * `mobile=1` peer), and every receiver has a ceiling: the best layer it wants (full, or compact for
+ * a mobile peer). A receiver gets, of each sender, the best layer that sender sends at or below its
+ * ceiling: full to full-rate receivers, compact to mobile ones, and compact to everybody from a
+ * mobile sender. A receiver whose ceiling no layer of a sender meets (a mobile receiver and a
+ * sender of the full layer only) gets nothing of that sender: it was promised a compact budget
+ * (compact-layer.ts), so its frames are dropped and counted as `no_layer` rather than sent.
+ *
+ * The ceiling is the one knob: today it is what the receiver asked for at its join. Stepping a
+ * receiver down when its link is in trouble (issue 13, item 2) is a policy that lowers it, and
+ * raises it again after a calm spell, through {@link LineTable.setCeiling}, which rebuilds the
+ * line's routes; the forwarding loop needs nothing more. Such a policy must never raise a ceiling
+ * above what the receiver asked for at its join (`Member.wanted`): a mobile peer stays compact.
+ */
+import { LAYER_COUNT, encodeDeliverHeader } from '@studioline/protocol';
+import type { DeliverTarget, Member } from './line-table.js';
+
+/** The layer of a sender's frames that a receiver with `ceiling` gets, or -1 when none. */
+export function layerFor(ceiling: number, senderLayers: number): number {
+  for (let layer = Math.max(0, ceiling); layer < LAYER_COUNT; layer++) if (senderLayers & (1 << layer)) return layer;
+  return -1;
+}
+
+/** The best layer a sender sends (the one whose frames count a receiver that gets none as `no_layer`), or -1. */
+export function bestLayer(senderLayers: number): number {
+  return layerFor(0, senderLayers);
+}
+
+export interface SenderRoutes {
+  /** Per layer, where this sender's frames of that layer go: one target per gateway with receivers of it. */
+  byLayer: DeliverTarget[][];
+  /** Per layer, how many receivers miss each frame of it (none of the sender's layers suits them); only on the sender's best layer. */
+  missed: number[];
+}
+
+/** Builds a sender's routes to the other members of its line. */
+export function routeSender(sender: Member, members: readonly Member[], channelOf: (gateway: string) => string): SenderRoutes {
+  const conns: Map<string, number[]>[] = Array.from({ length: LAYER_COUNT }, () => new Map());
+  const missed = new Array<number>(LAYER_COUNT).fill(0);
+  for (const receiver of members) {
+    if (receiver === sender) continue;
+    const layer = layerFor(receiver.ceiling, sender.layers);
+    if (layer < 0) {
+      const best = bestLayer(sender.layers);
+      if (best >= 0) missed[best]++;
+      continue;
+    }
+    const byGateway = conns[layer];
+    const list = byGateway.get(receiver.gateway) ?? [];
+    list.push(receiver.conn);
+    byGateway.set(receiver.gateway, list);
+  }
+  const byLayer = conns.map((byGateway) => [...byGateway].map(([gateway, list]) => ({ gateway, channel: channelOf(gateway), conns: list, header: encodeDeliverHeader(list) })));
+  return { byLayer, missed };
+}
