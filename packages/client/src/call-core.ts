@@ -278,7 +278,7 @@ export class CallCore extends TypedEvents<CallEvents> {
     this.ws = ws;
     this.sealer = undefined;
     this.joined = false;
-    ws.onopen = () => ws.send(encodeJoin(this.options.link.apiKey, this.lineId as string, senderId, this.options.sampleRate));
+    ws.onopen = () => ws.send(encodeJoin(this.options.link.apiKey, this.lineId as string, senderId, this.options.sampleRate, this.options.link.capacity));
     ws.onerror = (event) => {
       // The close event follows and decides; keep the words for a first connection that fails.
       const message = (event as { message?: unknown } | undefined)?.message;

@@ -3,7 +3,9 @@
  * travels here; it goes in binary messages (see wire-frame.ts).
  *
  * client -> gateway
- *   join   { type, v: 1, apikey, line, sender, rate }   first message, within the join timeout
+ *   join   { type, v: 1, apikey, line, sender, rate, capacity? }   first message, within the join
+ *          timeout; capacity: the peers the line may hold, from the host's link (`peers=N`), used
+ *          by the peer that opens the line and bounded by the server and the API key
  *   ping   { type, t }                                   answered by pong with the same t (RTT)
  * gateway -> client
  *   joined       { type, line, sender, peers: [sender], capacity, budgetBps }
@@ -19,6 +21,13 @@ import { LINE_ID_BYTES, senderIdToText } from './keys.js';
 export const PROTOCOL_VERSION = 1;
 /** Text messages are tiny; anything longer is refused before parsing. */
 export const MAX_CONTROL_MESSAGE_BYTES = 2048;
+/** The most peers a line can be asked to hold (a link's `peers=N`; LINE_CAPACITY, MAX_LINE_CAPACITY). */
+export const MAX_LINE_PEERS = 64;
+
+/** True for a line capacity a link or a join may ask for: an integer from 2 to {@link MAX_LINE_PEERS}. */
+export function isLineCapacity(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 2 && value <= MAX_LINE_PEERS;
+}
 
 export interface JoinMessage {
   type: 'join';
@@ -27,6 +36,8 @@ export interface JoinMessage {
   line: string;
   sender: string;
   rate: number;
+  /** The peers the line may hold, as the host's link asks (absent: the server's default). */
+  capacity?: number;
 }
 export interface PingMessage {
   type: 'ping';
@@ -86,16 +97,20 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
     typeof msg.rate === 'number' &&
     Number.isInteger(msg.rate) &&
     msg.rate >= 8000 &&
-    msg.rate <= 384_000
+    msg.rate <= 384_000 &&
+    (msg.capacity === undefined || isLineCapacity(msg.capacity))
   ) {
-    return { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate };
+    const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate };
+    if (msg.capacity !== undefined) join.capacity = msg.capacity as number;
+    return join;
   }
   return undefined;
 }
 
 /** The first message of a connection, as every client sends it. */
-export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number): string {
+export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number, capacity?: number): string {
   const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey, line, sender: senderIdToText(sender), rate };
+  if (capacity !== undefined) join.capacity = capacity;
   return JSON.stringify(join);
 }
 

@@ -50,7 +50,7 @@ export class LineRouting {
       conn: session.conn,
       line: session.line as string,
       sender: session.sender as string,
-      capacity: this.config.lineCapacity,
+      capacity: session.capacity ?? this.config.lineCapacity,
       rejoin,
     });
   }
@@ -87,7 +87,7 @@ export class LineRouting {
           line: session.line as string,
           sender: session.sender as string,
           peers: env.peers,
-          capacity: this.config.lineCapacity,
+          capacity: env.capacity,
           budgetBps: this.config.budgetBps,
         });
       }

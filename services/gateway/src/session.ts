@@ -1,3 +1,4 @@
+import type { KeyLayer } from '@studioline/server-kit';
 import type { WebSocket } from 'ws';
 import { WindowBudget } from './window-budget.js';
 
@@ -13,6 +14,12 @@ export interface Session {
   keyHash?: string;
   keyId?: string;
   line?: string;
+  /** The peers its line may hold, as it asked (bounded by the server and its key); sent to the relay with the join. */
+  capacity?: number;
+  /** Its seat among its key's peers and lines (key-limits.ts), while it holds one. */
+  seat?: { keyId: string; line: string };
+  /** The best layer its key allows ('full' when absent); see layerCapOf in key-limits.ts. */
+  layerCap?: KeyLayer;
   sender?: string;
   /** The sender id as a number, compared with each frame's SFrame KID. */
   senderNumber: number;

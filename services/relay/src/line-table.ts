@@ -10,8 +10,6 @@ export interface Member {
   gateway: string;
   conn: number;
   sender: string;
-  /** Smoothed audio level (RFC 6464: 0 loudest, 127 silence) for picking the loudest speakers. */
-  level: number;
   /** Where this member's frames go: one target per other gateway, rebuilt when membership changes. */
   targets: DeliverTarget[];
 }
@@ -69,7 +67,7 @@ export class LineTable {
       this.lines.set(lineId, line);
     }
     if (line.members.length >= line.capacity && !force) return undefined;
-    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, level: 127, targets: [] };
+    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, targets: [] };
     if (this.nextMember > 0xffffffff) this.nextMember = 1;
     line.members.push(member);
     this.members.set(member.id, member);
@@ -90,16 +88,19 @@ export class LineTable {
     return [...this.members.values()].filter((m) => !alive.has(m.gateway));
   }
 
-  private rebuildTargets(line: Line): void {
-    for (const member of line.members) {
-      const byGateway = new Map<string, number[]>();
-      for (const other of line.members) {
-        if (other === member) continue;
-        const conns = byGateway.get(other.gateway) ?? [];
-        conns.push(other.conn);
-        byGateway.set(other.gateway, conns);
-      }
-      member.targets = [...byGateway].map(([gateway, conns]) => ({ gateway, channel: this.channelOf(gateway), conns, header: encodeDeliverHeader(conns) }));
+  /** Where `member`'s frames go to reach `listeners` (all but itself): one target per gateway. */
+  targetsTo(member: Member, listeners: readonly Member[]): DeliverTarget[] {
+    const byGateway = new Map<string, number[]>();
+    for (const other of listeners) {
+      if (other === member) continue;
+      const conns = byGateway.get(other.gateway) ?? [];
+      conns.push(other.conn);
+      byGateway.set(other.gateway, conns);
     }
+    return [...byGateway].map(([gateway, conns]) => ({ gateway, channel: this.channelOf(gateway), conns, header: encodeDeliverHeader(conns) }));
+  }
+
+  private rebuildTargets(line: Line): void {
+    for (const member of line.members) member.targets = this.targetsTo(member, line.members);
   }
 }

@@ -14,8 +14,9 @@ import {
 } from '@studioline/protocol';
 import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
 import { RelayConfig } from './config.js';
-import { LineTable, Member } from './line-table.js';
+import { DeliverTarget, LineTable, Member } from './line-table.js';
 import { RelayMetrics, createRelayMetrics } from './metrics.js';
+import { SpeakerSelection } from './speaker-selection.js';
 
 export interface RelayDeps {
   backend: Backend;
@@ -23,13 +24,12 @@ export interface RelayDeps {
   registry: Registry;
 }
 
-/** Level smoothing: new = old + (frame - old) / 8, about 80 ms at 100 frames/s. */
-const LEVEL_SMOOTHING = 8;
-
 export class RelayService {
   readonly id = 'relay-' + randomBytes(6).toString('hex');
   private readonly table: LineTable;
   private readonly metrics: RelayMetrics;
+  /** Who is forwarded to whom on group lines (speaker-selection.ts). */
+  private readonly speakers: SpeakerSelection<Member, DeliverTarget>;
   private readonly channel: string;
   private heartbeat?: NodeJS.Timeout;
   private draining = false;
@@ -42,6 +42,11 @@ export class RelayService {
   ) {
     this.table = new LineTable((gateway) => deps.backend.names.gatewayChannel(gateway));
     this.metrics = createRelayMetrics(deps.registry, { lines: () => this.table.lineCount, members: () => this.table.memberCount });
+    this.speakers = new SpeakerSelection<Member, DeliverTarget>({
+      speakers: { full: config.maxSpeakers, compact: config.maxCompactSpeakers },
+      targetsTo: (speaker, listeners) => this.table.targetsTo(speaker, listeners),
+      onChange: (layer) => this.metrics.speakerChanges.inc({ layer }),
+    });
     this.channel = deps.backend.names.relayChannel(this.id);
   }
 
@@ -110,13 +115,11 @@ export class RelayService {
     }
     const member = this.table.member(env.member);
     if (!member) return this.metrics.drops.inc({ reason: 'unknown_member' });
-    member.level += (wireFrameLevel(env.frame) - member.level) / LEVEL_SMOOTHING;
-    if (member.line.members.length > this.config.maxSpeakers + 1 && !this.isLoudest(member)) {
-      return this.metrics.drops.inc({ reason: 'not_loudest' });
-    }
+    const targets = this.speakers.targets(member, wireFrameLevel(env.frame), performance.now());
+    if (!targets) return this.metrics.drops.inc({ reason: 'not_loudest' });
     const { frame, sentAt } = env;
     const { bus } = this.deps.backend;
-    for (const target of member.targets) {
+    for (const target of targets) {
       // A small header per destination (its connections and the frame's sentAt); the frame itself is not copied.
       const header = stampDeliverHeader(target.header, sentAt);
       if (bus.publish(target.channel, header, frame)) {
@@ -124,13 +127,6 @@ export class RelayService {
         this.metrics.bytesOut.inc(header.length + frame.length);
       } else this.metrics.drops.inc({ reason: 'bus_down' });
     }
-  }
-
-  /** True when fewer than maxSpeakers other members are louder (lower level) than `member`. */
-  private isLoudest(member: Member): boolean {
-    let louder = 0;
-    for (const other of member.line.members) if (other !== member && other.level < member.level) louder++;
-    return louder < this.config.maxSpeakers;
   }
 
   private onJoin(env: Extract<ControlEnvelope, { t: 'join' }>): void {
@@ -154,10 +150,11 @@ export class RelayService {
       }
       this.announce(member, 'joined');
     }
-    reply({ t: 'joined', relay: this.id, conn: env.conn, member: member.id, peers: member.line.members.filter((m) => m !== member).map((m) => m.sender) });
+    reply({ t: 'joined', relay: this.id, conn: env.conn, member: member.id, peers: member.line.members.filter((m) => m !== member).map((m) => m.sender), capacity: member.line.capacity });
   }
 
   private leave(member: Member): void {
+    this.speakers.leave(member);
     this.table.remove(member);
     this.announce(member, 'left');
   }
