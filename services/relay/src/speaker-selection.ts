@@ -166,24 +166,32 @@ export class SpeakerSelector<M> {
   private challenge(member: M, v: Voice, now: number): void {
     const n = this.options.speakers;
     const speaker = this.quietest(0, n, now);
-    v.beatSpeakers = speaker && v.burst + MARGIN_DB <= speaker.level ? v.beatSpeakers + 1 : 0;
-    const reserve = v.seat < 0 ? this.quietest(n, n + 1, now) : undefined;
-    v.beatReserve = reserve && v.burst + MARGIN_DB <= reserve.level ? v.beatReserve + 1 : 0;
-    if (speaker && v.beatSpeakers >= this.holdFrames) this.swap(member, v, speaker.member);
-    else if (reserve && v.beatReserve >= this.holdFrames) this.swap(member, v, reserve.member);
+    v.beatSpeakers = speaker >= 0 && v.burst + MARGIN_DB <= this.holderLevel(speaker, now) ? v.beatSpeakers + 1 : 0;
+    const reserve = v.seat < 0 ? this.quietest(n, n + 1, now) : -1;
+    v.beatReserve = reserve >= 0 && v.burst + MARGIN_DB <= this.holderLevel(reserve, now) ? v.beatReserve + 1 : 0;
+    if (speaker >= 0 && v.beatSpeakers >= this.holdFrames) this.swap(member, v, this.seats[speaker] as M);
+    else if (reserve >= 0 && v.beatReserve >= this.holdFrames) this.swap(member, v, this.seats[reserve] as M);
   }
 
-  /** The quietest holder of seats [from, to) (a stale one counts as silent); among equals, the latest seat. */
-  private quietest(from: number, to: number, now: number): { member: M; level: number } | undefined {
-    let found: { member: M; level: number } | undefined;
+  /** The seat of the quietest holder of seats [from, to); among equals, the latest seat; -1 if all are free. */
+  private quietest(from: number, to: number, now: number): number {
+    let found = -1;
+    let foundLevel = -Infinity;
     for (let i = from; i < to; i++) {
-      const m = this.seats[i];
-      if (m === undefined) continue;
-      const v = this.voices.get(m) as Voice;
-      const level = now - v.lastAt > STALE_MS ? SILENCE : v.level;
-      if (!found || level >= found.level) found = { member: m, level };
+      if (this.seats[i] === undefined) continue;
+      const level = this.holderLevel(i, now);
+      if (level >= foundLevel) {
+        found = i;
+        foundLevel = level;
+      }
     }
     return found;
+  }
+
+  /** The level the holder of seat `i` defends it with: its slow level, or silence once it has sent nothing for STALE_MS. */
+  private holderLevel(i: number, now: number): number {
+    const v = this.voices.get(this.seats[i] as M) as Voice;
+    return now - v.lastAt > STALE_MS ? SILENCE : v.level;
   }
 
   /** The challenger takes the holder's seat; the holder takes the challenger's place (maybe none). */
