@@ -87,7 +87,8 @@ export class LineRouting {
           line: session.line as string,
           sender: session.sender as string,
           peers: env.peers,
-          capacity: env.capacity,
+          // A relay of the previous version (during a rolling update) does not say: what was asked.
+          capacity: env.capacity ?? session.capacity ?? this.config.lineCapacity,
           budgetBps: this.config.budgetBps,
         });
       }
