@@ -45,6 +45,7 @@ export class RelayService {
     this.speakers = new SpeakerSelection<Member, DeliverTarget>({
       speakers: { full: config.maxSpeakers, compact: config.maxCompactSpeakers },
       targetsTo: (speaker, listeners) => this.table.targetsTo(speaker, listeners),
+      // The compact layer (issue 13 item 1) has its own selector: pass the frame's layer to targets().
       onChange: (layer) => this.metrics.speakerChanges.inc({ layer }),
     });
     this.channel = deps.backend.names.relayChannel(this.id);
@@ -115,7 +116,8 @@ export class RelayService {
     }
     const member = this.table.member(env.member);
     if (!member) return this.metrics.drops.inc({ reason: 'unknown_member' });
-    const targets = this.speakers.targets(member, wireFrameLevel(env.frame), performance.now());
+    // Group lines: the loudest speakers only, each listener exactly RELAY_MAX_SPEAKERS (speaker-selection.ts).
+    const targets = this.speakers.targets(member, member.targets, wireFrameLevel(env.frame), performance.now());
     if (!targets) return this.metrics.drops.inc({ reason: 'not_loudest' });
     const { frame, sentAt } = env;
     const { bus } = this.deps.backend;

@@ -224,10 +224,9 @@ export class SpeakerSelector<M> {
   }
 }
 
-/** What the relay needs of a member: its line, and its frames' destinations to every other member. */
-export interface SelectableMember<T> {
+/** What the selection needs of a member: its line. */
+export interface SelectableMember {
   line: object;
-  targets: readonly T[];
 }
 
 export interface SpeakerSelectionOptions<M, T> {
@@ -235,8 +234,8 @@ export interface SpeakerSelectionOptions<M, T> {
   speakers: Readonly<Record<string, number>>;
   /** Frame duration per layer (ms); 10 when not given. */
   frameMs?: Readonly<Record<string, number>>;
-  /** The destinations of `speaker`'s frames to `listeners` only (the reserve's frames). */
-  targetsTo(speaker: M, listeners: readonly M[]): T[];
+  /** The destinations of `speaker`'s frames of `layer` to `listeners` only (the reserve's frames). */
+  targetsTo(speaker: M, listeners: readonly M[], layer: string): T[];
   /** A change of seats on a line's layer (for a metric). */
   onChange?(layer: string): void;
 }
@@ -245,19 +244,23 @@ export interface SpeakerSelectionOptions<M, T> {
  * The selectors of every line a relay owns, one per line and layer, and the destinations of each
  * frame: all of the member's targets, the reserve's targets (to the speakers only), or none.
  */
-export class SpeakerSelection<M extends SelectableMember<T>, T> {
+export class SpeakerSelection<M extends SelectableMember, T> {
   private readonly lines = new WeakMap<object, Map<string, { selector: SpeakerSelector<M>; version: number; reserveTargets: T[] }>>();
 
   constructor(private readonly options: SpeakerSelectionOptions<M, T>) {}
 
-  /** The destinations of a frame of `member` at `level` on `layer`, or undefined when it is not forwarded. */
-  targets(member: M, level: number, now: number, layer = 'full'): readonly T[] | undefined {
+  /**
+   * The destinations of a frame of `member` on `layer` at `level`: `all` (its destinations to every
+   * other member on that layer), the reserve's (to the speakers only), or undefined when it is not
+   * forwarded.
+   */
+  targets(member: M, all: readonly T[], level: number, now: number, layer = 'full'): readonly T[] | undefined {
     const entry = this.entry(member.line, layer);
     const verdict = entry.selector.observe(member, level, now);
-    if (verdict === 'all') return member.targets;
+    if (verdict === 'all') return all;
     if (verdict === 'none') return undefined;
     if (entry.version !== entry.selector.version) {
-      entry.reserveTargets = this.options.targetsTo(member, entry.selector.speakers());
+      entry.reserveTargets = this.options.targetsTo(member, entry.selector.speakers(), layer);
       entry.version = entry.selector.version;
     }
     return entry.reserveTargets;
