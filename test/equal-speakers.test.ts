@@ -79,6 +79,9 @@ async function eightEqualSpeakers(kind: BackendKind, diagnostic: (s: string) => 
     const heard: Heard[] = Array.from({ length: PEERS }, () => ({ bySender: new Map() }));
     const sent: Sent[] = Array.from({ length: PEERS }, () => ({ at: new Map() }));
     const runs: Promise<PeerSummary>[] = [];
+    // Every peer stops by itself after SECONDS; this bounds the call even if one is stuck.
+    const abort = new AbortController();
+    const guard = setTimeout(() => abort.abort(), (SECONDS + 40) * 1000);
     const start = (i: number) => {
       // Frequencies with a whole number of cycles per 10 ms frame: every frame has exactly the same level.
       const source = tone(400 + 100 * i, i === PEERS - 1 ? LOUDER_AT : Infinity);
@@ -88,6 +91,7 @@ async function eightEqualSpeakers(kind: BackendKind, diagnostic: (s: string) => 
         seconds: SECONDS,
         peerTimeoutMs: 20_000,
         sinks: [recordingSink(heard[i])],
+        signal: abort.signal,
         onSent: (senderId, ctr, at) => {
           const s = sent[i];
           s.senderId = senderId;
@@ -104,11 +108,16 @@ async function eightEqualSpeakers(kind: BackendKind, diagnostic: (s: string) => 
       const at = performance.now();
       void deployment.relayMetrics().then((text) => changeSamples.push({ at, value: metricValue(text, 'studioline_relay_speaker_changes_total', { layer: 'full' }) }));
     }, 100);
+    sampler.unref();
     // Seven first, so the seats (2 speakers and a reserve) go to three of them; then the eighth.
     for (let i = 0; i < PEERS - 1; i++) start(i);
     await waitFor(() => sent.slice(0, PEERS - 1).every((s) => s.at.size > 0), 20_000, 'the first seven peers sending');
     start(PEERS - 1);
-    const summaries = await Promise.all(runs).finally(() => clearInterval(sampler));
+    const summaries = await Promise.all(runs).finally(() => {
+      clearInterval(sampler);
+      clearTimeout(guard);
+    });
+    assert.ok(!abort.signal.aborted, 'every peer finished its call by itself');
     for (const [i, s] of summaries.entries()) {
       assert.equal(s.decryptFailed + s.replayed + s.malformed, 0, `peer ${i}: no bad frame`);
       assert.equal(s.reconnects, 0, `peer ${i} never reconnected`);
