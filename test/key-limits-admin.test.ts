@@ -131,6 +131,14 @@ describe('setting a key’s limits: REST, CLI, Secret', () => {
     assert.equal((await outcome(third)).joined, true, 'no limit any more');
     for (const c of [first, third]) c.ws.close();
 
+    // The host's link asks for the line's size.
+    const link = await runCli(['link', url, '--apikey', secret, '--peers', '8'], { HOME: '/nonexistent' });
+    assert.equal(link.code, 0, link.stderr);
+    assert.match(link.stdout, /&peers=8\n$/);
+    const tooSmall = await runCli(['link', url, '--apikey', secret, '--peers', '1'], { HOME: '/nonexistent' });
+    assert.equal(tooSmall.code, 2);
+    assert.match(tooSmall.stderr, /--peers must be a whole number from 2 to 64/);
+
     const bad = await cli('create', '--name', 'bad', '--max-layer', 'hd');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--max-layer must be one of full, compact/);
