@@ -44,7 +44,7 @@ export interface RawClient {
 }
 
 /** A websocket that speaks the protocol by hand, to send what a well-behaved peer never would. */
-export async function rawJoin(link: CallLink, options: { apiKey?: string; origin?: string; ca?: string; layers?: JoinLayers } = {}): Promise<RawClient> {
+export async function rawJoin(link: CallLink, options: { apiKey?: string; origin?: string; ca?: string; layers?: JoinLayers; rate?: number; capacity?: number } = {}): Promise<RawClient> {
   const sender = randomSenderId();
   const line = await deriveLineId(link.leafBytes!);
   const ws = new WebSocket(link.websocketUrl, { perMessageDeflate: false, headers: options.origin ? { Origin: options.origin } : {}, ca: options.ca });
@@ -59,7 +59,7 @@ export async function rawJoin(link: CallLink, options: { apiKey?: string; origin
     ws.on('open', resolve);
     ws.on('error', reject);
   });
-  ws.send(encodeJoin(options.apiKey ?? link.apiKey, line, sender, STUDIO_SAMPLE_RATE, options.layers));
+  ws.send(encodeJoin(options.apiKey ?? link.apiKey, line, sender, options.rate ?? STUDIO_SAMPLE_RATE, { layers: options.layers, capacity: options.capacity ?? link.capacity }));
   return { ws, messages, frames, closed, sender, line };
 }
 

@@ -18,6 +18,8 @@ export interface TwoGateways {
   /** The rules of API keys (create, revoke, change expiry), on the same backend. */
   keys: KeyService;
   metrics(gateway: 0 | 1): Promise<string>;
+  /** The relay's metrics. */
+  relayMetrics(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -73,7 +75,8 @@ export async function startTwoGateways(kind: BackendKind, gateway: Partial<Gatew
     return b;
   };
   const apiKey = generateApiKey();
-  const relay = RelayService.create(RELAY_DEFAULTS, { backend: await ready(backend()), logger, registry: new Registry() });
+  const relayRegistry = new Registry();
+  const relay = RelayService.create(RELAY_DEFAULTS, { backend: await ready(backend()), logger, registry: relayRegistry });
   await relay.start();
   const registries = [new Registry(), new Registry()];
   const gateways: GatewayService[] = [];
@@ -89,6 +92,7 @@ export async function startTwoGateways(kind: BackendKind, gateway: Partial<Gatew
     apiKey,
     keys,
     metrics: (i) => registries[i].metrics(),
+    relayMetrics: () => relayRegistry.metrics(),
     async stop() {
       for (const g of gateways) await g.destroy();
       await relay.destroy();

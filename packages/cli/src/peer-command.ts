@@ -41,7 +41,7 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
   let link = parseCallLink(options.link);
   if (link.generateLeaf) {
     const leaf = generateLeaf();
-    const full = formatCallLink(link.origin, link.apiKey, leaf, link.mobile);
+    const full = formatCallLink(link.origin, link.apiKey, leaf, link.mobile, link.capacity);
     process.stderr.write(`New line. Share this link privately with the other peer:\n  ${full}\n`);
     link = { ...link, leaf, leafBytes: parseLeaf(leaf), generateLeaf: false };
   }

@@ -18,6 +18,7 @@ import {
   FINAL_CLOSE_CODES,
   FrameOpener,
   FrameSealer,
+  COMPACT_LAYER_ONLY,
   JoinLayers,
   LAYER_COMPACT,
   LAYER_COUNT,
@@ -179,7 +180,7 @@ export interface CallCoreOptions {
 
 /** The layers a core sends and wants, from its options. */
 export function layersOf(options: Pick<CallCoreOptions, 'codec' | 'sendCompact' | 'mobile'>): JoinLayers {
-  if (options.mobile) return { layers: ['compact'], receive: 'compact' };
+  if (options.mobile) return COMPACT_LAYER_ONLY;
   return { layers: options.codec && options.sendCompact !== false ? ['full', 'compact'] : ['full'], receive: 'full' };
 }
 
@@ -407,7 +408,7 @@ export class CallCore extends TypedEvents<CallEvents> {
     this.ws = ws;
     this.sealers = undefined;
     this.joined = false;
-    ws.onopen = () => ws.send(encodeJoin(this.options.link.apiKey, this.lineId as string, senderId, this.options.sampleRate, this.layers));
+    ws.onopen = () => ws.send(encodeJoin(this.options.link.apiKey, this.lineId as string, senderId, this.options.sampleRate, { layers: this.layers, capacity: this.options.link.capacity }));
     ws.onerror = (event) => {
       // The close event follows and decides; keep the words for a first connection that fails.
       const message = (event as { message?: unknown } | undefined)?.message;

@@ -3,11 +3,15 @@
  * travels here; it goes in binary messages (see wire-frame.ts).
  *
  * client -> gateway
- *   join   { type, v: 1, apikey, line, sender, rate, layers?, receive? }
+ *   join   { type, v: 1, apikey, line, sender, rate, layers?, receive?, capacity? }
  *                                                        first message, within the join timeout;
  *                                                        layers: what it sends (["full"] when absent),
  *                                                        receive: the best layer it wants ("full"
- *                                                        when absent; a mobile peer: "compact")
+ *                                                        when absent; a mobile peer: "compact"),
+ *                                                        capacity: the peers the line may hold, from
+ *                                                        the host's link (`peers=N`), used by the peer
+ *                                                        that opens the line, bounded by the server
+ *                                                        and the API key
  *   ping   { type, t }                                   answered by pong with the same t (RTT)
  * gateway -> client
  *   joined       { type, line, sender, peers: [sender], capacity, budgetBps }
@@ -25,6 +29,13 @@ import { LAYER_NAMES, LayerName, layerNumber } from './wire-frame.js';
 export const PROTOCOL_VERSION = 1;
 /** Text messages are tiny; anything longer is refused before parsing. */
 export const MAX_CONTROL_MESSAGE_BYTES = 2048;
+/** The most peers a line can be asked to hold (a link's `peers=N`; LINE_CAPACITY, MAX_LINE_CAPACITY). */
+export const MAX_LINE_PEERS = 64;
+
+/** True for a line capacity a link or a join may ask for: an integer from 2 to {@link MAX_LINE_PEERS}. */
+export function isLineCapacity(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 2 && value <= MAX_LINE_PEERS;
+}
 
 export interface JoinMessage {
   type: 'join';
@@ -37,6 +48,8 @@ export interface JoinMessage {
   layers: LayerName[];
   /** The best layer it wants to receive (it gets the best each sender sends at or below it). */
   receive: LayerName;
+  /** The peers the line may hold, as the host's link asks (absent: the server's default). */
+  capacity?: number;
 }
 export interface PingMessage {
   type: 'ping';
@@ -98,12 +111,15 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
     typeof msg.rate === 'number' &&
     Number.isInteger(msg.rate) &&
     msg.rate >= 8000 &&
-    msg.rate <= 384_000
+    msg.rate <= 384_000 &&
+    (msg.capacity === undefined || isLineCapacity(msg.capacity))
   ) {
     const layers = parseLayers(msg.layers);
     const receive = msg.receive === undefined ? 'full' : layerNumber(msg.receive) >= 0 ? (msg.receive as LayerName) : undefined;
     if (!layers || !receive) return undefined;
-    return { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate, layers, receive };
+    const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate, layers, receive };
+    if (msg.capacity !== undefined) join.capacity = msg.capacity as number;
+    return join;
   }
   return undefined;
 }
@@ -124,10 +140,14 @@ export interface JoinLayers {
 }
 
 export const FULL_LAYER_ONLY: JoinLayers = { layers: ['full'], receive: 'full' };
+/** A `mobile=1` peer: it sends and wants the compact layer only. */
+export const COMPACT_LAYER_ONLY: JoinLayers = { layers: ['compact'], receive: 'compact' };
 
 /** The first message of a connection, as every client sends it. */
-export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number, layers: JoinLayers = FULL_LAYER_ONLY): string {
+export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number, options: { layers?: JoinLayers; capacity?: number } = {}): string {
+  const { layers = FULL_LAYER_ONLY, capacity } = options;
   const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey, line, sender: senderIdToText(sender), rate, layers: [...layers.layers], receive: layers.receive };
+  if (capacity !== undefined) join.capacity = capacity;
   return JSON.stringify(join);
 }
 

@@ -41,7 +41,7 @@ export function preciseNow(): number {
 export type ControlEnvelope =
   | { t: 'join'; gw: string; conn: number; line: string; sender: string; capacity: number; rejoin: boolean; layers?: number; receive?: number }
   | { t: 'leave'; gw: string; member: number }
-  | { t: 'joined'; relay: string; conn: number; member: number; peers: string[] }
+  | { t: 'joined'; relay: string; conn: number; member: number; peers: string[]; capacity: number }
   | { t: 'refused'; conn: number; code: 'line_full' | 'bad_request' }
   | { t: 'peer'; event: 'joined' | 'left'; conns: number[]; sender: string };
 

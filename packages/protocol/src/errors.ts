@@ -15,6 +15,10 @@ export const ERRORS = {
   join_timeout: { closeCode: 4408, httpStatus: 408, message: 'No join message arrived in time.' },
   line_full: { closeCode: 4409, httpStatus: 409, message: 'The line is full: it already has the most peers it allows.' },
   too_many_attempts: { closeCode: 4429, httpStatus: 429, message: 'Too many failed attempts from this address; wait a minute.' },
+  // The API key's own limits (set with keys-admin), across every gateway.
+  key_peer_limit: { closeCode: 4429, httpStatus: 429, message: 'This API key already has as many peers in calls as it allows; try again when one has left.' },
+  key_line_limit: { closeCode: 4429, httpStatus: 429, message: 'This API key already has as many lines in use as it allows; try again when one has ended.' },
+  key_mobile_only: { closeCode: 4403, httpStatus: 403, message: 'This API key allows only mobile calls: open the link with mobile=1.' },
   no_relay: { closeCode: 4503, httpStatus: 503, message: 'No relay is available; try again shortly.' },
   unavailable: { closeCode: 1013, httpStatus: 503, message: 'The server cannot check keys right now; try again shortly.' },
   draining: { closeCode: 1001, httpStatus: 503, message: 'The server is restarting; reconnect.' },

@@ -6,8 +6,11 @@
  *   https://HOST/?apikey=KEY#generate_leaf    asks the page to make a new leaf
  *
  * `mobile=1` in the query or the fragment makes a mobile peer: it sends and receives only the compact
- * layer (Opus at 48 kHz, compact-layer.ts).
+ * layer (Opus at 48 kHz, compact-layer.ts). `peers=N` (2 to 64) is the host's choice of line size:
+ * the line holds up to N peers (bounded by the server's MAX_LINE_CAPACITY and the API key's peer
+ * limit); without it, the server's LINE_CAPACITY.
  */
+import { MAX_LINE_PEERS, isLineCapacity } from './control.js';
 import { parseLeaf } from './keys.js';
 
 export class LinkError extends Error {
@@ -29,6 +32,8 @@ export interface CallLink {
   leafBytes?: Uint8Array;
   generateLeaf: boolean;
   mobile: boolean;
+  /** The line size the link asks for (`peers=N`), if any. */
+  capacity?: number;
 }
 
 /** The websocket path on the gateway. */
@@ -72,6 +77,12 @@ export function parseCallLink(text: string): CallLink {
     generateLeaf: fragment.generate,
     mobile: mobileFlag === '1' || mobileFlag === 'true',
   };
+  const peers = fragment.params.get('peers') ?? url.searchParams.get('peers');
+  if (peers !== null) {
+    const n = /^\d{1,3}$/.test(peers) ? Number(peers) : NaN;
+    if (!isLineCapacity(n)) throw new LinkError(`peers=${peers.slice(0, 8)} is not a line size (expected a whole number from 2 to ${MAX_LINE_PEERS})`);
+    link.capacity = n;
+  }
   if (fragment.leaf !== undefined) {
     const bytes = parseLeaf(fragment.leaf);
     if (!bytes) throw new LinkError('the leaf key in the link is malformed (expected leaf_ and 43 base64url characters)');
@@ -83,7 +94,7 @@ export function parseCallLink(text: string): CallLink {
   return link;
 }
 
-/** The link to share: the API key and the leaf both in the fragment. */
-export function formatCallLink(origin: string, apiKey: string, leaf: string, mobile = false): string {
-  return `${origin.replace(/\/$/, '')}/#apikey=${encodeURIComponent(apiKey)}&leaf_${leaf}${mobile ? '&mobile=1' : ''}`;
+/** The link to share: the API key and the leaf both in the fragment; `peers`: the line's size. */
+export function formatCallLink(origin: string, apiKey: string, leaf: string, mobile = false, peers?: number): string {
+  return `${origin.replace(/\/$/, '')}/#apikey=${encodeURIComponent(apiKey)}&leaf_${leaf}${mobile ? '&mobile=1' : ''}${peers !== undefined ? `&peers=${peers}` : ''}`;
 }

@@ -82,7 +82,7 @@ describe('join layers', () => {
     const both = join({ layers: ['compact', 'full'] });
     assert.ok(both?.type === 'join');
     assert.deepEqual([both.layers, both.receive], [['full', 'compact'], 'full']);
-    assert.deepEqual(JSON.parse(encodeJoin('k', LINE, 0xabn, 48000, { layers: ['compact'], receive: 'compact' })).layers, ['compact']);
+    assert.deepEqual(JSON.parse(encodeJoin('k', LINE, 0xabn, 48000, { layers: { layers: ['compact'], receive: 'compact' } })).layers, ['compact']);
   });
 
   it('unknown, repeated or empty layers make the join malformed', () => {

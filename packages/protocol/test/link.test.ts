@@ -42,7 +42,22 @@ describe('control messages', () => {
     assert.equal(upgradeRefusalForStatus(404), undefined, 'a wrong path is a failed connection, not a refusal');
   });
 
+  it('a host’s link sets the line size (peers=N, 2 to 64); the join carries it; anything else is named', () => {
+    const leaf = generateLeaf();
+    const link = parseCallLink(formatCallLink('http://h:1', 'KEY', leaf, false, 8));
+    assert.equal(link.capacity, 8);
+    assert.equal(parseCallLink(`http://h:1/?apikey=K&peers=3#leaf_${leaf}`).capacity, 3);
+    assert.equal(parseCallLink(formatCallLink('http://h:1', 'KEY', leaf)).capacity, undefined);
+    for (const bad of ['1', '65', 'eight', '-2', '8.5']) {
+      assert.throws(() => parseCallLink(`http://h:1/#apikey=K&leaf_${leaf}&peers=${bad}`), (e: Error) => e instanceof LinkError && /whole number from 2 to 64/.test(e.message), bad);
+    }
+    assert.equal(parseClientMessage(encodeJoin('k', 'A'.repeat(22), 0xabcn, 200000, { capacity: 8 }))?.type === 'join' && (parseClientMessage(encodeJoin('k', 'A'.repeat(22), 0xabcn, 200000, { capacity: 8 })) as { capacity?: number }).capacity, 8);
+    assert.equal(parseClientMessage(JSON.stringify({ type: 'join', v: 1, apikey: 'k', line: 'A'.repeat(22), sender: 'abc', rate: 200000, capacity: 1000 })), undefined, 'a join asking for 1000 peers is malformed');
+  });
+
   it('maps close codes back to error codes', () => {
+    assert.equal(errorForCloseCode(4429, 'key_peer_limit'), 'key_peer_limit');
+    assert.equal(errorForCloseCode(4403, 'key_mobile_only'), 'key_mobile_only');
     assert.equal(errorForCloseCode(4409), 'line_full');
     assert.equal(errorForCloseCode(4403, 'key_revoked'), 'key_revoked');
   });

@@ -113,12 +113,22 @@ export class MemoryAddressCounts implements AddressCounts {
  * The hashes are named from the prefix (not passed as KEYS): they share the deployment's prefix,
  * whose hash tag keeps them in one Cluster slot with KEYS.
  */
-const SUM = `
-local function live_hashes()
+/**
+ * The gateways whose shares count: those alive in the presence directory, and this one. Also used
+ * by the key seats (key-seats.ts). KEYS[1] presence ZSET; ARGV[1] now (ms), ARGV[3] this gateway.
+ */
+export const LIVE_IDS = `
+local function live_ids()
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
-  local names, seen = {}, {}
   ids[#ids + 1] = ARGV[3]
-  for _, id in ipairs(ids) do
+  return ids
+end
+`;
+
+const SUM = `${LIVE_IDS}
+local function live_hashes()
+  local names, seen = {}, {}
+  for _, id in ipairs(live_ids()) do
     if not seen[id] then
       seen[id] = true
       names[#names + 1] = ARGV[2] .. id

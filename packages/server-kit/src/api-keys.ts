@@ -48,3 +48,67 @@ export function apiKeyProblem(key: string): string | undefined {
   if (!WELL_FORMED.test(key)) return 'it holds characters other than letters, digits and . _ ~ -';
   return undefined;
 }
+
+/** The layers a key's peers may be limited to: the full rate, or only the compact (Opus) layer. */
+export const KEY_LAYERS = ['full', 'compact'] as const;
+export type KeyLayer = (typeof KEY_LAYERS)[number];
+
+/**
+ * What one API key may use, across every gateway (absent: no limit). Set through keys-admin (REST,
+ * CLI, or a mirrored Secret's annotations), enforced by the gateways when a peer joins.
+ */
+export interface KeyLimits {
+  /** Peers in calls at once with this key. */
+  maxPeers?: number;
+  /** Lines in use at once with this key (a line counts while a peer that joined with the key is on it). */
+  maxLines?: number;
+  /** Only mobile joins (`mobile=1`: the compact layer only). */
+  mobileOnly?: boolean;
+  /** The best layer its peers may send and receive ('compact': never the full rate). */
+  maxLayer?: KeyLayer;
+}
+
+/** The largest count a limit may be set to. */
+export const MAX_KEY_LIMIT = 1_000_000;
+
+export class KeyLimitsError extends Error {
+  readonly code = 'bad_request';
+}
+
+/**
+ * Reads key limits from an admin request's JSON or a Secret's annotations (numbers may come as
+ * strings there): each field absent, null or empty means no limit. Throws {@link KeyLimitsError}
+ * naming the field for anything else, and for unknown fields.
+ */
+export function parseKeyLimits(input: unknown): KeyLimits {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== 'object' || Array.isArray(input)) throw new KeyLimitsError('limits must be an object: { maxPeers?, maxLines?, mobileOnly?, maxLayer? }');
+  const fields = input as Record<string, unknown>;
+  const limits: KeyLimits = {};
+  const given = (name: string) => fields[name] !== undefined && fields[name] !== null && fields[name] !== '';
+  for (const name of ['maxPeers', 'maxLines'] as const) {
+    if (!given(name)) continue;
+    const raw = fields[name];
+    const n = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_KEY_LIMIT) throw new KeyLimitsError(`${name} must be a whole number from 1 to ${MAX_KEY_LIMIT} (or absent for no limit)`);
+    limits[name] = n;
+  }
+  if (given('mobileOnly')) {
+    const raw = fields.mobileOnly;
+    const b = raw === true || raw === 'true' ? true : raw === false || raw === 'false' ? false : undefined;
+    if (b === undefined) throw new KeyLimitsError('mobileOnly must be true or false');
+    if (b) limits.mobileOnly = true;
+  }
+  if (given('maxLayer')) {
+    if (!(KEY_LAYERS as readonly unknown[]).includes(fields.maxLayer)) throw new KeyLimitsError(`maxLayer must be one of ${KEY_LAYERS.join(', ')}`);
+    if (fields.maxLayer !== 'full') limits.maxLayer = fields.maxLayer as KeyLayer;
+  }
+  const unknown = Object.keys(fields).filter((k) => !['maxPeers', 'maxLines', 'mobileOnly', 'maxLayer'].includes(k));
+  if (unknown.length) throw new KeyLimitsError(`unknown limit ${unknown[0]} (expected maxPeers, maxLines, mobileOnly, maxLayer)`);
+  return limits;
+}
+
+/** True when two sets of limits say the same. */
+export function sameKeyLimits(a: KeyLimits = {}, b: KeyLimits = {}): boolean {
+  return a.maxPeers === b.maxPeers && a.maxLines === b.maxLines && Boolean(a.mobileOnly) === Boolean(b.mobileOnly) && (a.maxLayer ?? 'full') === (b.maxLayer ?? 'full');
+}

@@ -9,6 +9,7 @@ import { AuthFailureCounter, MemoryAuthFailureCounter, RedisAuthFailureCounter }
 import { Bus, MemoryBus, RedisBus } from './bus.js';
 import { ClusterBus, SlotTable } from './cluster-bus.js';
 import { ConfigError } from './env.js';
+import { KeySeats, MemoryKeySeats, RedisKeySeats } from './key-seats.js';
 import { ERROR_LOG_INTERVAL_MS, RedisEndpoint, reconnectDelayMs } from './redis-stream.js';
 import { KeyStore, MemoryKeyStore, RedisKeyStore, WriteDurability } from './key-store.js';
 import type { Logger } from './logger.js';
@@ -29,6 +30,8 @@ export interface Backend {
    * flight), decided across every gateway of the backend; `leaseMs` as the gateway's registration.
    */
   addressCounts(gateway: string, leaseMs: number): AddressCounts;
+  /** One gateway's share of the API keys' seats (peers, lines), decided across every gateway; `leaseMs` as above. */
+  keySeats(gateway: string, leaseMs: number): KeySeats;
   /** Channel names (and Redis keys), with the deployment's prefix. */
   readonly names: RedisKeys;
   /** True while the backing store answers (always true in memory). */
@@ -46,6 +49,7 @@ export function createMemoryBackend(): Backend {
   const authFailures = new MemoryAuthFailureCounter();
   // Shared by every gateway of the process (there is no other process to share with).
   const addressCounts = new Map<string, number>();
+  const keySeats = new Map<string, Map<string, number>>();
   return {
     bus: new MemoryBus(),
     keys: new MemoryKeyStore(),
@@ -53,6 +57,7 @@ export function createMemoryBackend(): Backend {
     gateways: new MemoryPresenceDirectory(),
     authFailures,
     addressCounts: () => new MemoryAddressCounts(addressCounts, authFailures),
+    keySeats: () => new MemoryKeySeats(keySeats),
     names: new RedisKeys('memory:'),
     isReady: () => true,
     waitReady: async () => true,
@@ -174,6 +179,7 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     gateways: new RedisPresenceDirectory(commands, names.presence('gateways')),
     authFailures: new RedisAuthFailureCounter(commands, names),
     addressCounts: (gateway, leaseMs) => new RedisAddressCounts(commands, names, gateway, leaseMs),
+    keySeats: (gateway, leaseMs) => new RedisKeySeats(commands, names, gateway, leaseMs),
     names,
     isReady,
     async waitReady(timeoutMs) {

@@ -11,6 +11,7 @@ export * from './key-store.js';
 export * from './presence.js';
 export * from './auth-failures.js';
 export type { AddressCaps, AddressCounts, AdmitResult, CheckStart } from './address-counts.js';
+export type { KeySeats, SeatClaim, SeatLimits } from './key-seats.js';
 export * from './backend.js';
 export * from './rendezvous.js';
 export * from './lifecycle.js';

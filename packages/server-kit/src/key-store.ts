@@ -3,6 +3,7 @@
  * (generation, revocation broadcast, rotation) live in keys-admin; this is storage only.
  */
 import type { Redis } from 'ioredis';
+import { KeyLimits, parseKeyLimits } from './api-keys.js';
 import { RedisKeys } from './redis-keys.js';
 
 export interface ApiKeyRecord {
@@ -17,11 +18,13 @@ export interface ApiKeyRecord {
   revokedAt?: number;
   /** Where the key came from: the REST API/CLI, or a Kubernetes Secret (namespace/name). */
   source?: string;
+  /** What the key may use (absent: no limits). Stored as JSON in the hash's `limits` field. */
+  limits?: KeyLimits;
 }
 
 export interface AuditEntry {
   at: number;
-  action: 'create' | 'revoke' | 'rotate' | 'sync' | 'expiry';
+  action: 'create' | 'revoke' | 'rotate' | 'sync' | 'expiry' | 'limits';
   keyId: string;
   actor: string;
   detail?: string;
@@ -73,7 +76,7 @@ export class MemoryKeyStore implements KeyStore {
 
 function toHash(record: ApiKeyRecord): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(record)) if (v !== undefined) out[k] = String(v);
+  for (const [k, v] of Object.entries(record)) if (v !== undefined) out[k] = typeof v === 'object' ? JSON.stringify(v) : String(v);
   return out;
 }
 
@@ -89,6 +92,7 @@ function fromHash(fields: Record<string, string>): ApiKeyRecord | undefined {
     expiresAt: num(fields.expiresAt),
     revokedAt: num(fields.revokedAt),
     source: fields.source,
+    limits: readLimits(fields.limits),
   };
 }
 
@@ -107,6 +111,16 @@ export class NotReplicatedError extends Error {
 }
 
 type Command = [string, ...(string | number)[]];
+
+/** A stored `limits` field; one that cannot be read counts as none (keys-admin writes it valid). */
+function readLimits(text?: string): KeyLimits | undefined {
+  if (!text) return undefined;
+  try {
+    return parseKeyLimits(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
 
 export class RedisKeyStore implements KeyStore {
   constructor(

@@ -44,6 +44,14 @@ export class RedisKeys {
   addressCounts(gatewayId: string): string {
     return `${this.prefix}addr:${gatewayId}`;
   }
+  /**
+   * HASH of the seats one API key holds across gateways (key-seats.ts): field `GATEWAY|LINE` that
+   * gateway's peers of the key on that line, `GATEWAY|` a mark that the gateway's share is there.
+   * Expires a lease after the last renewal by any gateway holding the key.
+   */
+  keySeats(keyId: string): string {
+    return `${this.prefix}keyseats:${keyId}`;
+  }
   /** ZSET of live relays or gateways: member the process id, score the time (ms) its registration expires. */
   presence(kind: 'relays' | 'gateways'): string {
     return `${this.prefix}${kind}`;

@@ -1,4 +1,4 @@
-import { MAX_WIRE_FRAME_BYTES } from '@studioline/protocol';
+import { MAX_LINE_PEERS, MAX_WIRE_FRAME_BYTES } from '@studioline/protocol';
 import { ConfigError, DEFAULT_METRICS_PORT, Env, envInt, envList, envStr } from '@studioline/server-kit';
 import { OriginPolicy } from './origin-policy.js';
 import { TrustedProxies } from './trusted-proxies.js';
@@ -43,8 +43,16 @@ export interface GatewayConfig {
   pingIntervalMs: number;
   /** Stop sending to a peer whose unsent data exceeds this (SLOW_READER_BYTES): frames are dropped, not queued. Default 262144 (0.65 s at full rate). */
   slowReaderBytes: number;
-  /** Peers per line (LINE_CAPACITY): 2 is a 1:1 call, more makes group lines. Default 2. */
+  /**
+   * Peers per line when the host's link does not say (LINE_CAPACITY): 2 is a 1:1 call, more makes
+   * group lines. A link's `peers=N` sets a line's size when it opens. Default 2.
+   */
   lineCapacity: number;
+  /**
+   * The most peers a link may ask a line to hold (MAX_LINE_CAPACITY, up to 64; never below
+   * LINE_CAPACITY); an API key's max peers bounds it too. Default 16.
+   */
+  maxLineCapacity: number;
   /** Failed authentications per client address per window before refusing with 429 (AUTH_FAIL_LIMIT). Default 10. */
   authFailLimit: number;
   /** The window for AUTH_FAIL_LIMIT (AUTH_FAIL_WINDOW_MS). Default 60000. */
@@ -87,6 +95,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   pingIntervalMs: 5000,
   slowReaderBytes: 256 * 1024,
   lineCapacity: 2,
+  maxLineCapacity: 16,
   authFailLimit: 10,
   authFailWindowMs: 60_000,
   socketsPerAddress: 200,
@@ -114,6 +123,7 @@ export function gatewayConfigFromEnv(env: Env, hashKey: (secret: string) => stri
     if (env[old] !== undefined) throw new ConfigError(`${old} is no longer read: ${now}`);
   }
   const budgetBps = envInt(env, 'BUDGET_BPS', d.budgetBps, { min: 100_000, max: 1_000_000_000 });
+  const lineCapacity = envInt(env, 'LINE_CAPACITY', d.lineCapacity, { min: 2, max: MAX_LINE_PEERS });
   const config: GatewayConfig = {
     host: envStr(env, 'HOST', d.host),
     port: envInt(env, 'PORT', d.port, { min: 0, max: 65535 }),
@@ -127,7 +137,9 @@ export function gatewayConfigFromEnv(env: Env, hashKey: (secret: string) => stri
     joinTimeoutMs: envInt(env, 'JOIN_TIMEOUT_MS', d.joinTimeoutMs, { min: 100 }),
     pingIntervalMs: envInt(env, 'PING_INTERVAL_MS', d.pingIntervalMs, { min: 100 }),
     slowReaderBytes: envInt(env, 'SLOW_READER_BYTES', d.slowReaderBytes, { min: 16 * 1024 }),
-    lineCapacity: envInt(env, 'LINE_CAPACITY', d.lineCapacity, { min: 2, max: 64 }),
+    lineCapacity,
+    // Unset, it is never below LINE_CAPACITY (a deployment that set only LINE_CAPACITY keeps working).
+    maxLineCapacity: envInt(env, 'MAX_LINE_CAPACITY', Math.max(d.maxLineCapacity, lineCapacity), { min: 2, max: MAX_LINE_PEERS }),
     authFailLimit: envInt(env, 'AUTH_FAIL_LIMIT', d.authFailLimit, { min: 1 }),
     authFailWindowMs: envInt(env, 'AUTH_FAIL_WINDOW_MS', d.authFailWindowMs, { min: 1000 }),
     socketsPerAddress: envInt(env, 'SOCKETS_PER_ADDRESS', d.socketsPerAddress, { min: 1 }),
@@ -152,5 +164,6 @@ export function validateGatewayConfig(config: GatewayConfig): void {
   if (config.budgetWindowMs % BUDGET_SLOT_MS !== 0) throw new ConfigError(`BUDGET_WINDOW_MS must be a multiple of ${BUDGET_SLOT_MS}, got ${config.budgetWindowMs}`);
   TrustedProxies.parse(config.trustedProxies);
   new OriginPolicy(config.allowedOrigins, config.publicUrl, config.host);
+  if (config.lineCapacity > config.maxLineCapacity) throw new ConfigError(`LINE_CAPACITY ${config.lineCapacity} is above MAX_LINE_CAPACITY ${config.maxLineCapacity}: raise MAX_LINE_CAPACITY or lower LINE_CAPACITY`);
   if (config.registrationTtlMs < config.heartbeatMs * 2) throw new ConfigError('GATEWAY_TTL_MS must be at least twice GATEWAY_HEARTBEAT_MS');
 }

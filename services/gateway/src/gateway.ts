@@ -21,6 +21,7 @@ import { GatewayConfig } from './config.js';
 import { drainSessions } from './drain.js';
 import { createHttpApp } from './http-app.js';
 import { JoinHandler } from './join.js';
+import { KeyLimitsPolicy } from './key-limits.js';
 import { LineRouting } from './line-routing.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { Sessions } from './sessions.js';
@@ -42,6 +43,7 @@ export class GatewayService {
   private readonly auth: Authenticator;
   private readonly join: JoinHandler;
   private readonly addressLimits: SharedAddressLimits;
+  private readonly keyLimits: KeyLimitsPolicy;
   private readonly channel: string;
   private readonly server: Server;
   private metricsServer?: OpsServer;
@@ -64,7 +66,10 @@ export class GatewayService {
     this.sessions = new Sessions(config, this.metrics, logger, {
       audio: (session, frame) => this.audio.fromPeer(session, frame),
       text: (session, data) => this.join.onText(session, data),
-      detached: (session) => this.routing.leave(session),
+      detached: (session) => {
+        this.routing.leave(session);
+        this.keyLimits.release(session);
+      },
     });
     this.routing = new LineRouting(this.id, config, backend, this.metrics, logger, this.sessions);
     this.audio = new AudioPath(config, backend, this.metrics, this.sessions);
@@ -76,7 +81,9 @@ export class GatewayService {
       onWait: () => this.metrics.keyChecksWaited.inc(),
     }));
     this.auth = new Authenticator(config, backend, this.metrics, addressLimits, this.sessions, logger);
-    this.join = new JoinHandler(this.sessions, this.auth, this.routing, this.metrics);
+    // Per-key limits across gateways (key-limits.ts), on the same lease as the per-address counts.
+    this.keyLimits = new KeyLimitsPolicy(backend.keySeats(this.id, config.registrationTtlMs), config);
+    this.join = new JoinHandler(this.sessions, this.auth, this.routing, this.metrics, this.keyLimits);
     this.channel = backend.names.gatewayChannel(this.id);
     const upgrades = new UpgradeGate({
       config,
@@ -102,6 +109,7 @@ export class GatewayService {
     await backend.bus.subscribe(backend.names.relaysChanged(), () => void this.routing.refresh());
     await this.beat();
     this.addressLimits.start();
+    this.keyLimits.start();
     await this.routing.refresh();
     this.timers.push(
       setInterval(() => void this.beat(), this.config.heartbeatMs),
@@ -170,6 +178,7 @@ export class GatewayService {
     await runAll([
       () => backend.gateways.remove(this.id),
       () => this.addressLimits.stop(),
+      () => this.keyLimits.stop(),
       () => this.auth.expiry.stop(),
       () => backend.bus.unsubscribe(this.channel),
       () => backend.bus.unsubscribe(backend.names.revocations()),

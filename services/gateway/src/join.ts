@@ -6,6 +6,7 @@
 import { ClientMessage, layerNumber, parseClientMessage, senderIdFromText } from '@studioline/protocol';
 import { Authenticator } from './authentication.js';
 import { GatewayMetrics } from './metrics.js';
+import { KeyLimitsPolicy } from './key-limits.js';
 import { LineRouting } from './line-routing.js';
 import { Session } from './session.js';
 import { Sessions } from './sessions.js';
@@ -22,6 +23,7 @@ export class JoinHandler {
     private readonly auth: Authenticator,
     private readonly routing: LineRouting,
     private readonly metrics: GatewayMetrics,
+    private readonly limits: KeyLimitsPolicy,
   ) {}
 
   onText(session: Session, data: Buffer): void {
@@ -49,6 +51,11 @@ export class JoinHandler {
     session.state = 'verifying';
     const key = await this.auth.check(session, msg.apikey);
     if (!key || session.state !== 'verifying') return; // refused, or closed meanwhile
+    // The key's own limits, across gateways (key-limits.ts): a seat held from here is given back
+    // when the session closes, whatever refuses it below.
+    const refusal = await this.limits.admit(session, key.keyId, key.limits, msg);
+    if (refusal) return sessions.refuse(session, refusal);
+    if (session.state !== 'verifying') return; // closed meanwhile (its seat went back)
     // Synchronous from here to addToLine: two joins with one sender id cannot both pass. Peers of
     // the line on other gateways are the relay's to compare.
     for (const other of sessions.onLine(msg.line)) if (other.senderNumber === senderNumber) return sessions.refuse(session, 'bad_request');

@@ -2,10 +2,10 @@
  * Checks API keys: static keys from the environment first (constant-time digest comparison), then
  * the key store, with a short cache. Revocations arrive on a broadcast channel and evict at once.
  */
-import { ApiKeyRecord, KeyStore, hashApiKey, sameDigest } from '@studioline/server-kit';
+import { ApiKeyRecord, KeyLimits, KeyStore, hashApiKey, sameDigest } from '@studioline/server-kit';
 
 export type KeyVerdict =
-  | { ok: true; hash: string; keyId: string; expiresAt?: number }
+  | { ok: true; hash: string; keyId: string; expiresAt?: number; limits?: KeyLimits }
   | { ok: false; reason: 'unknown' | 'revoked' | 'expired' };
 
 /** The store could not be asked (Redis down): the caller refuses with "unavailable". */
@@ -48,7 +48,7 @@ export class KeyVerifier {
     }
     if (record.record.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
     if (record.record.expiresAt !== undefined && record.record.expiresAt <= now) return { ok: false, reason: 'expired' };
-    return { ok: true, hash, keyId: record.record.id, expiresAt: record.record.expiresAt };
+    return { ok: true, hash, keyId: record.record.id, expiresAt: record.record.expiresAt, limits: record.record.limits };
   }
 
   /** Forgets a key (it was revoked or rotated). */

@@ -50,7 +50,7 @@ export class LineRouting {
       conn: session.conn,
       line: session.line as string,
       sender: session.sender as string,
-      capacity: this.config.lineCapacity,
+      capacity: session.capacity ?? this.config.lineCapacity,
       rejoin,
       layers: session.layers,
       receive: session.receiveLayer,
@@ -89,7 +89,8 @@ export class LineRouting {
           line: session.line as string,
           sender: session.sender as string,
           peers: env.peers,
-          capacity: this.config.lineCapacity,
+          // A relay of the previous version (during a rolling update) does not say: what was asked.
+          capacity: env.capacity ?? session.capacity ?? this.config.lineCapacity,
           budgetBps: this.config.budgetBps,
         });
       }

@@ -21,7 +21,7 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     }),
     closes: new Counter({
       name: 'studioline_gateway_refusals_total',
-      help: 'Connections closed by the gateway, by error code (unauthorized, key_revoked, key_expired, line_full, message_too_big, ...)',
+      help: 'Connections closed by the gateway, by error code (unauthorized, key_revoked, key_expired, line_full, key_peer_limit, key_line_limit, key_mobile_only, message_too_big, ...)',
       labelNames: ['code'] as const,
       registers: [registry],
     }),

@@ -13,6 +13,10 @@ export interface Session {
   keyHash?: string;
   keyId?: string;
   line?: string;
+  /** The peers its line may hold, as it asked (bounded by the server and its key); sent to the relay with the join. */
+  capacity?: number;
+  /** Its seat among its key's peers and lines (key-limits.ts), while it holds one. */
+  seat?: { keyId: string; line: string };
   sender?: string;
   /** The sender id as a number, compared with each frame's SFrame KID. */
   senderNumber: number;

@@ -1,13 +1,15 @@
 /**
  * The keys admin REST API, behind a bearer admin token:
  *
- *   POST   /v1/keys               { name, expiresAt? (ISO time) }  -> 201 { key, secret }  (secret shown once)
+ *   POST   /v1/keys               { name, expiresAt? (ISO time), limits? }  -> 201 { key, secret }  (secret shown once)
  *   GET    /v1/keys                                                 -> { keys }
  *   GET    /v1/keys/:id                                             -> { key }
  *   POST   /v1/keys/:id/revoke                                      -> { key }
  *   DELETE /v1/keys/:id            same as revoke
  *   POST   /v1/keys/:id/rotate                                      -> { key, secret }
  *   POST   /v1/keys/:id/expiry    { expiresAt: ISO time | null }   -> { key }  (null: never expires)
+ *   POST   /v1/keys/:id/limits    { maxPeers?, maxLines?, mobileOnly?, maxLayer? }  -> { key }  (replaces the
+ *                                 key's limits; {} removes them; see KeyLimits in server-kit's api-keys.ts)
  *   GET    /v1/audit?limit=N                                        -> { entries }
  *   GET    /healthz, /readyz, /metrics (no token: probes and scrapers)
  *
@@ -20,7 +22,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { NextFunction, Request, Response } from 'express';
 import { ERRORS, ErrorCode } from '@studioline/protocol';
-import { Logger, Readiness, Registry, opsMiddleware } from '@studioline/server-kit';
+import { KeyLimits, KeyLimitsError, Logger, Readiness, Registry, opsMiddleware, parseKeyLimits } from '@studioline/server-kit';
 import { KeyNotFoundError, KeyService } from './key-service.js';
 import { KeysAdminMetrics } from './metrics.js';
 
@@ -52,6 +54,16 @@ function digest(text: string): Buffer {
 /** The metric label of a refusal. */
 const REFUSAL_REASON: Partial<Record<ErrorCode, string>> = { unauthorized: 'unauthorized', message_too_big: 'too_large', bad_request: 'bad_request', not_found: 'not_found' };
 
+/** A request's limits, or a 400 naming what is wrong. */
+function readLimits(input: unknown): KeyLimits {
+  try {
+    return parseKeyLimits(input);
+  } catch (err) {
+    if (err instanceof KeyLimitsError) throw new AdminRequestError('bad_request', err.message);
+    throw err;
+  }
+}
+
 export function createAdminApi(options: AdminApiOptions): express.Express {
   const { keys, logger, metrics } = options;
   const app = express();
@@ -80,7 +92,7 @@ export function createAdminApi(options: AdminApiOptions): express.Express {
 
   const actor = (req: Request) => `admin@${req.socket.remoteAddress ?? 'unknown'}`;
   app.post('/v1/keys', async (req, res) => {
-    const { name, expiresAt } = req.body ?? {};
+    const { name, expiresAt, limits } = req.body ?? {};
     if (typeof name !== 'string' || !name.trim() || name.length > 200) throw new AdminRequestError('bad_request', 'name is required (a string of at most 200 characters)');
     let expires: number | undefined;
     if (expiresAt !== undefined) {
@@ -88,7 +100,7 @@ export function createAdminApi(options: AdminApiOptions): express.Express {
       if (Number.isNaN(expires)) throw new AdminRequestError('bad_request', 'expiresAt must be an ISO 8601 time');
       if (expires <= Date.now()) throw new AdminRequestError('bad_request', 'expiresAt is in the past');
     }
-    const created = await keys.create({ name: name.trim(), expiresAt: expires, source: 'api' }, actor(req));
+    const created = await keys.create({ name: name.trim(), expiresAt: expires, source: 'api', limits: readLimits(limits) }, actor(req));
     logger.info({ keyId: created.key.id, prefix: created.key.prefix }, 'api key created');
     res.status(201).json(created);
   });
@@ -116,6 +128,11 @@ export function createAdminApi(options: AdminApiOptions): express.Express {
     // A time already past is allowed: the key expires now, and every gateway closes its sockets.
     const key = await keys.setExpiry(req.params.id, expires, actor(req));
     logger.info({ keyId: key.id, expiresAt: key.expiresAt ?? 'never' }, 'api key expiry changed');
+    res.json({ key });
+  });
+  app.post('/v1/keys/:id/limits', async (req, res) => {
+    const key = await keys.setLimits(req.params.id, readLimits(req.body ?? {}), actor(req));
+    logger.info({ keyId: key.id, limits: key.limits }, 'api key limits changed');
     res.json({ key });
   });
   app.get('/v1/audit', async (req, res) => {

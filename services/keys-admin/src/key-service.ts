@@ -1,10 +1,11 @@
 /**
  * The rules of API keys: generation (the secret is returned once and stored only as a digest),
  * revocation and rotation (broadcast so that every gateway closes the key's sockets at once),
- * expiry changes (broadcast so that every gateway holding the key moves its expiry timer), and the
+ * expiry changes (broadcast so that every gateway holding the key moves its expiry timer), limits
+ * (broadcast so that gateways drop the cached record: the next join meets the new limits), and the
  * audit log.
  */
-import { ApiKeyRecord, AuditEntry, Backend, generateApiKey, generateKeyId, hashApiKey, keyPrefix } from '@studioline/server-kit';
+import { ApiKeyRecord, AuditEntry, Backend, KeyLimits, generateApiKey, generateKeyId, hashApiKey, keyPrefix, sameKeyLimits } from '@studioline/server-kit';
 
 export class KeyNotFoundError extends Error {
   readonly code = 'not_found';
@@ -23,6 +24,8 @@ export interface PublicKey {
   revokedAt?: string;
   status: 'active' | 'revoked' | 'expired';
   source?: string;
+  /** What the key may use ({}: no limits). */
+  limits: KeyLimits;
 }
 
 export function toPublicKey(record: ApiKeyRecord, now = Date.now()): PublicKey {
@@ -36,6 +39,7 @@ export function toPublicKey(record: ApiKeyRecord, now = Date.now()): PublicKey {
     revokedAt: iso(record.revokedAt),
     status: record.revokedAt !== undefined ? 'revoked' : record.expiresAt !== undefined && record.expiresAt <= now ? 'expired' : 'active',
     source: record.source,
+    limits: { ...record.limits },
   };
 }
 
@@ -46,11 +50,13 @@ export interface MirroredKey {
   hash: string;
   prefix: string;
   expiresAt?: number;
+  limits?: KeyLimits;
 }
 
 export interface CreateKeyOptions {
   name: string;
   expiresAt?: number;
+  limits?: KeyLimits;
   source?: string;
   /** Use this secret instead of generating one (keys synced from Kubernetes Secrets). */
   secret?: string;
@@ -81,6 +87,7 @@ export class KeyService {
       createdAt: Date.now(),
       expiresAt: options.expiresAt,
       source: options.source,
+      limits: emptyToUndefined(options.limits),
     };
     // Made once, written until it holds: a retry writes the same key again, never a second one.
     await this.riding(async () => {
@@ -129,6 +136,25 @@ export class KeyService {
         r.expiresAt = expiresAt;
         await this.backend.keys.put(r);
         await this.audit('expiry', id, actor, expiresAt === undefined ? 'never' : new Date(expiresAt).toISOString());
+      }
+      return r;
+    });
+    await this.broadcastChange(record.hash);
+    return toPublicKey(record);
+  }
+
+  /**
+   * Sets what a key may use (replacing its limits; {} removes them). Gateways drop their cached copy
+   * at once: the next join with the key meets the new limits; peers already in calls stay.
+   */
+  async setLimits(id: string, limits: KeyLimits, actor: string): Promise<PublicKey> {
+    const record = await this.riding(async () => {
+      const r = await this.find(id);
+      if (r.revokedAt !== undefined) throw new KeyNotFoundError(id);
+      if (!sameKeyLimits(r.limits, limits)) {
+        r.limits = emptyToUndefined(limits);
+        await this.backend.keys.put(r);
+        await this.audit('limits', id, actor, JSON.stringify(limits));
       }
       return r;
     });
@@ -186,7 +212,8 @@ export class KeyService {
   }
 
   private async syncOne(wanted: MirroredKey, existing: ApiKeyRecord | undefined): Promise<void> {
-    if (existing && existing.hash === wanted.hash && existing.revokedAt === undefined && existing.expiresAt === wanted.expiresAt && existing.name === wanted.name) return;
+    const sameLimits = sameKeyLimits(existing?.limits, wanted.limits);
+    if (existing && existing.hash === wanted.hash && existing.revokedAt === undefined && existing.expiresAt === wanted.expiresAt && existing.name === wanted.name && sameLimits) return;
     const record: ApiKeyRecord = {
       id: existing?.id ?? generateKeyId(),
       name: wanted.name,
@@ -195,11 +222,12 @@ export class KeyService {
       createdAt: existing?.createdAt ?? Date.now(),
       expiresAt: wanted.expiresAt,
       source: wanted.source,
+      limits: emptyToUndefined(wanted.limits),
     };
     await this.backend.keys.put(record, existing?.hash);
     await this.audit(existing ? (existing.hash !== wanted.hash ? 'rotate' : 'sync') : 'create', record.id, 'k8s-secret-sync');
     if (existing && existing.hash !== wanted.hash) await this.broadcastRevocation(existing.hash);
-    else if (existing && existing.expiresAt !== wanted.expiresAt) await this.broadcastChange(wanted.hash);
+    else if (existing && (existing.expiresAt !== wanted.expiresAt || !sameLimits)) await this.broadcastChange(wanted.hash);
   }
 
   async auditLog(limit = 100) {
@@ -254,4 +282,9 @@ export class KeyService {
   private audit(action: AuditEntry['action'], keyId: string, actor: string, detail?: string) {
     return this.backend.keys.appendAudit({ at: Date.now(), action, keyId, actor, detail });
   }
+}
+
+/** No limit at all is stored as none. */
+function emptyToUndefined(limits?: KeyLimits): KeyLimits | undefined {
+  return limits && Object.keys(limits).length ? { ...limits } : undefined;
 }

@@ -5,10 +5,14 @@
  * at once), deleting it revokes it. A list-and-watch (informer) keeps it in step and re-lists after
  * every reconnect, revoking what disappeared meanwhile.
  *
- * Optional annotations: `studioline.io/name` (the key's name), `studioline.io/expires-at` (ISO time).
+ * Optional annotations: `studioline.io/name` (the key's name), `studioline.io/expires-at` (ISO time),
+ * and the key's limits: `studioline.io/max-peers`, `studioline.io/max-lines` (whole numbers),
+ * `studioline.io/mobile-only` (true/false), `studioline.io/max-layer` (full/compact). A Secret whose
+ * limits cannot be read is not mirrored (a warning names the annotation): a key must never run
+ * without the limits its owner wrote.
  */
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import { Logger, hashApiKey } from '@studioline/server-kit';
+import { KeyLimits, KeyLimitsError, Logger, hashApiKey, parseKeyLimits } from '@studioline/server-kit';
 import { KeyService, MirroredKey } from './key-service.js';
 
 export interface SecretSyncConfig {
@@ -88,12 +92,26 @@ export class SecretSync {
     const value = Buffer.from(raw, 'base64').toString('utf8').trim();
     const annotations = secret.metadata?.annotations ?? {};
     const expires = annotations['studioline.io/expires-at'] ? Date.parse(annotations['studioline.io/expires-at']) : undefined;
+    let limits: KeyLimits;
+    try {
+      limits = parseKeyLimits({
+        maxPeers: annotations['studioline.io/max-peers'],
+        maxLines: annotations['studioline.io/max-lines'],
+        mobileOnly: annotations['studioline.io/mobile-only'],
+        maxLayer: annotations['studioline.io/max-layer'],
+      });
+    } catch (err) {
+      if (!(err instanceof KeyLimitsError)) throw err;
+      this.logger.warn({ secret: secret.metadata?.name, err: err.message }, 'labelled Secret has limits that cannot be read; not mirrored');
+      return undefined;
+    }
     return {
       source: source(secret),
       name: annotations['studioline.io/name'] ?? secret.metadata?.name ?? 'kubernetes',
       hash: hashApiKey(value),
       prefix: value.slice(0, 4),
       expiresAt: Number.isNaN(expires) ? undefined : expires,
+      limits,
     };
   }
 

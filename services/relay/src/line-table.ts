@@ -11,8 +11,6 @@ export interface Member {
   gateway: string;
   conn: number;
   sender: string;
-  /** Smoothed audio level (RFC 6464: 0 loudest, 127 silence) for picking the loudest speakers. */
-  level: number;
   /** Every other member's gateway (membership events go there), rebuilt when membership changes. */
   targets: DeliverTarget[];
   /** The layers it sends, a bit mask (bit n: layer n; layer-routing.ts). */
@@ -85,7 +83,7 @@ export class LineTable {
     // From a gateway's JSON: anything but a known mask or layer counts as a peer from before layers.
     if (!Number.isInteger(layers) || layers <= 0 || layers >= 1 << LAYER_COUNT) layers = 1 << LAYER_FULL;
     if (!Number.isInteger(receive) || receive < 0 || receive >= LAYER_COUNT) receive = LAYER_FULL;
-    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, level: 127, targets: [], layers, wanted: receive, ceiling: receive, layerTargets: [], missed: [] };
+    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, targets: [], layers, wanted: receive, ceiling: receive, layerTargets: [], missed: [] };
     if (this.nextMember > 0xffffffff) this.nextMember = 1;
     line.members.push(member);
     this.members.set(member.id, member);
@@ -118,16 +116,26 @@ export class LineTable {
     return [...this.members.values()].filter((m) => !alive.has(m.gateway));
   }
 
+  /** Where `member`'s frames go to reach `listeners` (all but itself): one target per gateway. */
+  targetsTo(member: Member, listeners: readonly Member[]): DeliverTarget[] {
+    const byGateway = new Map<string, number[]>();
+    for (const other of listeners) {
+      if (other === member) continue;
+      const conns = byGateway.get(other.gateway) ?? [];
+      conns.push(other.conn);
+      byGateway.set(other.gateway, conns);
+    }
+    return [...byGateway].map(([gateway, conns]) => ({ gateway, channel: this.channelOf(gateway), conns, header: encodeDeliverHeader(conns) }));
+  }
+
+  /** Where `member`'s frames of `layer` go to reach `listeners` only: those of them that get that layer of it. */
+  layerTargetsTo(member: Member, listeners: readonly Member[], layer: number): DeliverTarget[] {
+    return routeSender(member, listeners, this.channelOf).byLayer[layer] ?? [];
+  }
+
   private rebuildTargets(line: Line): void {
     for (const member of line.members) {
-      const byGateway = new Map<string, number[]>();
-      for (const other of line.members) {
-        if (other === member) continue;
-        const conns = byGateway.get(other.gateway) ?? [];
-        conns.push(other.conn);
-        byGateway.set(other.gateway, conns);
-      }
-      member.targets = [...byGateway].map(([gateway, conns]) => ({ gateway, channel: this.channelOf(gateway), conns, header: encodeDeliverHeader(conns) }));
+      member.targets = this.targetsTo(member, line.members);
       const routes = routeSender(member, line.members, this.channelOf);
       member.layerTargets = routes.byLayer;
       member.missed = routes.missed;

@@ -15,6 +15,12 @@ export function createRelayMetrics(registry: Registry, state: { lines(): number;
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    speakerChanges: new Counter({
+      name: 'studioline_relay_speaker_changes_total',
+      help: 'Changes of the speakers forwarded on group lines (a seat taken, given up or won by a louder voice), by layer (full, compact)',
+      labelNames: ['layer'] as const,
+      registers: [registry],
+    }),
     joinsRefused: new Counter({ name: 'studioline_relay_joins_refused_total', help: 'Joins refused, by reason (line_full, duplicate_sender)', labelNames: ['reason'] as const, registers: [registry] }),
   };
 }

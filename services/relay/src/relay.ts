@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import {
   AudioEnvelope,
   ControlEnvelope,
+  LAYER_NAMES,
+  layerNumber,
   decodeAudioEnvelope,
   isAudioEnvelope,
   isControlEnvelope,
@@ -15,8 +17,9 @@ import {
 } from '@studioline/protocol';
 import { Backend, Logger, Registry, once, runAll } from '@studioline/server-kit';
 import { RelayConfig } from './config.js';
-import { LineTable, Member } from './line-table.js';
+import { DeliverTarget, LineTable, Member } from './line-table.js';
 import { RelayMetrics, createRelayMetrics } from './metrics.js';
+import { SpeakerSelection } from './speaker-selection.js';
 
 export interface RelayDeps {
   backend: Backend;
@@ -24,13 +27,12 @@ export interface RelayDeps {
   registry: Registry;
 }
 
-/** Level smoothing: new = old + (frame - old) / 8, about 80 ms at 100 frames/s. */
-const LEVEL_SMOOTHING = 8;
-
 export class RelayService {
   readonly id = 'relay-' + randomBytes(6).toString('hex');
   private readonly table: LineTable;
   private readonly metrics: RelayMetrics;
+  /** Who is forwarded to whom on group lines (speaker-selection.ts). */
+  private readonly speakers: SpeakerSelection<Member, DeliverTarget>;
   private readonly channel: string;
   private heartbeat?: NodeJS.Timeout;
   private draining = false;
@@ -43,6 +45,11 @@ export class RelayService {
   ) {
     this.table = new LineTable((gateway) => deps.backend.names.gatewayChannel(gateway));
     this.metrics = createRelayMetrics(deps.registry, { lines: () => this.table.lineCount, members: () => this.table.memberCount });
+    this.speakers = new SpeakerSelection<Member, DeliverTarget>({
+      speakers: { full: config.maxSpeakers, compact: config.maxCompactSpeakers },
+      targetsTo: (speaker, listeners, layer) => this.table.layerTargetsTo(speaker, listeners, layerNumber(layer)),
+      onChange: (layer) => this.metrics.speakerChanges.inc({ layer }),
+    });
     this.channel = deps.backend.names.relayChannel(this.id);
   }
 
@@ -111,17 +118,16 @@ export class RelayService {
     }
     const member = this.table.member(env.member);
     if (!member) return this.metrics.drops.inc({ reason: 'unknown_member' });
-    member.level += (wireFrameLevel(env.frame) - member.level) / LEVEL_SMOOTHING;
-    if (member.line.members.length > this.config.maxSpeakers + 1 && !this.isLoudest(member)) {
-      return this.metrics.drops.inc({ reason: 'not_loudest' });
-    }
     const { frame, sentAt } = env;
     const { bus } = this.deps.backend;
     // Each receiver gets one layer of this sender (layer-routing.ts): the frame goes to those that get its layer.
     const layer = wireFrameLayer(frame);
-    const targets = member.layerTargets[layer];
-    if (!targets) return this.metrics.drops.inc({ reason: 'malformed' });
+    const layerTargets = member.layerTargets[layer];
+    if (!layerTargets) return this.metrics.drops.inc({ reason: 'malformed' });
     if (member.missed[layer]) this.metrics.drops.inc({ reason: 'no_layer' }, member.missed[layer]);
+    // Group lines: the loudest speakers of each layer only, each listener exactly that layer's count (speaker-selection.ts).
+    const targets = this.speakers.targets(member, layerTargets, wireFrameLevel(frame), performance.now(), LAYER_NAMES[layer]);
+    if (!targets) return this.metrics.drops.inc({ reason: 'not_loudest' });
     for (const target of targets) {
       // A small header per destination (its connections and the frame's sentAt); the frame itself is not copied.
       const header = stampDeliverHeader(target.header, sentAt);
@@ -130,13 +136,6 @@ export class RelayService {
         this.metrics.bytesOut.inc(header.length + frame.length);
       } else this.metrics.drops.inc({ reason: 'bus_down' });
     }
-  }
-
-  /** True when fewer than maxSpeakers other members are louder (lower level) than `member`. */
-  private isLoudest(member: Member): boolean {
-    let louder = 0;
-    for (const other of member.line.members) if (other !== member && other.level < member.level) louder++;
-    return louder < this.config.maxSpeakers;
   }
 
   private onJoin(env: Extract<ControlEnvelope, { t: 'join' }>): void {
@@ -160,10 +159,11 @@ export class RelayService {
       }
       this.announce(member, 'joined');
     }
-    reply({ t: 'joined', relay: this.id, conn: env.conn, member: member.id, peers: member.line.members.filter((m) => m !== member).map((m) => m.sender) });
+    reply({ t: 'joined', relay: this.id, conn: env.conn, member: member.id, peers: member.line.members.filter((m) => m !== member).map((m) => m.sender), capacity: member.line.capacity });
   }
 
   private leave(member: Member): void {
+    this.speakers.leave(member);
     this.table.remove(member);
     this.announce(member, 'left');
   }

@@ -40,7 +40,7 @@ function readLink(): CallLink | undefined {
     link = { ...link, leaf, leafBytes: parseLeaf(leaf), generateLeaf: false };
   }
   // The preferred form: key and leaf in the fragment, which never reaches a server or a proxy log.
-  const preferred = formatCallLink(location.origin, link.apiKey, link.leaf as string, link.mobile);
+  const preferred = formatCallLink(location.origin, link.apiKey, link.leaf as string, link.mobile, link.capacity);
   history.replaceState(null, '', preferred);
   $<HTMLInputElement>('link').value = preferred;
   $('share').hidden = false;
