@@ -99,6 +99,9 @@ describe('setting a key’s limits: REST, CLI, Secret', () => {
 
     // Mobile only, set on a key in use: the next full-rate join is refused, a mobile one gets in.
     const secret = created.body.secret as string;
+    // maxLayer compact: the key's peers may use the compact layer only, so a full-rate join is refused.
+    assert.equal((await outcome(await join(secret))).code, 'key_mobile_only');
+    assert.equal((await rest('POST', `/v1/keys/${id}/limits`, {})).status, 200);
     const before = await join(secret);
     assert.equal((await outcome(before)).joined, true);
     const set = await rest('POST', `/v1/keys/${id}/limits`, { mobileOnly: true });
