@@ -57,15 +57,7 @@ describe('setting a key’s limits: REST, CLI, Secret', () => {
     adminUrl = app.keysAdmin!.url;
     // The Secret mirror on the same store (as keys-admin runs it with SECRET_SYNC=true).
     api = new KubeApiStandIn('calls');
-    const server = await api.start();
-    const k8s = await import('@kubernetes/client-node');
-    const kubeConfig = new k8s.KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'standin', server, skipTLSVerify: true }],
-      users: [{ name: 'test', token: 'standin-token' }],
-      contexts: [{ name: 'standin', cluster: 'standin', user: 'test' }],
-      currentContext: 'standin',
-    });
+    const kubeConfig = await api.startWithKubeConfig();
     mirror = KeysAdminService.create(
       { host: '127.0.0.1', port: 0, adminToken: ADMIN_TOKEN, secretSync: { namespace: 'calls', labelSelector: 'studioline.io/api-key', restartDelayMs: 200 } },
       { backend, logger, kubeConfig },

@@ -27,15 +27,7 @@ describe('Secret mirror (against a stand-in Kubernetes API)', { skip }, () => {
     await backend.waitReady(10_000);
     await backend.bus.subscribe(backend.names.revocations(), (m) => revoked.push(JSON.parse(m.toString()).hash));
     api = new KubeApiStandIn('calls');
-    const server = await api.start();
-    const k8s = await import('@kubernetes/client-node');
-    const kubeConfig = new k8s.KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'standin', server, skipTLSVerify: true }],
-      users: [{ name: 'test', token: 'standin-token' }],
-      contexts: [{ name: 'standin', cluster: 'standin', user: 'test' }],
-      currentContext: 'standin',
-    });
+    const kubeConfig = await api.startWithKubeConfig();
     api.apply('preexisting', 'P'.repeat(72));
     admin = KeysAdminService.create(
       { host: '127.0.0.1', port: 0, adminToken: 'secret-sync-test-token', secretSync: { namespace: 'calls', labelSelector: 'studioline.io/api-key', restartDelayMs: 200 } },

@@ -31,6 +31,20 @@ export class KubeApiStandIn {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
+  /** Starts the stand-in and returns a client configuration that points at it (as keys-admin takes it). */
+  async startWithKubeConfig() {
+    const server = await this.start();
+    const k8s = await import('@kubernetes/client-node');
+    const kubeConfig = new k8s.KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'standin', server, skipTLSVerify: true }],
+      users: [{ name: 'test', token: 'standin-token' }],
+      contexts: [{ name: 'standin', cluster: 'standin', user: 'test' }],
+      currentContext: 'standin',
+    });
+    return kubeConfig;
+  }
+
   private matches(secret: Secret, selector: string | null): boolean {
     if (!selector) return true;
     return selector.split(',').every((term) => {
