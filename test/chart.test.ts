@@ -19,7 +19,25 @@ const valueSets = readdirSync(join(CHART, 'ci')).map((f) => join(CHART, 'ci', f)
 
 function render(...args: string[]): Record<string, any>[] {
   const out = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', ...args], { encoding: 'utf8' });
-  return YAML.parseAllDocuments(out).map((d) => d.toJSON()).filter(Boolean);
+  const docs = YAML.parseAllDocuments(out);
+  // A repeated key (e.g. a label written twice) is an error here, and a silent last-one-wins in kubectl.
+  for (const d of docs) assert.deepEqual(d.errors.map((e) => e.message), [], `rendered YAML (${args.join(' ') || 'defaults'})`);
+  return docs.map((d) => d.toJSON()).filter(Boolean);
+}
+
+/** Millicores of a Kubernetes CPU quantity ("150m", "1", 1.5). */
+function millicores(cpu: string | number | undefined): number {
+  if (cpu === undefined) return 0;
+  return String(cpu).endsWith('m') ? Number(String(cpu).slice(0, -1)) : Number(cpu) * 1000;
+}
+
+/** Every pod spec the objects make (Deployments, Jobs, Pods), with where it came from. */
+function podSpecs(objects: Record<string, any>[]): [string, Record<string, any>][] {
+  return objects.flatMap((o): [string, Record<string, any>][] => {
+    if (o.kind === 'Pod') return [[`Pod ${o.metadata.name}`, o.spec]];
+    if (o.spec?.template?.spec) return [[`${o.kind} ${o.metadata.name}`, o.spec.template.spec]];
+    return [];
+  });
 }
 
 /** The model class for an object, from kubernetes-models (and the Prometheus Operator's CRDs). */
@@ -128,9 +146,55 @@ describe('Helm chart', { skip: helm.skip }, () => {
     }
   });
 
-  it('k8s/studioline.yaml is the chart rendered with k8s/values.yaml', () => {
-    const rendered = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '-f', join(REPO, 'k8s/values.yaml')], { encoding: 'utf8' });
-    assert.equal(readFileSync(join(REPO, 'k8s/studioline.yaml'), 'utf8'), rendered, 'k8s/ is stale: run `npm run k8s`');
+  it('k8s/studioline.yaml is the chart rendered with k8s/values.yaml, without the helm test hooks', () => {
+    const rendered = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '-f', join(REPO, 'k8s/values.yaml'), '--skip-tests'], { encoding: 'utf8' });
+    const text = readFileSync(join(REPO, 'k8s/studioline.yaml'), 'utf8');
+    assert.equal(text, rendered, 'k8s/ is stale: run `npm run k8s`');
+    // As a plain Pod, the test would run at `kubectl apply` time, before the services are up, and stay in Error.
+    const objects = YAML.parseAllDocuments(text).map((d) => d.toJSON()).filter(Boolean);
+    assert.deepEqual(objects.filter((o) => o.kind === 'Pod' || o.metadata.annotations?.['helm.sh/hook']).map((o) => o.metadata.name), []);
+  });
+
+  it('helm test keeps its pod for `helm test --logs`, and labels it once', () => {
+    const test = render().find((o) => o.kind === 'Pod')!;
+    // hook-succeeded deletes the pod before helm reads its log: a passing `helm test --logs` exits 1.
+    assert.equal(test.metadata.annotations['helm.sh/hook-delete-policy'], 'before-hook-creation');
+    assert.equal(test.metadata.labels['app.kubernetes.io/component'], 'test', 'the NetworkPolicy lets the test pod in by this label');
+  });
+
+  it('the quick start fits one 2-CPU node beside its control plane', () => {
+    const objects = render();
+    let total = 0;
+    for (const o of objects.filter((x) => x.kind === 'Deployment')) {
+      for (const c of o.spec.template.spec.containers) total += (o.spec.replicas ?? 1) * millicores(c.resources?.requests?.cpu);
+    }
+    const gateway = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-gateway'))!;
+    const surge = millicores(gateway.spec.template.spec.containers[0].resources.requests.cpu) * gateway.spec.strategy.rollingUpdate.maxSurge;
+    const test = millicores(objects.find((o) => o.kind === 'Pod')!.spec.containers[0].resources.requests.cpu);
+    // A kubeadm or kind node's own pods (apiserver, controller-manager, scheduler, etcd, CoreDNS) request about 950m of its 2000m.
+    assert.ok(total + surge + test <= 1000, `the release requests ${total}m, ${surge}m more while a gateway rolls and ${test}m for helm test`);
+    assert.ok(millicores(render('-f', join(CHART, 'ci/production-values.yaml')).find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-gateway'))!.spec.template.spec.containers[0].resources.requests.cpu) >= 1000, 'production values size gateways for load');
+  });
+
+  it('every pod passes Pod Security "restricted", for every value set', () => {
+    for (const values of [[], ['--set', 'certify.enabled=true'], ...valueSets.map((f) => ['-f', f])]) {
+      for (const [name, spec] of podSpecs(render(...values))) {
+        for (const c of spec.containers) {
+          const where = `${name} container ${c.name} (${values.join(' ') || 'defaults'})`;
+          const sc = c.securityContext ?? {};
+          assert.equal(sc.allowPrivilegeEscalation, false, where);
+          assert.deepEqual(sc.capabilities?.drop, ['ALL'], where);
+          assert.equal(sc.runAsNonRoot ?? spec.securityContext?.runAsNonRoot, true, where);
+          assert.equal((sc.seccompProfile ?? spec.securityContext?.seccompProfile)?.type, 'RuntimeDefault', where);
+        }
+      }
+    }
+  });
+
+  it('the bundled Redis takes its pull policy from redis.bundled.pullPolicy', () => {
+    const redis = (objects: Record<string, any>[]) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-redis'))!.spec.template.spec.containers[0];
+    assert.equal(redis(render()).imagePullPolicy, 'IfNotPresent');
+    assert.equal(redis(render('--set', 'redis.bundled.pullPolicy=Never')).imagePullPolicy, 'Never', 'a cluster with local images only');
   });
 
   it('values.schema.json is generated from values.yaml, and every value is documented', () => {
