@@ -66,15 +66,6 @@ if [ "$(cat "$CLUSTER_IMAGES/pause.key" 2>/dev/null)" != "$key" ] || [ ! -s "$CL
   echo "images: pause written"
 fi
 
-# --- coredns, keyed on its version
-[ -x "$CLUSTER_BIN/coredns" ] || { echo "images.sh: no coredns in $CLUSTER_BIN: run scripts/cluster/build.sh" >&2; exit 1; }
-if [ "$(cat "$CLUSTER_IMAGES/coredns.key" 2>/dev/null)" != "$COREDNS_VERSION" ] || [ ! -s "$CLUSTER_IMAGES/coredns.tar" ]; then
-  T=$(mktemp -d); cp "$CLUSTER_BIN/coredns" "$T/coredns"
-  "$D/oci-image.sh" "$T" localhost/coredns:local "$CLUSTER_IMAGES/coredns.tar" '["/coredns"]'
-  rm -rf "$T"; echo "$COREDNS_VERSION" > "$CLUSTER_IMAGES/coredns.key"; fresh+=("$CLUSTER_IMAGES/coredns.tar")
-  echo "images: coredns written"
-fi
-
 # --- product images from Docker, keyed on the image ID
 for img in $CLUSTER_PRODUCT_IMAGES; do
   f=$CLUSTER_IMAGES/product-$(echo "$img" | tr '/:' '__').tar
@@ -88,5 +79,15 @@ for img in $CLUSTER_PRODUCT_IMAGES; do
     echo "images: saved $img ($(du -m "$f" | cut -f1) MB, $(( $(date +%s)-t ))s)"
   fi
 done
+
+# --- coredns, keyed on its version
+[ -x "$CLUSTER_BIN/coredns" ] || { echo "images.sh: no coredns in $CLUSTER_BIN: run scripts/cluster/build.sh" >&2; exit 1; }
+if [ "$(cat "$CLUSTER_IMAGES/coredns.key" 2>/dev/null)" != "$COREDNS_VERSION" ] || [ ! -s "$CLUSTER_IMAGES/coredns.tar" ]; then
+  T=$(mktemp -d); cp "$CLUSTER_BIN/coredns" "$T/coredns"
+  "$D/oci-image.sh" "$T" localhost/coredns:local "$CLUSTER_IMAGES/coredns.tar" '["/coredns"]'
+  rm -rf "$T"; echo "$COREDNS_VERSION" > "$CLUSTER_IMAGES/coredns.key"; fresh+=("$CLUSTER_IMAGES/coredns.tar")
+  echo "images: coredns written"
+fi
+
 [ ${#fresh[@]} -gt 0 ] && import "${fresh[@]}"
 echo "images: ready in $CLUSTER_IMAGES ($(ls "$CLUSTER_IMAGES" | grep -c '\.tar$') archives)"
