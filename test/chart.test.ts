@@ -160,6 +160,9 @@ describe('Helm chart', { skip: helm.skip }, () => {
     // hook-succeeded deletes the pod before helm reads its log: a passing `helm test --logs` exits 1.
     assert.equal(test.metadata.annotations['helm.sh/hook-delete-policy'], 'before-hook-creation');
     assert.equal(test.metadata.labels['app.kubernetes.io/component'], 'test', 'the NetworkPolicy lets the test pod in by this label');
+    // `helm test --logs` reads the log of every test hook: a hook that is not a Pod fails it.
+    const hooks = render().filter((o) => o.metadata.annotations?.['helm.sh/hook'] === 'test');
+    assert.deepEqual(hooks.map((o) => o.kind), ['Pod']);
   });
 
   it('the quick start fits one 2-CPU node beside its control plane', () => {
