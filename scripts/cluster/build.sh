@@ -59,7 +59,7 @@ for c in "${want[@]}"; do
   case $c in
     crictl)  GOBIN=$CLUSTER_BIN gobuild install -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$v" "sigs.k8s.io/cri-tools/cmd/crictl@$v" ;;
     coredns) GOBIN=$CLUSTER_BIN gobuild install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$v" ;;
-    *)       [ -n "$src" ] || { echo "build: resolving k8s.io/kubernetes $v modules"; src=$(k8s_module); }
+    *)       [ -n "$src" ] || { echo "build: resolving k8s.io/kubernetes $v modules"; src=$(k8s_module); echo "build: modules ready after $(( $(date +%s)-t ))s"; }
              (cd "$src" && gobuild build -trimpath -ldflags "$ldf" -o "$CLUSTER_BIN/$c" "k8s.io/kubernetes/cmd/$c") ;;
   esac
   echo "$v" > "$CLUSTER_BIN/$c.version"
