@@ -20,7 +20,25 @@ const valueSets = readdirSync(join(CHART, 'ci')).map((f) => join(CHART, 'ci', f)
 
 function render(...args: string[]): Record<string, any>[] {
   const out = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', ...args], { encoding: 'utf8' });
-  return YAML.parseAllDocuments(out).map((d) => d.toJSON()).filter(Boolean);
+  const docs = YAML.parseAllDocuments(out);
+  // A repeated key (e.g. a label written twice) is an error here, and a silent last-one-wins in kubectl.
+  for (const d of docs) assert.deepEqual(d.errors.map((e) => e.message), [], `rendered YAML (${args.join(' ') || 'defaults'})`);
+  return docs.map((d) => d.toJSON()).filter(Boolean);
+}
+
+/** Millicores of a Kubernetes CPU quantity ("150m", "1", 1.5). */
+function millicores(cpu: string | number | undefined): number {
+  if (cpu === undefined) return 0;
+  return String(cpu).endsWith('m') ? Number(String(cpu).slice(0, -1)) : Number(cpu) * 1000;
+}
+
+/** Every pod spec the objects make (Deployments, Jobs, Pods), with where it came from. */
+function podSpecs(objects: Record<string, any>[]): [string, Record<string, any>][] {
+  return objects.flatMap((o): [string, Record<string, any>][] => {
+    if (o.kind === 'Pod') return [[`Pod ${o.metadata.name}`, o.spec]];
+    if (o.spec?.template?.spec) return [[`${o.kind} ${o.metadata.name}`, o.spec.template.spec]];
+    return [];
+  });
 }
 
 /** The model class for an object, from kubernetes-models (and the Prometheus Operator's CRDs). */
@@ -89,39 +107,6 @@ describe('Helm chart', { skip: helm.skip }, () => {
     assert.equal(test.spec.containers[0].args[0], 'certify', 'helm test makes a short certification');
   });
 
-  it('the default release fits one 2-CPU node, through a gateway rollout and `helm test`', () => {
-    const objects = render();
-    const cpu = (q: string) => (q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
-    const requested = (pod: Record<string, any>) => pod.spec.containers.reduce((sum: number, c: Record<string, any>) => sum + cpu(c.resources?.requests?.cpu ?? '0'), 0);
-    let total = 0;
-    let surge = 0;
-    for (const o of objects) {
-      if (o.kind === 'Deployment') {
-        total += requested(o.spec.template) * o.spec.replicas;
-        if (o.metadata.name.endsWith('-gateway')) surge = requested(o.spec.template) * o.spec.strategy.rollingUpdate.maxSurge;
-      }
-      if (o.kind === 'Pod') total += requested(o);
-    }
-    // A 2-CPU node keeps about 0.3 CPU for its own pods (DNS, the CNI, kube-proxy).
-    assert.ok(total + surge <= 1700, `${total} m CPU requested, ${surge} m more while a gateway rolls: more than a 2-CPU node has left`);
-  });
-
-  it('the bundled Redis passes Pod Security "restricted" and takes a pull policy; the test pod stays for `helm test --logs`', () => {
-    const objects = render('--set', 'redis.bundled.pullPolicy=Always');
-    const redis = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-redis'))!.spec.template.spec;
-    assert.deepEqual(redis.securityContext.seccompProfile, { type: 'RuntimeDefault' });
-    assert.equal(redis.securityContext.runAsNonRoot, true);
-    assert.equal(redis.containers[0].imagePullPolicy, 'Always');
-    assert.deepEqual(redis.containers[0].securityContext.capabilities.drop, ['ALL']);
-    assert.equal(redis.containers[0].securityContext.allowPrivilegeEscalation, false);
-    const test = objects.find((o) => o.kind === 'Pod')!;
-    assert.equal(test.metadata.annotations['helm.sh/hook-delete-policy'], 'before-hook-creation', 'not deleted on success: its log is read after');
-    assert.equal(test.metadata.labels['app.kubernetes.io/component'], 'test');
-    const source = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '--show-only', 'templates/tests/certify-test.yaml'], { encoding: 'utf8' });
-    const labelBlock = source.slice(source.indexOf('kind: Pod')).split('annotations:')[0];
-    for (const label of ['app.kubernetes.io/name', 'app.kubernetes.io/instance']) assert.equal(labelBlock.split(label).length, 2, `${label} appears once in the test pod's labels`);
-  });
-
   it('NOTES.txt says how to run the keys CLI that the image holds', () => {
     // `helm install --dry-run` needs a cluster; `helm template` skips NOTES.txt: render a copy of the
     // chart in which it is an ordinary template.
@@ -176,11 +161,58 @@ describe('Helm chart', { skip: helm.skip }, () => {
     }
   });
 
-  it('k8s/studioline.yaml is the chart rendered with k8s/values.yaml', () => {
-    const rendered = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '--skip-tests', '-f', join(REPO, 'k8s/values.yaml')], { encoding: 'utf8' });
-    assert.equal(readFileSync(join(REPO, 'k8s/studioline.yaml'), 'utf8'), rendered, 'k8s/ is stale: run `npm run k8s`');
-    const plain = YAML.parseAllDocuments(rendered).map((d) => d.toJSON()).filter(Boolean);
-    assert.equal(plain.some((o) => o.metadata?.annotations?.['helm.sh/hook']), false, 'no `helm test` object: kubectl would run it at once, before the services are up');
+  it('k8s/studioline.yaml is the chart rendered with k8s/values.yaml, without the helm test hooks', () => {
+    const rendered = execFileSync(helm.path!, ['template', 'studioline', CHART, '-n', 'studioline', '-f', join(REPO, 'k8s/values.yaml'), '--skip-tests'], { encoding: 'utf8' });
+    const text = readFileSync(join(REPO, 'k8s/studioline.yaml'), 'utf8');
+    assert.equal(text, rendered, 'k8s/ is stale: run `npm run k8s`');
+    // As a plain Pod, the test would run at `kubectl apply` time, before the services are up, and stay in Error.
+    const objects = YAML.parseAllDocuments(text).map((d) => d.toJSON()).filter(Boolean);
+    assert.deepEqual(objects.filter((o) => o.kind === 'Pod' || o.metadata.annotations?.['helm.sh/hook']).map((o) => o.metadata.name), []);
+  });
+
+  it('helm test keeps its pod for `helm test --logs`, and labels it once', () => {
+    const test = render().find((o) => o.kind === 'Pod')!;
+    // hook-succeeded deletes the pod before helm reads its log: a passing `helm test --logs` exits 1.
+    assert.equal(test.metadata.annotations['helm.sh/hook-delete-policy'], 'before-hook-creation');
+    assert.equal(test.metadata.labels['app.kubernetes.io/component'], 'test', 'the NetworkPolicy lets the test pod in by this label');
+    // `helm test --logs` reads the log of every test hook: a hook that is not a Pod fails it.
+    const hooks = render().filter((o) => o.metadata.annotations?.['helm.sh/hook'] === 'test');
+    assert.deepEqual(hooks.map((o) => o.kind), ['Pod']);
+  });
+
+  it('the quick start fits one 2-CPU node beside its control plane', () => {
+    const objects = render();
+    let total = 0;
+    for (const o of objects.filter((x) => x.kind === 'Deployment')) {
+      for (const c of o.spec.template.spec.containers) total += (o.spec.replicas ?? 1) * millicores(c.resources?.requests?.cpu);
+    }
+    const gateway = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-gateway'))!;
+    const surge = millicores(gateway.spec.template.spec.containers[0].resources.requests.cpu) * gateway.spec.strategy.rollingUpdate.maxSurge;
+    const test = millicores(objects.find((o) => o.kind === 'Pod')!.spec.containers[0].resources.requests.cpu);
+    // A kubeadm or kind node's own pods (apiserver, controller-manager, scheduler, etcd, CoreDNS) request about 950m of its 2000m.
+    assert.ok(total + surge + test <= 1000, `the release requests ${total}m, ${surge}m more while a gateway rolls and ${test}m for helm test`);
+    assert.ok(millicores(render('-f', join(CHART, 'ci/production-values.yaml')).find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-gateway'))!.spec.template.spec.containers[0].resources.requests.cpu) >= 1000, 'production values size gateways for load');
+  });
+
+  it('every pod passes Pod Security "restricted", for every value set', () => {
+    for (const values of [[], ['--set', 'certify.enabled=true'], ...valueSets.map((f) => ['-f', f])]) {
+      for (const [name, spec] of podSpecs(render(...values))) {
+        for (const c of spec.containers) {
+          const where = `${name} container ${c.name} (${values.join(' ') || 'defaults'})`;
+          const sc = c.securityContext ?? {};
+          assert.equal(sc.allowPrivilegeEscalation, false, where);
+          assert.deepEqual(sc.capabilities?.drop, ['ALL'], where);
+          assert.equal(sc.runAsNonRoot ?? spec.securityContext?.runAsNonRoot, true, where);
+          assert.equal((sc.seccompProfile ?? spec.securityContext?.seccompProfile)?.type, 'RuntimeDefault', where);
+        }
+      }
+    }
+  });
+
+  it('the bundled Redis takes its pull policy from redis.bundled.pullPolicy', () => {
+    const redis = (objects: Record<string, any>[]) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-redis'))!.spec.template.spec.containers[0];
+    assert.equal(redis(render()).imagePullPolicy, 'IfNotPresent');
+    assert.equal(redis(render('--set', 'redis.bundled.pullPolicy=Never')).imagePullPolicy, 'Never', 'a cluster with local images only');
   });
 
   it('values.schema.json is generated from values.yaml, and every value is documented', () => {

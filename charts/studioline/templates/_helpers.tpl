@@ -156,3 +156,18 @@ volumes:
     emptyDir:
       sizeLimit: 16Mi
 {{- end -}}
+
+{{/* Millicores a resources block requests: "250m" -> 250, "1" or 1 -> 1000, "1.5" -> 1500; 0 when unset. */}}
+{{- define "studioline.cpuMillis" -}}
+{{- $cpu := toString (dig "requests" "cpu" "0" .) -}}
+{{- if hasSuffix "m" $cpu -}}{{- trimSuffix "m" $cpu | int -}}{{- else -}}{{- mulf (float64 $cpu) 1000 | int -}}{{- end -}}
+{{- end -}}
+
+{{/* Millicores the release's pods request together, at their (minimum) replica counts. */}}
+{{- define "studioline.cpuRequested" -}}
+{{- $gateways := ternary .Values.gateway.autoscaling.minReplicas .Values.gateway.replicaCount .Values.gateway.autoscaling.enabled -}}
+{{- $total := add (mul (include "studioline.cpuMillis" .Values.gateway.resources) $gateways) (mul (include "studioline.cpuMillis" .Values.relay.resources) .Values.relay.replicaCount) -}}
+{{- if .Values.keysAdmin.enabled -}}{{- $total = add $total (include "studioline.cpuMillis" .Values.keysAdmin.resources) -}}{{- end -}}
+{{- if eq .Values.redis.mode "bundled" -}}{{- $total = add $total (include "studioline.cpuMillis" .Values.redis.bundled.resources) -}}{{- end -}}
+{{- $total -}}
+{{- end -}}
