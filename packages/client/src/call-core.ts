@@ -195,7 +195,6 @@ const MAX_PENDING_DECODES = 64;
 
 /** This session's sealers, one per layer it sends. */
 interface Sealers {
-  senderId: bigint;
   full?: FrameSealer;
   compact?: FrameSealer;
 }
@@ -405,7 +404,7 @@ export class CallCore extends TypedEvents<CallEvents> {
       sends.includes('full') ? FrameSealer.create(leaf, senderId, LAYER_FULL) : undefined,
       sends.includes('compact') ? FrameSealer.create(leaf, senderId, LAYER_COMPACT) : undefined,
     ]);
-    const sealers: Sealers = { senderId, full, compact };
+    const sealers: Sealers = { full, compact };
     if (this.stopped) return;
     this.setState(this.everJoined ? 'reconnecting' : 'connecting', 'Connecting…');
     let refusedStatus: number | undefined;

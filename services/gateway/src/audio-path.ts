@@ -57,13 +57,15 @@ export class AudioPath {
       this.metrics.drops.inc({ reason: 'wrong_layer' });
       return this.sessions.warn(session, 'malformed_frame', now);
     }
-    if (layer === LAYER_COMPACT && length > MAX_COMPACT_WIRE_FRAME_BYTES) {
-      this.metrics.drops.inc({ reason: 'compact_too_big' });
-      return this.sessions.warn(session, 'malformed_frame', now);
-    }
-    if (layer === LAYER_COMPACT && !session.compactBudget.take(compactSocketBytes(length), now)) {
-      this.metrics.drops.inc({ reason: 'compact_over_budget' });
-      return this.sessions.warn(session, 'over_budget', now);
+    if (layer === LAYER_COMPACT) {
+      if (length > MAX_COMPACT_WIRE_FRAME_BYTES) {
+        this.metrics.drops.inc({ reason: 'compact_too_big' });
+        return this.sessions.warn(session, 'malformed_frame', now);
+      }
+      if (!session.compactBudget.take(compactSocketBytes(length), now)) {
+        this.metrics.drops.inc({ reason: 'compact_over_budget' });
+        return this.sessions.warn(session, 'over_budget', now);
+      }
     }
     if (!session.inBudget.take(length, now)) {
       this.metrics.drops.inc({ reason: 'over_budget' });

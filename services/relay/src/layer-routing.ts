@@ -35,23 +35,27 @@ export interface SenderRoutes {
   missed: number[];
 }
 
-/** Builds a sender's routes to the other members of its line. */
-export function routeSender(sender: Member, members: readonly Member[], channelOf: (gateway: string) => string): SenderRoutes {
-  const conns: Map<string, number[]>[] = Array.from({ length: LAYER_COUNT }, () => new Map());
-  const missed = new Array<number>(LAYER_COUNT).fill(0);
-  for (const receiver of members) {
-    if (receiver === sender) continue;
-    const layer = layerFor(receiver.ceiling, sender.layers);
-    if (layer < 0) {
-      const best = bestLayer(sender.layers);
-      if (best >= 0) missed[best]++;
-      continue;
-    }
-    const byGateway = conns[layer];
+/** One target per gateway of `receivers`, naming their connections there. */
+export function targetsByGateway(receivers: readonly Member[], channelOf: (gateway: string) => string): DeliverTarget[] {
+  const byGateway = new Map<string, number[]>();
+  for (const receiver of receivers) {
     const list = byGateway.get(receiver.gateway) ?? [];
     list.push(receiver.conn);
     byGateway.set(receiver.gateway, list);
   }
-  const byLayer = conns.map((byGateway) => [...byGateway].map(([gateway, list]) => ({ gateway, channel: channelOf(gateway), conns: list, header: encodeDeliverHeader(list) })));
-  return { byLayer, missed };
+  return [...byGateway].map(([gateway, conns]) => ({ gateway, channel: channelOf(gateway), conns, header: encodeDeliverHeader(conns) }));
+}
+
+/** Builds a sender's routes to the other members of its line. */
+export function routeSender(sender: Member, members: readonly Member[], channelOf: (gateway: string) => string): SenderRoutes {
+  const receivers: Member[][] = Array.from({ length: LAYER_COUNT }, () => []);
+  const missed = new Array<number>(LAYER_COUNT).fill(0);
+  const best = bestLayer(sender.layers);
+  for (const receiver of members) {
+    if (receiver === sender) continue;
+    const layer = layerFor(receiver.ceiling, sender.layers);
+    if (layer >= 0) receivers[layer].push(receiver);
+    else if (best >= 0) missed[best]++;
+  }
+  return { byLayer: receivers.map((list) => targetsByGateway(list, channelOf)), missed };
 }

@@ -2,8 +2,8 @@
  * The lines a relay owns and their members. Relay state is soft: gateways re-announce their peers
  * when a line moves to this relay, so nothing here needs to survive a restart.
  */
-import { LAYER_COUNT, LAYER_FULL, encodeDeliverHeader, senderIdFromText } from '@studioline/protocol';
-import { routeSender } from './layer-routing.js';
+import { LAYER_COUNT, LAYER_FULL, senderIdFromText } from '@studioline/protocol';
+import { routeSender, targetsByGateway } from './layer-routing.js';
 
 export interface Member {
   id: number;
@@ -116,18 +116,6 @@ export class LineTable {
     return [...this.members.values()].filter((m) => !alive.has(m.gateway));
   }
 
-  /** Where `member`'s frames go to reach `listeners` (all but itself): one target per gateway. */
-  targetsTo(member: Member, listeners: readonly Member[]): DeliverTarget[] {
-    const byGateway = new Map<string, number[]>();
-    for (const other of listeners) {
-      if (other === member) continue;
-      const conns = byGateway.get(other.gateway) ?? [];
-      conns.push(other.conn);
-      byGateway.set(other.gateway, conns);
-    }
-    return [...byGateway].map(([gateway, conns]) => ({ gateway, channel: this.channelOf(gateway), conns, header: encodeDeliverHeader(conns) }));
-  }
-
   /** Where `member`'s frames of `layer` go to reach `listeners` only: those of them that get that layer of it. */
   layerTargetsTo(member: Member, listeners: readonly Member[], layer: number): DeliverTarget[] {
     return routeSender(member, listeners, this.channelOf).byLayer[layer] ?? [];
@@ -135,7 +123,7 @@ export class LineTable {
 
   private rebuildTargets(line: Line): void {
     for (const member of line.members) {
-      member.targets = this.targetsTo(member, line.members);
+      member.targets = targetsByGateway(line.members.filter((m) => m !== member), this.channelOf);
       const routes = routeSender(member, line.members, this.channelOf);
       member.layerTargets = routes.byLayer;
       member.missed = routes.missed;

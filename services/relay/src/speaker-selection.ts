@@ -224,9 +224,9 @@ export class SpeakerSelector<M> {
   }
 }
 
-/** What the selection needs of a member: its line. */
+/** What the selection needs of a member: its line (and how many are on it). */
 export interface SelectableMember {
-  line: object;
+  line: { members: readonly unknown[] };
 }
 
 export interface SpeakerSelectionOptions<M, T> {
@@ -255,6 +255,10 @@ export class SpeakerSelection<M extends SelectableMember, T> {
    * forwarded.
    */
   targets(member: M, all: readonly T[], level: number, now: number, layer = 'full'): readonly T[] | undefined {
+    // A line of at most N + 1 has a seat for everybody, and everybody hears everybody else: no
+    // selection to run (1:1 calls are most of the frames). A line that grows past it starts its
+    // selector then, with the seats going to the first voices heard.
+    if (member.line.members.length <= (this.options.speakers[layer] ?? 0) + 1) return all;
     const entry = this.entry(member.line, layer);
     const verdict = entry.selector.observe(member, level, now);
     if (verdict === 'all') return all;
