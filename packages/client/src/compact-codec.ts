@@ -9,7 +9,7 @@
  * differ, and cut into whole frames (the resampler's output per call varies by a sample or so).
  */
 import { COMPACT_FRAME_SAMPLES, COMPACT_SAMPLE_RATE } from '@studioline/protocol';
-import { Resampler } from './resampler.js';
+import { Resampler, toFloat } from './resampler.js';
 
 /** How a decoded frame was made: from its own packet, rebuilt from the next one's FEC, or concealed. */
 export type CompactFrameSource = 'decoded' | 'fec' | 'plc';
@@ -88,12 +88,6 @@ export class CompactPacketizer {
   close(): void {
     this.resampler?.close();
   }
-}
-
-function toFloat(pcm: Int16Array): Float32Array {
-  const out = new Float32Array(pcm.length);
-  for (let i = 0; i < pcm.length; i++) out[i] = pcm[i] / 32768;
-  return out;
 }
 
 /** Floats in [-1, 1] to 16-bit PCM, clipped. */

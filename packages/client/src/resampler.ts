@@ -163,7 +163,8 @@ export async function resample(pcm: Int16Array | Float32Array, from: number, to:
   }
 }
 
-function toFloat(pcm: Int16Array | Float32Array): Float32Array {
+/** 16-bit PCM as floats in [-1, 1) (floats pass through). */
+export function toFloat(pcm: Int16Array | Float32Array): Float32Array {
   if (pcm instanceof Float32Array) return pcm;
   const out = new Float32Array(pcm.length);
   for (let i = 0; i < pcm.length; i++) out[i] = pcm[i] / 32768;
