@@ -148,10 +148,13 @@ export class KeyService {
    * at once: the next join with the key meets the new limits; peers already in calls stay.
    */
   async setLimits(id: string, limits: KeyLimits, actor: string): Promise<PublicKey> {
+    let attempted = false;
     const record = await this.riding(async () => {
       const r = await this.find(id);
       if (r.revokedAt !== undefined) throw new KeyNotFoundError(id);
-      if (!sameKeyLimits(r.limits, limits)) {
+      // Like an expiry change: an earlier attempt of this call may have reached only the primary.
+      if (!sameKeyLimits(r.limits, limits) || attempted) {
+        attempted = true;
         r.limits = emptyToUndefined(limits);
         await this.backend.keys.put(r);
         await this.audit('limits', id, actor, JSON.stringify(limits));
