@@ -28,6 +28,7 @@ export function formatSummary(s: PeerSummary): string {
   return `frames sent ${sent}, received ${s.received}, lost ${s.lost}, replayed ${s.replayed}, failed to decrypt ${s.decryptFailed}` +
     (s.fecRecovered + s.plcConcealed ? `, rebuilt ${s.fecRecovered} from FEC and concealed ${s.plcConcealed}` : '') +
     (s.reconnects ? `, reconnects ${s.reconnects}` : '') +
+    (s.layerSwitches.length ? `, layer switches ${s.layerSwitches.length} (${s.layerSwitches.map((w) => w.layer).join(' > ')})` : '') +
     (s.unsent ? `, not sent (disconnected or backlogged) ${s.unsent}` : '');
 }
 
@@ -98,8 +99,8 @@ export const peerCommand: Command = {
 tone (default 440 Hz) or a WAV file at real time in 10 ms frames for --seconds, records what the
 other peers send, and prints: frames sent, received, lost, replayed, failed to decrypt. Each frame
 also goes out as Opus (the compact layer) for mobile peers; a link with mobile=1 sends and receives
-only that, at 48 kHz. It
-reconnects by itself (with a new sender id) when a gateway drains or the connection drops. A link
+only that, at 48 kHz. When its link queues the audio it receives, the gateway steps it down to the
+compact layer, and back up after a calm spell (each switch is printed). It reconnects by itself (with a new sender id) when a gateway drains or the connection drops. A link
 with #generate_leaf makes a new line and prints its link to share.`,
   options: {
     tone: { type: 'string', value: 'HZ', description: 'send a sine tone of this frequency (default 440)' },

@@ -7,7 +7,7 @@
  * sends the compact layer beside the full one with `compact` (the `studioline peer` command does;
  * a load generator need not pay for the encoder), and only the compact layer on a `mobile=1` link.
  */
-import { CallLink, ErrorCode, FRAME_MS, LAYER_COMPACT, LAYER_FULL, ServerMessage } from '@studioline/protocol';
+import { CallLink, ErrorCode, FRAME_MS, LAYER_COMPACT, LAYER_FULL, LayerChangeReason, LayerName, ServerMessage } from '@studioline/protocol';
 import { useNodeCrypto } from '@studioline/protocol/node';
 import { AudioSource } from './audio-source.js';
 import { LINGER_MAX_MS, LINGER_QUIET_MS, PEER_WAIT_TIMEOUT_MS } from './call-constants.js';
@@ -86,6 +86,8 @@ export interface PeerSummary {
   fecRecovered: number;
   plcConcealed: number;
   lost: number;
+  /** The longest run of one sender's frames that never came, in frames (10 ms each). */
+  longestGap: number;
   replayed: number;
   decryptFailed: number;
   malformed: number;
@@ -96,6 +98,8 @@ export interface PeerSummary {
   skippedLate: number;
   /** Warnings the gateway sent without closing (over_budget, malformed_frame). */
   warnings: Partial<Record<ErrorCode, number>>;
+  /** Each time the gateway stepped this peer down a layer (its link in trouble) or back up: when (ms since the epoch), to which layer, why. */
+  layerSwitches: { at: number; layer: LayerName; reason: LayerChangeReason }[];
   /** With `record`: one track per sender heard (a reconnecting peer starts a new one). */
   tracks?: RecordedTrack[];
   /** With `record`: every track mixed, aligned by time; on a 1:1 line, the other peer's audio as sent. */
@@ -120,6 +124,7 @@ export class NodePeer {
   private peerArrived?: () => void;
   private started = false;
   private skippedLate = 0;
+  private readonly layerSwitches: PeerSummary['layerSwitches'] = [];
   /** The layer whose frames `onSent` reports: the full one, or the compact one of a mobile peer. */
   private readonly primaryLayer: number;
 
@@ -169,6 +174,11 @@ export class NodePeer {
       options.onAudio?.(frame.senderId, frame.ctr, frame.at);
     });
     if (options.onSent) core.on('sent', ({ senderId, layer, ctr, at }) => layer === this.primaryLayer && options.onSent?.(senderId, ctr, at));
+    core.on('receiving', ({ layer, reason }) => {
+      if (!reason) return;
+      this.layerSwitches.push({ at: Date.now(), layer, reason });
+      this.progress(reason === 'calm' ? `back up to the ${layer} layer: the link is calm` : `stepped down to the ${layer} layer: the link is queueing audio`);
+    });
     core.on('ended', ({ error }) => {
       if (!error) return;
       // Before the first join, run() rejects with the error itself; say nothing twice.
@@ -203,6 +213,7 @@ export class NodePeer {
       fecRecovered: f.fecRecovered,
       plcConcealed: f.plcConcealed,
       lost: f.lost,
+      longestGap: f.longestGap,
       replayed: f.replayed,
       decryptFailed: f.decryptFailed,
       malformed: f.malformed,
@@ -210,6 +221,7 @@ export class NodePeer {
       unsent: f.unsentDisconnected + f.unsentBackpressure + this.skippedLate,
       skippedLate: this.skippedLate,
       warnings: f.warnings,
+      layerSwitches: this.layerSwitches,
       ...(playout ? { playout } : {}),
     };
     const recorder = this.recorder;
@@ -244,13 +256,20 @@ export class NodePeer {
   private async sendForDuration(): Promise<void> {
     const pacer = new SendPacer(Math.round((this.options.seconds * 1000) / FRAME_MS));
     const { source } = this.options;
+    let expected = 0;
     try {
       while (!pacer.done) {
         if (this.fatal) throw this.fatal;
         if (this.options.signal?.aborted) return;
         const index = pacer.next();
-        if (index === undefined) await sleep(pacer.waitMs());
-        else await this.core.send(source.frame(index), this.core.sendsCompact ? source.compactFrame?.(index) : undefined);
+        if (index === undefined) {
+          await sleep(pacer.waitMs());
+          continue;
+        }
+        // Skipped frames still pass on the frame clock: a frame's counter says when it was captured.
+        if (index > expected) this.core.skip(index - expected);
+        expected = index + 1;
+        await this.core.send(source.frame(index), this.core.sendsCompact ? source.compactFrame?.(index) : undefined);
       }
     } finally {
       this.skippedLate = pacer.skipped;

@@ -30,15 +30,22 @@ export class FrameSealer {
     return this.ctx.kid;
   }
 
-  /** Frames sealed so far (the next counter). */
+  /** The next counter (frames sealed so far, when no counter was skipped). */
   get sealed(): bigint {
     return this.ctr;
   }
 
-  /** Encrypts one audio frame into a wire frame: [level][SFrame]. */
-  async seal(level: number, plaintext: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Encrypts one audio frame into a wire frame: [level][SFrame], under the next counter, or under
+   * `ctr` when given: a sender's layers number their frames by one clock, the capture frame they
+   * carry, so a receiver switched from one layer to the other finds its place (counters a layer
+   * skips, a frame not sent on it, are never used). A counter is never used twice (it is half the
+   * nonce): one below the next throws.
+   */
+  async seal(level: number, plaintext: Uint8Array, ctr: bigint = this.ctr): Promise<Uint8Array> {
+    if (ctr < this.ctr) throw new RangeError(`SFrame counter ${ctr} was used already (next is ${this.ctr})`);
     const levelByte = Uint8Array.of(level & 0x7f);
-    const ctr = this.ctr++;
+    this.ctr = ctr + 1n;
     return this.ctx.encrypt(ctr, plaintext, levelByte, levelByte);
   }
 }

@@ -44,6 +44,7 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCode
   call = { core, sampleRate };
   core.on('state', ({ state, detail }) => report({ type: 'state', state, detail }));
   core.on('peers', (peers) => report({ type: 'peers', peers }));
+  core.on('receiving', ({ layer, reason }) => report({ type: 'receiving', layer, reason }));
 
   const toPlayback = (m: PlaybackMessage, transfer: Transferable[] = []) => playback.postMessage(m, transfer);
   const resamplers = new Map<string, Resampler>();
@@ -72,7 +73,8 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCode
     captureHandoffMs += (Date.now() - at - captureHandoffMs) * HANDOFF_SMOOTHING;
     captureFillMs += (fillWaitMs - captureFillMs) * HANDOFF_SMOOTHING;
     lastSent = muted ? undefined : pcm;
-    if (muted) return;
+    // A muted frame still passes on the frame clock (receivers time the frames after it by it).
+    if (muted) return core.skip(1);
     recording?.session.addLocal(pcm);
     void core.send(pcm);
   };

@@ -122,6 +122,15 @@ function run(): void {
       $('stat-layers').dataset.layers = layers.layers.join(' ');
       $('stat-layers').dataset.receive = layers.receive;
     });
+    let switches = 0;
+    call.on('receiving', ({ layer, reason }) => {
+      // The gateway steps this page down to the compact layer while its link queues the audio, and back after a calm spell.
+      if (reason) switches++;
+      const why = reason === 'congested' ? ' (stepped down: your link is queueing audio)' : reason === 'calm' ? ' (back up: your link is calm)' : '';
+      $('stat-receiving').textContent = `${layer === 'full' ? 'full rate' : 'compact (Opus)'}${why}${switches ? `; ${switches} switch${switches === 1 ? '' : 'es'}` : ''}`;
+      $('stat-receiving').dataset.layer = layer;
+      $('stat-receiving').dataset.switches = String(switches);
+    });
     call.on('figures', ({ inputLevel, peerLevels }) => {
       $<HTMLMeterElement>('input-level').value = inputLevel;
       const levels = new Map(peerLevels);

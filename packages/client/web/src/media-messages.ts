@@ -7,7 +7,7 @@
  * The page's main thread (layout, the stats panel, whatever else the tab runs) only starts and
  * steers the call worker and shows what it reports.
  */
-import type { CallLink, JoinLayers } from '@studioline/protocol';
+import type { CallLink, JoinLayers, LayerChangeReason, LayerName } from '@studioline/protocol';
 import type { CallState } from '../../src/call-core.js';
 import type { CallFigures } from '../../src/call-stats.js';
 
@@ -70,6 +70,8 @@ export type FromCallWorker =
   | { type: 'peers'; peers: string[] }
   /** The layers this page sends and receives, and the compact layer's codec (none: the browser has no Opus in WebCodecs). */
   | { type: 'layers'; layers: JoinLayers; codec?: string }
+  /** The best layer the gateway sends this page now, and why it changed (absent: the session's start). */
+  | { type: 'receiving'; layer: LayerName; reason?: LayerChangeReason }
   | ({ type: 'figures' } & WorkerFigures)
   | { type: 'recording'; files: RecordingFile[]; notRecorded: number }
   /** The worker itself failed (not the call): the page shows it. */

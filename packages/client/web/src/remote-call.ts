@@ -2,7 +2,7 @@
  * The page's handle on the call worker (call-worker.ts): starts it with the worklets' media ports,
  * steers it (mute, record, leave), and passes on what it reports as typed events.
  */
-import type { CallLink, JoinLayers } from '@studioline/protocol';
+import type { CallLink, JoinLayers, LayerChangeReason, LayerName } from '@studioline/protocol';
 import type { CallState } from '../../src/call-core.js';
 import { TypedEvents } from '../../src/typed-events.js';
 import type { AudioEngine } from './audio.js';
@@ -12,6 +12,7 @@ export interface RemoteCallEvents {
   state: { state: CallState; detail: string };
   peers: string[];
   layers: { layers: JoinLayers; codec?: string };
+  receiving: { layer: LayerName; reason?: LayerChangeReason };
   figures: WorkerFigures;
   recording: { files: RecordingFile[]; notRecorded: number };
   /** The worker could not load or run: the call cannot go on. */
@@ -30,6 +31,7 @@ export class RemoteCall extends TypedEvents<RemoteCallEvents> {
       if (msg.type === 'state') this.emit('state', { state: msg.state, detail: msg.detail });
       else if (msg.type === 'peers') this.emit('peers', msg.peers);
       else if (msg.type === 'layers') this.emit('layers', { layers: msg.layers, codec: msg.codec });
+      else if (msg.type === 'receiving') this.emit('receiving', { layer: msg.layer, reason: msg.reason });
       else if (msg.type === 'figures') {
         const { type: _, ...figures } = msg;
         this.emit('figures', (this.latest = figures));
