@@ -387,8 +387,8 @@ export class CallCore extends TypedEvents<CallEvents> {
 
   /**
    * Seals and sends the compact encoder's packet of frame `ctr`, if the session that asked for it
-   * still can. A packet of a frame from before this session's first (the encoder was still busy
-   * with it at a reconnect) has a counter this session's sealer may have passed: it is dropped.
+   * still can. A packet whose counter this session's sealer has passed already (one out of order)
+   * is dropped: a counter is never used twice.
    */
   private async sendCompact(packet: Uint8Array, ctr: bigint): Promise<void> {
     const ws = this.ws;

@@ -11,8 +11,8 @@
  *
  * A track keeps its sender's first rate. The gateway may switch a receiver between a sender's
  * layers (full rate and the 48 kHz compact layer) while its link is in trouble; the frames of the
- * other layer are converted to the track's rate as they come (the same maintained resampler), and
- * counted, so a step down leaves no hole in the recording.
+ * other layer are converted to the track's rate as they come (the same maintained resampler), so
+ * a step down leaves no hole in the recording.
  */
 import { FRAME_MS } from '@studioline/protocol';
 import { RECORDING_MAX_BYTES } from './call-constants.js';
@@ -46,8 +46,6 @@ interface Stream {
 
 export class CallRecorder implements FrameSink {
   private readonly streams = new Map<string, Stream>();
-  /** Frames at another rate than their sender's first (another layer), converted to the track's rate. */
-  converted = 0;
   /** Per sender, the converter of its frames of the other layer. */
   private readonly converters = new Map<string, Resampler>();
   /** Frames not kept because the recording reached its size limit. */
@@ -74,7 +72,6 @@ export class CallRecorder implements FrameSink {
     }
     if (sampleRate !== s.sampleRate) {
       pcm = this.convert(sender, pcm, sampleRate, s);
-      this.converted++;
     }
     if (!s.frames.has(ctr)) this.bytes += pcm.byteLength;
     s.frames.set(ctr, pcm);
