@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, positiveNumber } from './command.js';
 import { CliError } from './exit-codes.js';
+import { parseTalkTimeline } from './talk-timeline.js';
 import { formatCallLink, generateLeaf, parseCallLink, parseLeaf, MOBILE_SAMPLE_RATE, STUDIO_SAMPLE_RATE } from '@studioline/protocol';
 import { AudioSource, NodePeer, Pcm, PeerSummary, SenderPlayout, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
 
@@ -15,6 +16,10 @@ export interface PeerCommandOptions {
   mix?: boolean;
   json: boolean;
   wait: boolean;
+  /** Push-to-talk spans ([from, to) seconds from the start of sending): transmit only then. */
+  talk?: [number, number][];
+  /** Send nothing: only listen (and record). */
+  listen?: boolean;
 }
 
 /** `heard.wav` -> `heard.<sender>.wav` (and `heard` -> `heard.<sender>.wav`). */
@@ -60,6 +65,8 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
     source,
     seconds: seconds ?? 10,
     waitForPeer: options.wait,
+    talk: options.talk,
+    listenOnly: options.listen,
     record: Boolean(options.record),
     playout: true,
     // Mobile peers on the line hear this one through the compact layer (a mobile link sends only that).
@@ -100,8 +107,10 @@ tone (default 440 Hz) or a WAV file at real time in 10 ms frames for --seconds, 
 other peers send, and prints: frames sent, received, lost, replayed, failed to decrypt. Each frame
 also goes out as Opus (the compact layer) for mobile peers; a link with mobile=1 sends and receives
 only that, at 48 kHz. When its link queues the audio it receives, the gateway steps it down to the
-compact layer, and back up after a calm spell (each switch is printed). It reconnects by itself (with a new sender id) when a gateway drains or the connection drops. A link
-with #generate_leaf makes a new line and prints its link to share.`,
+compact layer, and back up after a calm spell (each switch is printed). It reconnects by itself
+(with a new sender id) when a gateway drains or the connection drops. A link with #generate_leaf
+makes a new line and prints its link to share. With --talk it transmits only within the spans of a
+push-to-talk script, faded at each edge as the page does; with --listen it sends nothing.`,
   options: {
     tone: { type: 'string', value: 'HZ', description: 'send a sine tone of this frequency (default 440)' },
     wav: { type: 'string', value: 'FILE', description: 'send this WAV file instead of a tone' },
@@ -110,15 +119,30 @@ with #generate_leaf makes a new line and prints its link to share.`,
     mix: { type: 'boolean', description: 'with --record: also write OUT.wav, every sender mixed, aligned by time' },
     json: { type: 'boolean', description: 'print the figures as one JSON line' },
     'no-wait': { type: 'boolean', description: 'start sending at once, without waiting for another peer' },
+    talk: { type: 'string', value: 'FILE', description: 'push-to-talk script: lines "talk from 1.0 s to 3.5 s" (seconds from the start of sending)' },
+    listen: { type: 'boolean', description: 'listen only: send nothing' },
   },
   positionals: { min: 1, max: 1, names: ['LINK'] },
   examples: [
     ['npx studioline peer "$(cat call.link)" --tone 440 --seconds 10', 'one side of a call, from a link kept in a file'],
     ['npx studioline peer "$LINK" --wav voice.wav --record heard.wav', 'send a recording and keep what comes back'],
+    ['npx studioline peer "$LINK" --talk cues.txt --seconds 10', 'talk only at the cues of cues.txt (e.g. "talk from 1.0 s to 3.5 s")'],
   ],
   async run({ values, positionals }) {
     if (values.tone !== undefined && values.wav !== undefined) throw new CliError('choose --tone or --wav, not both');
     if (values.mix && values.record === undefined) throw new CliError('--mix needs --record OUT.wav');
+    if (values.talk !== undefined && values.listen) throw new CliError('choose --talk FILE or --listen, not both');
+    const talkFile = values.talk as string | undefined;
+    let talk: [number, number][] | undefined;
+    if (talkFile !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(talkFile, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read the push-to-talk script ${talkFile}: ${(err as Error).message}`);
+      }
+      talk = parseTalkTimeline(text, talkFile);
+    }
     await runPeer({
       link: positionals[0],
       tone: positiveNumber('tone', values.tone, 100_000),
@@ -128,6 +152,8 @@ with #generate_leaf makes a new line and prints its link to share.`,
       mix: Boolean(values.mix),
       json: Boolean(values.json),
       wait: !values['no-wait'],
+      talk,
+      listen: Boolean(values.listen),
     });
   },
 };

@@ -229,6 +229,9 @@ export class CallCore extends TypedEvents<CallEvents> {
    * receiver the relay switches between layers of this sender finds its place in one stream.
    */
   private frames = 0n;
+  /** The counter of the first frame after the last pause (it, and its compact twin, go out marked as a talk spurt's start). */
+  private spurtStart?: bigint;
+  private compactSpurtMarked = true;
   /** The best layer the gateway sends this peer now (stepped down while its link is in trouble). */
   private receiving: LayerName = 'full';
   private readonly counts = emptyFigures();
@@ -358,11 +361,12 @@ export class CallCore extends TypedEvents<CallEvents> {
     const level = audioLevel(pcm);
     const sealer = sealers.full;
     const ctr = this.frames++;
+    const spurtStart = ctr === this.spurtStart;
     let sent = true;
     if (sealer) {
       if (!this.socketCanTake(ws)) sent = false;
       else {
-        const wire = await sealer.seal(level, encodeAudioFrame(this.options.sampleRate, pcm), ctr);
+        const wire = await sealer.seal(level, encodeAudioFrame(this.options.sampleRate, pcm), ctr, spurtStart);
         sent = this.sendSealed(ws, sealer, ctr, wire);
       }
     }
@@ -386,6 +390,18 @@ export class CallCore extends TypedEvents<CallEvents> {
   }
 
   /**
+   * `count` captured frames are not sent on purpose: push-to-talk is up, or the peer is muted or
+   * listens only (talk-gate.ts). The frame clock moves on, so each sender's timeline stays true to
+   * the wall clock (a recording keeps the pauses), and the next frame sent is marked as a talk
+   * spurt's start, so listeners do not count the pause as lost frames.
+   */
+  pause(count = 1): void {
+    this.skip(count);
+    this.spurtStart = this.frames;
+    this.compactSpurtMarked = false;
+  }
+
+  /**
    * Seals and sends the compact encoder's packet of frame `ctr`, if the session that asked for it
    * still can. A packet whose counter this session's sealer has passed already (one out of order)
    * is dropped: a counter is never used twice.
@@ -398,7 +414,10 @@ export class CallCore extends TypedEvents<CallEvents> {
       return;
     }
     if (!this.socketCanTake(ws)) return;
-    const wire = await sealer.seal(this.compactLevel, encodeOpusFrame(packet), ctr);
+    // The first compact frame at or after the spurt's start carries the mark (the converter may hold a frame back).
+    const spurtStart = !this.compactSpurtMarked && this.spurtStart !== undefined && ctr >= this.spurtStart;
+    if (spurtStart) this.compactSpurtMarked = true;
+    const wire = await sealer.seal(this.compactLevel, encodeOpusFrame(packet), ctr, spurtStart);
     if (!this.sendSealed(ws, sealer, ctr, wire)) return;
     this.counts.compactFramesSent++;
     this.counts.compactBytesSent += wire.length;
@@ -576,7 +595,7 @@ export class CallCore extends TypedEvents<CallEvents> {
       return;
     }
     const at = this.clock.now();
-    this.loss.heard(opened.senderId, opened.ctr);
+    this.loss.heard(opened.senderId, opened.ctr, opened.spurtStart);
     this.counts.framesReceived++;
     this.deliver({
       senderId: opened.senderId,
@@ -600,7 +619,7 @@ export class CallCore extends TypedEvents<CallEvents> {
       return;
     }
     const at = this.clock.now();
-    this.loss.heard(opened.senderId, opened.ctr);
+    this.loss.heard(opened.senderId, opened.ctr, opened.spurtStart);
     this.counts.framesReceived++;
     this.counts.compactFramesReceived++;
     const { senderId } = opened;

@@ -58,6 +58,8 @@ interface SenderSpan {
   first: bigint;
   last: bigint;
   heard: number;
+  /** Counters its sender paused over (before a talk spurt's start): never sent, so not lost. */
+  paused: number;
   /** The counters heard lately, so a frame that came on two layers counts once. */
   recent: Set<bigint>;
 }
@@ -69,7 +71,8 @@ const RECENT_FRAMES = 512n;
  * Losses by counter: for each sender, the frames between the first and last counter heard that
  * never arrived. A sender's layers share one counter (the capture frame, call-core.ts), so a
  * receiver switched between layers sees one stream; a frame heard on both layers around a switch
- * counts once. Frames arriving out of order are not lost.
+ * counts once. Frames arriving out of order are not lost, and nor are the counters a sender paused
+ * over (push-to-talk up, muted: the frame after the pause is marked as a talk spurt's start).
  */
 export class LossCounter {
   private readonly spans = new Map<bigint, SenderSpan>();
@@ -78,13 +81,16 @@ export class LossCounter {
   /** The longest run of one sender's counters skipped by a frame that came after them (frames). */
   longestGap = 0;
 
-  heard(sender: bigint, ctr: bigint): void {
+  /** Frame `ctr` of `sender` arrived; `spurtStart`: its sender paused just before it (wire-frame.ts). */
+  heard(sender: bigint, ctr: bigint, spurtStart = false): void {
     const s = this.spans.get(sender);
-    if (!s) return void this.spans.set(sender, { first: ctr, last: ctr, heard: 1, recent: new Set([ctr]) });
+    if (!s) return void this.spans.set(sender, { first: ctr, last: ctr, heard: 1, paused: 0, recent: new Set([ctr]) });
     if (s.recent.has(ctr)) return;
     if (ctr < s.first) s.first = ctr;
     if (ctr > s.last) {
-      this.longestGap = Math.max(this.longestGap, Number(ctr - s.last - 1n));
+      const gap = Number(ctr - s.last - 1n);
+      if (spurtStart) s.paused += gap;
+      else this.longestGap = Math.max(this.longestGap, gap);
       s.last = ctr;
     }
     s.heard++;
@@ -112,7 +118,7 @@ export class LossCounter {
 }
 
 function spanLost(s: SenderSpan): number {
-  return Math.max(0, Number(s.last - s.first + 1n) - s.heard);
+  return Math.max(0, Number(s.last - s.first + 1n) - s.heard - s.paused);
 }
 
 /**

@@ -17,6 +17,7 @@ import { nodeOpusCodec } from './opus-node.js';
 import { Playout, SenderPlayout } from './playout.js';
 import { CallRecorder, RecordedTrack } from './recorder.js';
 import { SendPacer } from './send-pacer.js';
+import { TalkGate } from './talk-gate.js';
 import { Pcm } from './wav.js';
 
 export interface PeerOptions {
@@ -67,6 +68,13 @@ export interface PeerOptions {
   onServerMessage?: (message: Record<string, unknown>) => void;
   /** Stops the call early. */
   signal?: AbortSignal;
+  /**
+   * Push-to-talk: transmit only within these spans, [from, to) in seconds from the start of sending
+   * (a script of key presses, faded at each edge as the page does: talk-gate.ts). Absent: a hot mic.
+   */
+  talk?: [number, number][];
+  /** Listen only: join and hear, send nothing. */
+  listenOnly?: boolean;
 }
 
 export interface PeerSummary {
@@ -255,7 +263,8 @@ export class NodePeer {
    */
   private async sendForDuration(): Promise<void> {
     const pacer = new SendPacer(Math.round((this.options.seconds * 1000) / FRAME_MS));
-    const { source } = this.options;
+    const { source, talk } = this.options;
+    const gate = new TalkGate(talk ? 'ptt' : this.options.listenOnly ? 'listen' : 'hot', source.sampleRate);
     let expected = 0;
     try {
       while (!pacer.done) {
@@ -269,7 +278,17 @@ export class NodePeer {
         // Skipped frames still pass on the frame clock: a frame's counter says when it was captured.
         if (index > expected) this.core.skip(index - expected);
         expected = index + 1;
-        await this.core.send(source.frame(index), this.core.sendsCompact ? source.compactFrame?.(index) : undefined);
+        const at = index * FRAME_MS;
+        if (talk?.some(([from, to]) => at >= from * 1000 && at < to * 1000)) gate.press(at);
+        else gate.release();
+        const frame = gate.process(source.frame(index), at);
+        // Closed (push-to-talk up, listen only): nothing goes out (the frame clock moves on, as a pause).
+        if (!frame) {
+          this.core.pause();
+          continue;
+        }
+        // The source's own 48 kHz audio serves the compact layer only where the gate left the frame as it was.
+        await this.core.send(frame, this.core.sendsCompact && gate.talkMode === 'hot' ? source.compactFrame?.(index) : undefined);
       }
     } finally {
       this.skippedLate = pacer.skipped;

@@ -4,6 +4,7 @@
  */
 import type { CallLink, JoinLayers, LayerChangeReason, LayerName } from '@studioline/protocol';
 import type { CallState } from '../../src/call-core.js';
+import type { TalkMode } from '../../src/talk-gate.js';
 import { TypedEvents } from '../../src/typed-events.js';
 import type { AudioEngine } from './audio.js';
 import type { FromCallWorker, RecordingFile, ToCallWorker, WorkerFigures } from './media-messages.js';
@@ -49,6 +50,16 @@ export class RemoteCall extends TypedEvents<RemoteCallEvents> {
 
   mute(muted: boolean): void {
     this.send({ type: 'mute', muted });
+  }
+
+  /** Hot mic, push-to-talk or listen-only (talk-gate.ts). */
+  talkMode(mode: TalkMode): void {
+    this.send({ type: 'talkMode', mode });
+  }
+
+  /** The push-to-talk key or button went down (at `at`, Date.now()) or up. */
+  talk(down: boolean, at = Date.now()): void {
+    this.send({ type: 'talk', down, at });
   }
 
   /** Starts or stops recording; a stopped recording's files come as a `recording` event. */
