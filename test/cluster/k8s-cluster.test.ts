@@ -6,8 +6,8 @@
  *
  * Uses the cluster when one is up, else brings one up (the first build of its binaries takes
  * about 15 minutes) and tears it down afterwards. Needs root, Go, Docker with the product images
- * (scripts/ci/build-images.sh) and helm (scripts/ci/ensure-tools.sh). Not in `npm test`:
- * `npm run test:cluster`.
+ * (scripts/ci/build-images.sh) and helm (scripts/ci/ensure-tools.sh). In `npm test` (CI builds the
+ * binaries first: .ci/run); alone: `npm run test:cluster`.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
