@@ -2,7 +2,9 @@
  * Issue 15 item 3: the chart installed for real on a single-node Kubernetes cluster
  * (scripts/cluster/up.sh: kube-apiserver, controller-manager, scheduler, kubelet, kube-proxy,
  * containerd, CoreDNS), with the bundled Redis and the product images imported into containerd,
- * in a namespace that enforces Pod Security "restricted"; `helm test --logs` makes a real call.
+ * in a namespace that enforces Pod Security "restricted"; `helm test --logs` makes a real call;
+ * keys-admin mirrors a labelled Secret from the real API server; a rolling update of the gateways
+ * during a call moves the peers to the new ones with no silence over 2 s.
  *
  * Uses the cluster when one is up, else brings one up (the first build of its binaries takes
  * about 15 minutes) and tears it down afterwards. Needs root, Go, Docker with the product images
@@ -10,7 +12,7 @@
  * binaries first: .ci/run); alone: `npm run test:cluster`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -53,6 +55,8 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
   const times: Record<string, number> = {};
   let ownCluster = false;
   let installOutput = '';
+  /** The key the NOTES.txt command made. */
+  let apiKey = '';
 
   /** Runs a command with the cluster's environment; its output, or a failure with all of it. */
   function run(cmd: string, args: string[], timeoutMs = 600_000): string {
@@ -122,6 +126,7 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
     assert.ok(line, `no keys command in NOTES:\n${installOutput}`);
     const out = run('bash', ['-c', line!.trim()]);
     assert.match(out, /^Created key_\S+ \(first studio\)\. The secret is shown only this once:\n\S{20,}/);
+    apiKey = out.split('\n')[1].trim();
   });
 
   it('`helm test --logs` makes a real call through the gateways and passes', () => {
@@ -160,5 +165,38 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
       kubectl('delete', 'secret', 'mirrored-key');
       until(second, 3, "a deleted Secret's key is refused");
     });
+  });
+
+  it('a rolling update of the gateways during a call: the call goes on through drain and reconnect, with no silence over 2 s', async () => {
+    const cli = join(REPO, 'packages/cli/bin/studioline.js');
+    const link = execFileSync(process.execPath, [cli, 'link', `http://${release}-studioline-gateway`, '--apikey', apiKey], { encoding: 'utf8' }).trim();
+    // Two peers in the keys-admin pod (a gateway rollout leaves it alone; the image has no shell,
+    // so one exec each), each printing its figures as one JSON line.
+    const peer = (hz: number) => {
+      const child = spawn('kubectl', ['-n', ns, 'exec', `deploy/${release}-studioline-keys-admin`, '--', 'node', '/app/packages/cli/bin/studioline.js', 'peer', link, '--tone', String(hz), '--seconds', '20', '--json'], { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c));
+      child.stderr.on('data', (c: Buffer) => (stderr += c));
+      return new Promise<Record<string, any>>((resolve, reject) =>
+        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout.trim().split('\n').pop() as string)) : reject(new Error(`a peer exited ${code}:\n${stderr}`)))),
+      );
+    };
+    const peers = Promise.all([peer(440), peer(1000)]);
+    await new Promise((r) => setTimeout(r, 6000));
+    timed('rolling update', () => {
+      kubectl('rollout', 'restart', `deploy/${release}-studioline-gateway`);
+      kubectl('rollout', 'status', `deploy/${release}-studioline-gateway`, '--timeout', '180s');
+    });
+    const summaries = await peers;
+    const silences = summaries.map((s) => s.longestSilenceMs);
+    const reconnects = summaries.map((s) => s.reconnects);
+    process.stdout.write(`# rolling update during a call: reconnects ${reconnects.join(', ')}, longest silence ${silences.join(', ')} ms\n`);
+    assert.ok(reconnects.some((n) => n >= 1), `the gateways' drain moved the peers (reconnects ${reconnects})`);
+    for (const s of summaries) {
+      assert.ok(s.longestSilenceMs <= 2000, `longest silence ${s.longestSilenceMs} ms`);
+      assert.equal(s.decryptFailed, 0);
+      assert.ok(s.received >= 1800, `heard ${s.received} frames of 2000`);
+    }
   });
 });

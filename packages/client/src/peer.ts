@@ -96,6 +96,11 @@ export interface PeerSummary {
   lost: number;
   /** The longest run of one sender's frames that never came, in frames (10 ms each). */
   longestGap: number;
+  /**
+   * The longest time between two frames heard, from anyone, after the first (ms): what a listener
+   * heard as silence, a reconnect's gap included (a new sender id each time); pauses in the talk too.
+   */
+  longestSilenceMs: number;
   replayed: number;
   decryptFailed: number;
   malformed: number;
@@ -128,6 +133,7 @@ export class NodePeer {
   private readonly recorder?: CallRecorder;
   private readonly playout?: Playout;
   private lastReceivedAt = 0;
+  private longestSilenceMs = 0;
   private fatal?: CallError;
   private peerArrived?: () => void;
   private started = false;
@@ -178,6 +184,7 @@ export class NodePeer {
     core.on('connectionLost', ({ message }) => this.progress(`connection lost (${message}); reconnecting`));
     core.on('frame', (frame) => {
       if (frame.rebuilt) return; // made here, not heard
+      if (this.lastReceivedAt) this.longestSilenceMs = Math.max(this.longestSilenceMs, frame.at - this.lastReceivedAt);
       this.lastReceivedAt = frame.at;
       options.onAudio?.(frame.senderId, frame.ctr, frame.at);
     });
@@ -222,6 +229,7 @@ export class NodePeer {
       plcConcealed: f.plcConcealed,
       lost: f.lost,
       longestGap: f.longestGap,
+      longestSilenceMs: Math.round(this.longestSilenceMs),
       replayed: f.replayed,
       decryptFailed: f.decryptFailed,
       malformed: f.malformed,
