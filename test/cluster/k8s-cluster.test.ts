@@ -167,11 +167,13 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
     });
   });
 
-  it('a rolling update of the gateways during a call: the call goes on through drain and reconnect, with no silence over 2 s', async () => {
+  /**
+   * A 20-second call between two peers in the keys-admin pod (gateway and relay disruptions leave
+   * it alone; the image has no shell, so one exec each): resolves with each peer's figures.
+   */
+  function callInCluster(): Promise<Record<string, any>[]> {
     const cli = join(REPO, 'packages/cli/bin/studioline.js');
     const link = execFileSync(process.execPath, [cli, 'link', `http://${release}-studioline-gateway`, '--apikey', apiKey], { encoding: 'utf8' }).trim();
-    // Two peers in the keys-admin pod (a gateway rollout leaves it alone; the image has no shell,
-    // so one exec each), each printing its figures as one JSON line.
     const peer = (hz: number) => {
       const child = spawn('kubectl', ['-n', ns, 'exec', `deploy/${release}-studioline-keys-admin`, '--', 'node', '/app/packages/cli/bin/studioline.js', 'peer', link, '--tone', String(hz), '--seconds', '20', '--json'], { env });
       let stdout = '';
@@ -182,13 +184,18 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
         child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout.trim().split('\n').pop() as string)) : reject(new Error(`a peer exited ${code}:\n${stderr}`)))),
       );
     };
-    const peers = Promise.all([peer(440), peer(1000)]);
-    await new Promise((r) => setTimeout(r, 6000));
+    return Promise.all([peer(440), peer(1000)]);
+  }
+  const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a rolling update of the gateways during a call: the call goes on through drain and reconnect, with no silence over 2 s', async () => {
+    const call = callInCluster();
+    await settle(6000);
     timed('rolling update', () => {
       kubectl('rollout', 'restart', `deploy/${release}-studioline-gateway`);
       kubectl('rollout', 'status', `deploy/${release}-studioline-gateway`, '--timeout', '180s');
     });
-    const summaries = await peers;
+    const summaries = await call;
     const silences = summaries.map((s) => s.longestSilenceMs);
     const reconnects = summaries.map((s) => s.reconnects);
     process.stdout.write(`# rolling update during a call: reconnects ${reconnects.join(', ')}, longest silence ${silences.join(', ')} ms\n`);
@@ -198,5 +205,32 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
       assert.equal(s.decryptFailed, 0);
       assert.ok(s.received >= 1800, `heard ${s.received} frames of 2000`);
     }
+  });
+
+  it('evicting the relays during a call: the PodDisruptionBudget keeps one up, and the call goes on', async () => {
+    const relays = (JSON.parse(kubectl('get', 'pods', '-l', 'app.kubernetes.io/component=relay', '-o', 'json')).items as any[]).map((p) => p.metadata.name as string);
+    assert.equal(relays.length, 2);
+    /** The eviction API, as `kubectl drain` uses it: it honours PodDisruptionBudgets. */
+    const evict = (pod: string) =>
+      spawnSync('kubectl', ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod}/eviction`, '-f', '-'], {
+        env,
+        encoding: 'utf8',
+        input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: ns } }),
+      });
+    const call = callInCluster();
+    await settle(6000);
+    const first = evict(relays[0]);
+    const second = evict(relays[1]);
+    assert.equal(first.status, 0, `the first relay may go: ${first.stderr}`);
+    assert.notEqual(second.status, 0, 'the second may not while the first is away');
+    assert.match(second.stderr, /disruption budget/i);
+    const summaries = await call;
+    process.stdout.write(`# relay evicted during a call: longest silence ${summaries.map((s) => s.longestSilenceMs).join(', ')} ms, reconnects ${summaries.map((s) => s.reconnects).join(', ')}\n`);
+    for (const s of summaries) {
+      // The gateways move the evicted relay's lines to the other one as it drains.
+      assert.ok(s.longestSilenceMs <= 5000, `longest silence ${s.longestSilenceMs} ms`);
+      assert.equal(s.decryptFailed, 0);
+    }
+    kubectl('rollout', 'status', `deploy/${release}-studioline-relay`, '--timeout', '120s');
   });
 });

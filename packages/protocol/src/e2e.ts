@@ -9,7 +9,7 @@
 import { deriveSenderBaseKey } from './keys.js';
 import { ReplayWindow } from './replay-window.js';
 import { CipherSuite, SFrameContext, STUDIOLINE_SUITE, decodeHeader } from './sframe.js';
-import { LAYER_COUNT, LAYER_FULL, LEVEL_BITS, SPURT_START_BIT, kidLayer, kidSenderId, layerKid } from './wire-frame.js';
+import { LAYER_COUNT, LAYER_FULL, LEVEL_BITS, MIN_WIRE_FRAME_BYTES, SPURT_START_BIT, kidLayer, kidSenderId, layerKid } from './wire-frame.js';
 
 export class FrameSealer {
   private ctr = 0n;
@@ -103,7 +103,7 @@ export class FrameOpener {
   /** Opens a wire frame; returns the reason instead when it must be dropped (and counts it). */
   async open(wire: Uint8Array): Promise<OpenedFrame | OpenFailure> {
     const header = wire.length > 1 ? decodeHeader(wire, 1) : undefined;
-    if (!header || kidLayer(header.kid) >= LAYER_COUNT) {
+    if (wire.length < MIN_WIRE_FRAME_BYTES || !header || kidLayer(header.kid) >= LAYER_COUNT) {
       this.stats.malformed++;
       return 'malformed';
     }
