@@ -247,8 +247,12 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
   }
 
   private onBye(id: string): void {
-    if (id === this.id || !this.roster.get(id)?.admitted) return;
-    if (this.isActing()) void this.rekey('left', id);
+    const entry = this.roster.get(id);
+    if (id === this.id || !entry) return;
+    // It is going: it no longer counts as present (when it is the host, an admin acts from now on).
+    entry.presence.clear();
+    this.emit('roster', this.roster.list());
+    if (entry.admitted && this.isActing()) this.rekey('left', id).catch(() => undefined);
   }
 
   private onPeerLeft(core: CallCore, sender: string): void {
@@ -260,7 +264,7 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     clearTimeout(this.leaveTimers.get(entry.id));
     const timer = setTimeout(() => {
       this.leaveTimers.delete(entry.id);
-      if (entry.presence.size === 0 && entry.admitted && this.isActing()) void this.rekey('left', entry.id);
+      if (entry.presence.size === 0 && entry.admitted && this.isActing()) this.rekey('left', entry.id).catch(() => undefined);
     }, this.options.leaveGraceMs ?? LEAVE_GRACE_MS);
     (timer as { unref?: () => void }).unref?.();
     this.leaveTimers.set(entry.id, timer);

@@ -172,6 +172,11 @@ export class NodePeer {
     this.listen();
   }
 
+  /** The call it runs (a MemberCall on a line with membership), for tools and tests that drive it directly. */
+  get call(): CallCore | MemberCall {
+    return this.core;
+  }
+
   private progress(message: string): void {
     this.options.onProgress?.(message);
   }
