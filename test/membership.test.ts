@@ -154,6 +154,7 @@ describe('membership', () => {
       }
     }
     for (const s of summaries) assert.ok(s.membership!.rekeys >= 1);
+    t.diagnostic(`decrypt failures: ${summaries.map((s) => s.decryptFailed).join(', ')}`);
   });
 
   it('a late joiner, handed every frame sent before it joined, opens none of them', async (t) => {

@@ -7,7 +7,8 @@
  * secret applies at once on the old line (membership.ts); this session joins the new line beside
  * the old one, keeps sending on the old until every other remaining member is on the new one (or
  * MOVE_SWITCH_MS passed), then sends on the new one, and listens on the old for MOVE_LINGER_MS more
- * (frames sent there before the others switched are still arriving) before it leaves it.
+ * (frames sent there before the others switched are still arriving), and until every other member
+ * is on the new line (at most MOVE_SWITCH_MS more), before it leaves it.
  */
 import { CallCore, CallCoreOptions, CallError, CallEvents, FrameSink } from './call-core.js';
 import { CallFigures } from './call-stats.js';
@@ -73,7 +74,11 @@ export class MemberCall extends TypedEvents<CallEvents> {
         this.active = next;
         this.membership.setActive(next);
         this.emit('peers', [...next.peers]);
+        // Frames sent on the old line before the others switched are still arriving; a member slow
+        // to learn of the move is still there: listen on until it is on the new line (bounded).
         await sleep(MOVE_LINGER_MS);
+        const until = performance.now() + MOVE_SWITCH_MS;
+        while (!this.stopped && !othersHere() && performance.now() < until) await sleep(20);
         for (const core of old) this.retire(core);
       },
       () => this.retire(next),

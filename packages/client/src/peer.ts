@@ -228,6 +228,10 @@ export class NodePeer {
       if (this.options.waitForPeer !== false && (this.core.peers.size === 0 || (this.membership && !this.membership.isAdmitted))) await this.waitForPeer();
       await this.sendForDuration();
       await this.linger();
+    } catch (err) {
+      // A call that ends in error (refused, excluded) stops its playout clock too, or it keeps the process alive.
+      this.playout?.stop();
+      throw err;
     } finally {
       this.core.stop();
     }
