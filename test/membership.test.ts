@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { NodePeer, PeerSummary, createHostedLink } from '@studioline/client';
 import { MOVE_LINGER_MS, MemberCall } from '@studioline/client';
@@ -108,8 +109,12 @@ describe('membership', () => {
     const stayer = await listenOn(hosted.link);
     await until(() => heard.every((h) => h.length > 100), 10_000, 'audio everywhere');
 
+    // Every peer and the servers share this process: a stall of its event loop (a busy machine) delays every arrival.
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     const excludedAt = performance.now();
     const newLinkText = await host.membership!.exclude('spy');
+    setTimeout(() => loop.disable(), MOVE_LINGER_MS + 500).unref();
     const rekeyEpoch = host.membership!.epoch;
     t.diagnostic(`excluded the spy at epoch ${rekeyEpoch}`);
     const summaries: PeerSummary[] = await Promise.all(runs.slice(0, 3));
@@ -135,6 +140,8 @@ describe('membership', () => {
     assert.equal(after.length, 0, 'nothing sent after the exclusion opens with any key the spy had');
 
     // Honest members heard each other across the move: no frame missing, no long silence.
+    const stallMs = loop.max / 1e6;
+    t.diagnostic(`this process's event loop stalled up to ${stallMs.toFixed(1)} ms during the move`);
     for (const r of [0, 1, 2]) {
       for (const s of [0, 1, 2]) {
         if (r === s) continue;
@@ -146,11 +153,11 @@ describe('membership', () => {
         t.diagnostic(`${names[r]} heard ${names[s]}: ${mine.length} of ${expected} frames sent meanwhile; longest gap across the rekey ${g.across.toFixed(1)} ms from +${g.startedAfter.toFixed(0)} ms, the two frames sent ${g.sentApart.toFixed(1)} ms apart (elsewhere ${g.elsewhere.toFixed(1)} ms)`);
         assert.equal(mine.length, expected, `${names[r]} missed none of ${names[s]}’s frames across the rekey`);
         // The goal is 100 ms. All four peers and the servers share one process here, on a machine
-        // that may be busy: a pause of the whole process shows up as a gap anywhere in the call. So
-        // the rekey may not add a gap beyond 100 ms or twice the worst this call had elsewhere; what
-        // a move that failed would cause (a member heard on neither line: MOVE_SWITCH_MS, or lost
-        // frames) is far beyond either. The figures are printed; BENCHMARKS.md has a quiet run's.
-        assert.ok(g.across <= Math.max(100, 2 * g.elsewhere), `${names[r]} heard ${names[s]} with no gap over 100 ms across the rekey (${g.across.toFixed(1)} ms)`);
+        // that may be busy: a stall of that process delays every arrival, rekey or not. So the gap
+        // may exceed 100 ms by no more than the process stalled meanwhile (measured), or be at most
+        // twice the worst this call had elsewhere; what a move that failed would cause (a member
+        // heard on neither line for MOVE_SWITCH_MS, or lost frames) is far beyond either.
+        assert.ok(g.across <= Math.max(100 + stallMs, 2 * g.elsewhere), `${names[r]} heard ${names[s]} with no gap over 100 ms across the rekey (${g.across.toFixed(1)} ms; the process stalled ${stallMs.toFixed(1)} ms)`);
       }
     }
     for (const s of summaries) assert.ok(s.membership!.rekeys >= 1);

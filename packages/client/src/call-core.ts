@@ -383,22 +383,49 @@ export class CallCore extends TypedEvents<CallEvents> {
     this.rekeyBusy = true;
     const run = (this.rekeying = this.rekeying.then(async () => {
       const s = this.connSealers;
-      if (s) await this.keyAudio(s, secret);
+      if (s) this.commitAudio(s, await this.audioSealers(s, secret));
       if (this.rekeying === run) this.rekeyBusy = false;
-      if (s) for (const sealer of [s.full, s.compact]) if (sealer) this.emit('rekeyed', { senderId: s.senderId, layer: sealer.layer, fromCtr: sealer.sealed });
     }));
     return run;
   }
 
+  /**
+   * Derives the sealers of `secret` ahead (frames go on under the current key meanwhile); the
+   * function returned switches to them at once. The host makes its new epoch's keys this way before
+   * it announces the epoch, so its own audio does not wait for the derivation.
+   */
+  async prepareRekey(secret: Uint8Array): Promise<() => void> {
+    const s = this.connSealers;
+    const next = s ? await this.audioSealers(s, secret) : undefined;
+    return () => {
+      if (s && next && s === this.connSealers) this.commitAudio(s, next);
+      else void this.rekey(secret);
+    };
+  }
+
   /** Puts the audio sealers of `s` under `secret` (a new stream of each layer it sends, or the same one rekeyed). */
   private async keyAudio(s: Sealers, secret: Uint8Array): Promise<void> {
+    const next = await this.audioSealers(s, secret);
+    s.full = next.full;
+    s.compact = next.compact;
+  }
+
+  private async audioSealers(s: Sealers, secret: Uint8Array): Promise<Pick<Sealers, 'full' | 'compact'>> {
     const sends = this.layers.layers;
     const [full, compact] = await Promise.all([
       sends.includes('full') ? (s.full ? s.full.rekeyed(secret) : FrameSealer.create(secret, s.senderId, LAYER_FULL)) : undefined,
       sends.includes('compact') ? (s.compact ? s.compact.rekeyed(secret) : FrameSealer.create(secret, s.senderId, LAYER_COMPACT)) : undefined,
     ]);
-    s.full = full;
-    s.compact = compact;
+    return { full, compact };
+  }
+
+  /** Switches `s` to sealers made ahead, each going on from the counter its predecessor reached. */
+  private commitAudio(s: Sealers, next: Pick<Sealers, 'full' | 'compact'>): void {
+    if (next.full && s.full) next.full.continueAfter(s.full);
+    if (next.compact && s.compact) next.compact.continueAfter(s.compact);
+    s.full = next.full;
+    s.compact = next.compact;
+    for (const sealer of [s.full, s.compact]) if (sealer) this.emit('rekeyed', { senderId: s.senderId, layer: sealer.layer, fromCtr: sealer.sealed });
   }
 
   /** A snapshot of the figures. */

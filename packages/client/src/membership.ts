@@ -288,9 +288,10 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     const admins = [...this.admins].map((id) => this.roster.get(id)?.signPub).filter((k): k is Uint8Array => k !== undefined);
     const welcomePlain = concatBytes(secret, Uint8Array.of(admins.length), ...admins);
     const welcome = await sealTo(joiner.hpkePub, sealInfo('welcome', core.line, epoch, joiner.signPub), new Uint8Array(0), welcomePlain);
+    const commit = await this.prepare(secret);
     if (!(await this.sendSigned(core, { kind: 'join', epoch, signerPub: this.options.identity.signing.publicKey, joinerSignPub: joiner.signPub, welcome }))) return;
     joiner.admitted = true;
-    await this.applySecret(secret, epoch, 'join');
+    await this.applySecret(secret, epoch, 'join', commit);
   }
 
   /** The host's or an admin's action: excludes a member by name or id; resolves with the new link's text. */
@@ -312,10 +313,11 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
       if (!this.secretValue) return;
       const epoch = this.stats.epoch + 1;
       const secret = await ratchetEpoch(this.secretValue, 'promote', epoch, entry.signPub);
+      const commit = await this.prepare(secret);
       if (!(await this.sendSigned(core, { kind: 'promote', epoch, signerPub: this.options.identity.signing.publicKey, promotedSignPub: entry.signPub }))) return;
       this.admins.add(entry.id);
       entry.role = 'admin';
-      await this.applySecret(secret, epoch, 'promote');
+      await this.applySecret(secret, epoch, 'promote', commit);
     }));
   }
 
@@ -331,11 +333,13 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
       const plain = concatBytes(parseLeaf(leaf) as Uint8Array, secret);
       const stay = this.roster.list().filter((e) => e.admitted && e.id !== goneId && e.id !== this.id);
       const recipients = await Promise.all(stay.map(async (e) => ({ signPub: e.signPub, ...(await sealTo(e.hpkePub, sealInfo('rekey', core.line as string, epoch, e.signPub), new Uint8Array(0), plain)) })));
+      const commit = await this.prepare(secret);
       if (!(await this.sendSigned(core, { kind: 'rekey', epoch, signerPub: this.options.identity.signing.publicKey, goneSignPub: gone.signPub, reason, recipients }))) {
         throw new Error('not connected: the rekey was not sent');
       }
+      // Its own audio goes under the new key with the very next frame (made ahead), then the move starts.
+      await this.applySecret(secret, epoch, 'rekey', commit);
       const text = this.moveTo(leaf, gone, reason, stay);
-      await this.applySecret(secret, epoch, 'rekey');
       return text;
     });
     this.queue = run.then(() => undefined, () => undefined);
@@ -406,11 +410,18 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     return text;
   }
 
-  private async applySecret(secret: Uint8Array, epoch: number, step?: MembershipMessage['kind']): Promise<void> {
+  /** The authority's own sealers for `secret`, made before it announces the epoch; the function returned switches every core to them. */
+  private async prepare(secret: Uint8Array): Promise<() => void> {
+    const commits = await Promise.all([...this.cores].map((core) => core.prepareRekey(secret)));
+    return () => commits.forEach((commit) => commit());
+  }
+
+  private async applySecret(secret: Uint8Array, epoch: number, step?: MembershipMessage['kind'], prepared?: () => void): Promise<void> {
     this.secretValue = secret;
     this.stats.epoch = epoch;
     this.opener.setSecret(secret);
-    await Promise.all([...this.cores].map((core) => core.rekey(secret)));
+    if (prepared) prepared();
+    else await Promise.all([...this.cores].map((core) => core.rekey(secret)));
     if (step) this.emit('epoch', { epoch, step });
   }
 

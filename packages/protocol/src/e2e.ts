@@ -35,6 +35,11 @@ export class FrameSealer {
     return next;
   }
 
+  /** Goes on from `previous`'s counter (a sealer made ahead of a switch, while `previous` kept sealing). */
+  continueAfter(previous: FrameSealer): void {
+    if (previous.ctr > this.ctr) this.ctr = previous.ctr;
+  }
+
   /** The SFrame KID: the sender id on the full layer. */
   get kid(): bigint {
     return this.ctx.kid;
