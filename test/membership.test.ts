@@ -11,6 +11,8 @@ import { NodePeer, PeerSummary, createHostedLink } from '@studioline/client';
 import { MOVE_LINGER_MS, MemberCall } from '@studioline/client';
 import {
   CallLink,
+  FrameSealer,
+  CONTROL_KID_TAG,
   MOBILE_SAMPLE_RATE,
   concatBytes,
   decodeHeader,
@@ -25,6 +27,7 @@ import {
 } from '@studioline/protocol';
 import { Embedded, startEmbedded } from './helpers/embedded.js';
 import { member, openWithAll, tap, until } from './helpers/membership.js';
+import { newLink, rawJoin } from './helpers/peers.js';
 
 interface Heard {
   sender: bigint;
@@ -291,5 +294,20 @@ describe('membership', () => {
     // Past the move (the old line is left MOVE_LINGER_MS after it), ann is heard on the new line only.
     const annOnNewLine = bobHeard.filter((h) => h.at > bobMove.at + 1500);
     assert.ok(annOnNewLine.length > 100, `bob heard ann on the new line (${annOnNewLine.length} frames)`);
+  });
+
+  it('the gateway passes a membership frame only on the sender’s own control stream, to every other member', async () => {
+    const link = newLink(server.url, server.apiKey);
+    const [a, b, c] = [await rawJoin(link), await rawJoin(link), await rawJoin(link)];
+    await until(() => a.messages.some((m) => m.type === 'joined') && c.messages.filter((m) => m.type === 'peer_joined').length === 0 && a.messages.filter((m) => m.type === 'peer_joined').length === 2, 10_000, 'three on the line');
+    const leaf = link.leafBytes!;
+    // Its own control stream: both others get it, whatever the loudest speakers (level 127, silence).
+    a.ws.send(await (await FrameSealer.create(leaf, a.sender, CONTROL_KID_TAG)).seal(127, new Uint8Array(40)));
+    await until(() => b.frames.count === 1 && c.frames.count === 1, 5000, 'the frame at both others');
+    // Another member's control stream: dropped and warned, nobody gets it.
+    a.ws.send(await (await FrameSealer.create(leaf, b.sender, CONTROL_KID_TAG)).seal(127, new Uint8Array(40)));
+    await until(() => a.messages.some((m) => m.type === 'error' && m.code === 'malformed_frame'), 5000, 'the warning');
+    assert.equal(b.frames.count + c.frames.count, 2, 'the forged frame reached nobody');
+    for (const x of [a, b, c]) x.ws.close();
   });
 });
