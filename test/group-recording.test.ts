@@ -46,7 +46,8 @@ describe('recording a group line', () => {
       assert.ok(i >= 0, `a track’s tone is ${hz} Hz`);
       assert.equal(track.sampleRate, SENDERS[i].rate, 'kept at the sender’s own rate');
       assert.equal(track.frames, sent[i].sent, `every frame the ${SENDERS[i].hz} Hz sender sent`);
-      assert.equal(track.missing, 0);
+      // Missing only what its sender never sent (a sender behind real time skips frames, and its counters skip them too).
+      assert.ok(track.missing <= sent[i].skippedLate, `${track.missing} frames missing, ${sent[i].skippedLate} skipped by the sender`);
       assert.ok(toneShare(track.samples, track.sampleRate, SENDERS[i].hz) > 0.99, `the ${SENDERS[i].hz} Hz track is that tone`);
       for (const other of SENDERS.filter((_, j) => j !== i)) {
         assert.ok(toneShare(track.samples, track.sampleRate, other.hz) < 1e-4, `no ${other.hz} Hz in the ${SENDERS[i].hz} Hz track`);

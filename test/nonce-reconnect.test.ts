@@ -61,10 +61,8 @@ describe('nonces across reconnects', () => {
     assert.equal(new Set(pairs).size, pairs.length, 'no (sender id, counter) pair reached the listener twice');
     assert.equal(new Set(sentPairs).size, sentPairs.length, 'nor left the peer twice');
     assert.equal(sentPairs.length, summary.sent);
-    // Each session's counter starts at 0 and only climbs: with one sender id, pairs would repeat.
-    for (const ctrs of heard.values()) {
-      assert.equal(ctrs[0], 0n);
-      assert.ok(ctrs.every((c, i) => i === 0 || c > ctrs[i - 1]), 'counters climb within a session');
-    }
+    // Counters only climb within a session (the frame clock carries on across sessions: it is the
+    // new sender id of each session, a new key, that keeps pairs from repeating).
+    for (const ctrs of heard.values()) assert.ok(ctrs.every((c, i) => i === 0 || c > ctrs[i - 1]), 'counters climb within a session');
   });
 });

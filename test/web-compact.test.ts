@@ -68,6 +68,8 @@ describe('a mobile page in Chromium', { skip }, () => {
     assert.equal(summary.decryptFailed, 0);
     // The screen says which layers the page uses, and through what.
     assert.equal(await page.locator('#stat-layers').getAttribute('data-layers'), 'compact');
+    // The layer it is sent now, shown apart: the gateway steps a troubled full-rate page down to this one.
+    assert.equal(await page.locator('#stat-receiving').getAttribute('data-layer'), 'compact');
     assert.match((await page.locator('#stat-layers').textContent()) ?? '', /WebCodecs/);
     assert.deepEqual(errors, []);
     await page.close();

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, positiveNumber } from './command.js';
 import { CliError } from './exit-codes.js';
+import { parseTalkTimeline } from './talk-timeline.js';
 import { formatCallLink, generateLeaf, parseCallLink, parseLeaf, MOBILE_SAMPLE_RATE, STUDIO_SAMPLE_RATE } from '@studioline/protocol';
 import { AudioSource, NodePeer, Pcm, PeerSummary, SenderPlayout, SessionIdentity, createHostedLink, createIdentity, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
 import { MembershipAction, followMembership, formatMembership, parseAction } from './membership-actions.js';
@@ -16,6 +17,10 @@ export interface PeerCommandOptions {
   mix?: boolean;
   json: boolean;
   wait: boolean;
+  /** Push-to-talk spans ([from, to) seconds from the start of sending): transmit only then. */
+  talk?: [number, number][];
+  /** Send nothing: only listen (and record). */
+  listen?: boolean;
   /** The display name on a line with a host; with #generate_leaf it makes such a line, this peer its host. */
   name?: string;
   /** Avatar colour, 0xRRGGBB. */
@@ -35,6 +40,7 @@ export function formatSummary(s: PeerSummary): string {
   return `frames sent ${sent}, received ${s.received}, lost ${s.lost}, replayed ${s.replayed}, failed to decrypt ${s.decryptFailed}` +
     (s.fecRecovered + s.plcConcealed ? `, rebuilt ${s.fecRecovered} from FEC and concealed ${s.plcConcealed}` : '') +
     (s.reconnects ? `, reconnects ${s.reconnects}` : '') +
+    (s.layerSwitches.length ? `, layer switches ${s.layerSwitches.length} (${s.layerSwitches.map((w) => w.layer).join(' > ')})` : '') +
     (s.unsent ? `, not sent (disconnected or backlogged) ${s.unsent}` : '') +
     (s.membership ? `\n${formatMembership(s.membership)}` : '');
 }
@@ -79,6 +85,8 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
     source,
     seconds: seconds ?? 10,
     waitForPeer: options.wait,
+    talk: options.talk,
+    listenOnly: options.listen,
     record: Boolean(options.record),
     playout: true,
     // Mobile peers on the line hear this one through the compact layer (a mobile link sends only that).
@@ -118,9 +126,11 @@ export const peerCommand: Command = {
 tone (default 440 Hz) or a WAV file at real time in 10 ms frames for --seconds, records what the
 other peers send, and prints: frames sent, received, lost, replayed, failed to decrypt. Each frame
 also goes out as Opus (the compact layer) for mobile peers; a link with mobile=1 sends and receives
-only that, at 48 kHz. It
-reconnects by itself (with a new sender id) when a gateway drains or the connection drops. A link
-with #generate_leaf makes a new line and prints its link to share.
+only that, at 48 kHz. When its link queues the audio it receives, the gateway steps it down to the
+compact layer, and back up after a calm spell (each switch is printed). It reconnects by itself
+(with a new sender id) when a gateway drains or the connection drops. A link with #generate_leaf
+makes a new line and prints its link to share. With --talk it transmits only within the spans of a
+push-to-talk script, faded at each edge as the page does; with --listen it sends nothing.
 
 With --name and #generate_leaf the new line has a host, this peer (its public key is in the link,
 host=): names, colours and each peer's keys travel end to end encrypted, the host admits each peer
@@ -136,6 +146,8 @@ the last line it prints.`,
     mix: { type: 'boolean', description: 'with --record: also write OUT.wav, every sender mixed, aligned by time' },
     json: { type: 'boolean', description: 'print the figures as one JSON line' },
     'no-wait': { type: 'boolean', description: 'start sending at once, without waiting for another peer' },
+    talk: { type: 'string', value: 'FILE', description: 'push-to-talk script: lines "talk from 1.0 s to 3.5 s" (seconds from the start of sending)' },
+    listen: { type: 'boolean', description: 'listen only: send nothing' },
     name: { type: 'string', value: 'NAME', description: 'the name others see (at most 64 bytes); with #generate_leaf, makes a line with you as its host' },
     colour: { type: 'string', value: 'RRGGBB', description: 'an avatar colour others see, in hex' },
     exclude: { type: 'string', value: 'WHO[@S]', description: 'as host: exclude the peer of that name (or id prefix) S seconds after joining (default 2); prints the new link' },
@@ -145,12 +157,25 @@ the last line it prints.`,
   examples: [
     ['npx studioline peer "$(cat call.link)" --tone 440 --seconds 10', 'one side of a call, from a link kept in a file'],
     ['npx studioline peer "$LINK" --wav voice.wav --record heard.wav', 'send a recording and keep what comes back'],
+    ['npx studioline peer "$LINK" --talk cues.txt --seconds 10', 'talk only at the cues of cues.txt (e.g. "talk from 1.0 s to 3.5 s")'],
     ['npx studioline peer "https://HOST/#apikey=KEY&generate_leaf&peers=4" --name desk --exclude cam2@30 --seconds 60', 'host a line, exclude the peer called cam2 after 30 s'],
     ['npx studioline peer "$LINK" --name cam2', 'join a line with a host under a name'],
   ],
   async run({ values, positionals }) {
     if (values.tone !== undefined && values.wav !== undefined) throw new CliError('choose --tone or --wav, not both');
     if (values.mix && values.record === undefined) throw new CliError('--mix needs --record OUT.wav');
+    if (values.talk !== undefined && values.listen) throw new CliError('choose --talk FILE or --listen, not both');
+    const talkFile = values.talk as string | undefined;
+    let talk: [number, number][] | undefined;
+    if (talkFile !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(talkFile, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read the push-to-talk script ${talkFile}: ${(err as Error).message}`);
+      }
+      talk = parseTalkTimeline(text, talkFile);
+    }
     const colour = values.colour === undefined ? undefined : /^#?[0-9a-fA-F]{6}$/.test(String(values.colour)) ? parseInt(String(values.colour).replace('#', ''), 16) : NaN;
     if (Number.isNaN(colour)) throw new CliError(`--colour takes six hex digits RRGGBB, got "${String(values.colour)}"`);
     await runPeer({
@@ -162,6 +187,8 @@ the last line it prints.`,
       mix: Boolean(values.mix),
       json: Boolean(values.json),
       wait: !values['no-wait'],
+      talk,
+      listen: Boolean(values.listen),
       name: values.name as string | undefined,
       colour,
       actions: [parseAction('exclude', values.exclude), parseAction('promote', values.promote)].filter((a): a is MembershipAction => a !== undefined),

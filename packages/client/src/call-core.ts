@@ -8,7 +8,9 @@
  *
  * Layers: with a compact codec, a full-rate peer also sends each frame as Opus (the compact layer,
  * its own SFrame stream), and a `mobile` peer sends and receives only that. Compact frames that
- * arrive are decoded to 48 kHz PCM here, so every sink sees PCM whatever the layer.
+ * arrive are decoded to 48 kHz PCM here, so every sink sees PCM whatever the layer. Both layers
+ * number a frame alike, so when the gateway steps this peer down to the compact layer while its
+ * link queues the audio, and back up, each sender's frames go on in one stream.
  *
  * Membership (issue 14, a link with `host=`): audio is sealed and opened under the epoch secret the
  * membership holds (none before this session is admitted: nothing is sent), and membership
@@ -28,8 +30,9 @@ import {
   CONTROL_LEVEL,
   JoinLayers,
   LAYER_COMPACT,
-  LAYER_COUNT,
   LAYER_FULL,
+  LayerChangeReason,
+  LayerName,
   OpenFailure,
   OpenedFrame,
   ServerMessage,
@@ -41,7 +44,7 @@ import {
   encodeAudioFrame,
   encodeJoin,
   encodeOpusFrame,
-  layerKid,
+  layerNumber,
   parseServerMessage,
   randomSenderId,
   senderIdToText,
@@ -115,7 +118,7 @@ export interface ReceivedFrame {
   pcm: Int16Array;
   /** When it was opened, on the core's clock (performance.now() by default). */
   at: number;
-  /** The layer it came on (LAYER_FULL, LAYER_COMPACT); `ctr` counts that layer's frames. */
+  /** The layer it came on (LAYER_FULL, LAYER_COMPACT). `ctr` is the sender's frame clock, the same on every layer. */
   layer: number;
   /** A compact frame that never arrived and was rebuilt (fec) or concealed (plc) by the decoder; undefined for frames that arrived. */
   rebuilt?: Exclude<CompactFrameSource, 'decoded'>;
@@ -160,6 +163,11 @@ export interface CallEvents {
   serverMessage: ServerMessage;
   /** The compact codec failed on a frame (counted in the figures as codecErrors). */
   codecError: { message: string };
+  /**
+   * The best layer the gateway sends now: stepped down while this peer's link queues the audio
+   * (`reason` congested), back up after a calm spell (calm); no reason at a session's start.
+   */
+  receiving: { layer: LayerName; reason?: LayerChangeReason };
 }
 
 /** What the core needs of a membership (membership.ts): the epoch's secret and where control messages go. */
@@ -249,6 +257,17 @@ export class CallCore extends TypedEvents<CallEvents> {
   /** True while sealers are being rekeyed: a frame waits for the new key rather than go out under the old one. */
   private rekeyBusy = false;
   private readonly loss = new LossCounter();
+  /**
+   * The frame clock: captured frames handed to send() while joined. Every layer seals frame n's
+   * audio under counter n (a compact frame too: the packetizer makes one per captured frame), so a
+   * receiver the relay switches between layers of this sender finds its place in one stream.
+   */
+  private frames = 0n;
+  /** The counter of the first frame after the last pause (it, and its compact twin, go out marked as a talk spurt's start). */
+  private spurtStart?: bigint;
+  private compactSpurtMarked = true;
+  /** The best layer the gateway sends this peer now (stepped down while its link is in trouble). */
+  private receiving: LayerName = 'full';
   private readonly counts = emptyFigures();
   private readonly sinks = new Set<FrameSink>();
   private readonly clock: CallClock;
@@ -318,11 +337,11 @@ export class CallCore extends TypedEvents<CallEvents> {
     await codec.prepare();
     if (!this.sendsCompact || this.stopped) return;
     this.compactEncoder = codec.encoder(
-      (packet) => void this.sendCompact(packet),
+      (packet, ctr) => void this.sendCompact(packet, ctr),
       (err) => this.onCodecError(err),
     );
     const encoder = this.compactEncoder;
-    this.packetizer = new CompactPacketizer(sampleRate, (frame) => encoder.encode(frame));
+    this.packetizer = new CompactPacketizer(sampleRate, (frame, ctr) => encoder.encode(frame, ctr));
   }
 
   /** Ends the call: closes the socket, cancels any retry. */
@@ -431,7 +450,7 @@ export class CallCore extends TypedEvents<CallEvents> {
   /** A snapshot of the figures. */
   figures(): CallFigures {
     const o = this.opener.stats;
-    return { ...this.counts, warnings: { ...this.counts.warnings }, lost: this.loss.lost, replayed: o.replayed, decryptFailed: o.decryptFailed, malformed: o.malformed + this.counts.malformed };
+    return { ...this.counts, warnings: { ...this.counts.warnings }, lost: this.loss.lost, longestGap: this.loss.longestGap, replayed: o.replayed, decryptFailed: o.decryptFailed, malformed: o.malformed + this.counts.malformed };
   }
 
   /**
@@ -452,12 +471,13 @@ export class CallCore extends TypedEvents<CallEvents> {
     if (this.rekeyBusy) await this.rekeying;
     const level = audioLevel(pcm);
     const sealer = sealers.full;
+    const ctr = this.frames++;
+    const spurtStart = ctr === this.spurtStart;
     let sent = true;
     if (sealer) {
       if (!this.socketCanTake(ws)) sent = false;
       else {
-        const ctr = sealer.sealed;
-        const wire = await sealer.seal(level, encodeAudioFrame(this.options.sampleRate, pcm));
+        const wire = await sealer.seal(level, encodeAudioFrame(this.options.sampleRate, pcm), ctr, spurtStart);
         sent = this.sendSealed(ws, sealer, ctr, wire);
       }
     }
@@ -470,17 +490,45 @@ export class CallCore extends TypedEvents<CallEvents> {
     return sent;
   }
 
-  /** Seals and sends one packet of the compact encoder, if the session that asked for it still can. */
-  private async sendCompact(packet: Uint8Array): Promise<void> {
+  /**
+   * `count` captured frames were not handed to send() (a sender that fell too far behind real
+   * time skips them): the frame clock moves past them on every layer, so the counters of the
+   * frames after them still say when they were captured (a receiver measures queueing by them).
+   */
+  skip(count: number): void {
+    this.frames += BigInt(count);
+    this.packetizer?.skip(count);
+  }
+
+  /**
+   * `count` captured frames are not sent on purpose: push-to-talk is up, or the peer is muted or
+   * listens only (talk-gate.ts). The frame clock moves on, so each sender's timeline stays true to
+   * the wall clock (a recording keeps the pauses), and the next frame sent is marked as a talk
+   * spurt's start, so listeners do not count the pause as lost frames.
+   */
+  pause(count = 1): void {
+    this.skip(count);
+    this.spurtStart = this.frames;
+    this.compactSpurtMarked = false;
+  }
+
+  /**
+   * Seals and sends the compact encoder's packet of frame `ctr`, if the session that asked for it
+   * still can. A packet whose counter this session's sealer has passed already (one out of order)
+   * is dropped: a counter is never used twice.
+   */
+  private async sendCompact(packet: Uint8Array, ctr: bigint): Promise<void> {
     const ws = this.ws;
     const sealer = this.sealers?.compact;
-    if (!ws || !sealer || !this.joined || ws.readyState !== OPEN) {
+    if (!ws || !sealer || !this.joined || ws.readyState !== OPEN || ctr < sealer.sealed) {
       this.counts.unsentDisconnected++;
       return;
     }
     if (!this.socketCanTake(ws)) return;
-    const ctr = sealer.sealed;
-    const wire = await sealer.seal(this.compactLevel, encodeOpusFrame(packet));
+    // The first compact frame at or after the spurt's start carries the mark (the converter may hold a frame back).
+    const spurtStart = !this.compactSpurtMarked && this.spurtStart !== undefined && ctr >= this.spurtStart;
+    if (spurtStart) this.compactSpurtMarked = true;
+    const wire = await sealer.seal(this.compactLevel, encodeOpusFrame(packet), ctr, spurtStart);
     if (!this.sendSealed(ws, sealer, ctr, wire)) return;
     this.counts.compactFramesSent++;
     this.counts.compactBytesSent += wire.length;
@@ -572,6 +620,8 @@ export class CallCore extends TypedEvents<CallEvents> {
       this.emit('peers', [...this.peerSet]);
       this.announce();
       this.schedulePing(ws);
+      // A new session starts at the layer it asked for (the gateway steps it down again if need be).
+      this.setReceiving(this.layers.receive);
       this.started?.resolve();
       this.started = undefined;
     } else if (msg.type === 'peer_joined') {
@@ -583,7 +633,7 @@ export class CallCore extends TypedEvents<CallEvents> {
       this.peerSet.delete(msg.sender);
       const id = BigInt('0x' + msg.sender);
       this.opener.forget(id);
-      for (let layer = 0; layer < LAYER_COUNT; layer++) this.loss.forget(layerKid(id, layer));
+      this.loss.forget(id);
       this.senderTexts.delete(id);
       this.decoders.get(id)?.decoder.close();
       this.decoders.delete(id);
@@ -591,6 +641,10 @@ export class CallCore extends TypedEvents<CallEvents> {
       this.emit('peerLeft', msg.sender);
       this.emit('peers', [...this.peerSet]);
       this.announce();
+    } else if (msg.type === 'layer') {
+      if (layerNumber(msg.layer) < 0) return;
+      this.counts.layerSwitches++;
+      this.setReceiving(msg.layer, msg.reason);
     } else if (msg.type === 'pong') {
       this.counts.rttMs = this.clock.now() - msg.t;
       if (typeof msg.serverMs === 'number' && Number.isFinite(msg.serverMs)) this.counts.serverMs = msg.serverMs;
@@ -653,7 +707,8 @@ export class CallCore extends TypedEvents<CallEvents> {
       this.counts.malformed++;
       return;
     }
-    this.loss.heard(opened.kid, opened.ctr);
+    const at = this.clock.now();
+    this.loss.heard(opened.senderId, opened.ctr, opened.spurtStart);
     this.counts.framesReceived++;
     this.deliver({
       senderId: opened.senderId,
@@ -662,7 +717,7 @@ export class CallCore extends TypedEvents<CallEvents> {
       level: opened.level,
       sampleRate: audio.sampleRate,
       pcm: audio.pcm,
-      at: this.clock.now(),
+      at,
       layer: LAYER_FULL,
     });
   }
@@ -685,7 +740,8 @@ export class CallCore extends TypedEvents<CallEvents> {
       this.counts.malformed++;
       return;
     }
-    this.loss.heard(opened.kid, opened.ctr);
+    const at = this.clock.now();
+    this.loss.heard(opened.senderId, opened.ctr, opened.spurtStart);
     this.counts.framesReceived++;
     this.counts.compactFramesReceived++;
     const { senderId } = opened;
@@ -698,7 +754,7 @@ export class CallCore extends TypedEvents<CallEvents> {
       );
       this.decoders.set(senderId, (state = { decoder, arrivals }));
     }
-    state.arrivals.set(opened.ctr, { level: opened.level, at: this.clock.now() });
+    state.arrivals.set(opened.ctr, { level: opened.level, at });
     if (state.arrivals.size > MAX_PENDING_DECODES) state.arrivals.delete(state.arrivals.keys().next().value as bigint);
     state.decoder.decode(opened.ctr, packet);
   }
@@ -755,6 +811,16 @@ export class CallCore extends TypedEvents<CallEvents> {
       this.pingTimer = this.clock.setTimeout(ping, interval);
     };
     this.pingTimer = this.clock.setTimeout(ping, interval);
+  }
+
+  /** The best layer it is sent now, and why it changed (absent: a new session's start). */
+  get receivingLayer(): LayerName {
+    return this.receiving;
+  }
+
+  private setReceiving(layer: LayerName, reason?: LayerChangeReason): void {
+    this.receiving = layer;
+    this.emit('receiving', { layer, reason });
   }
 
   private announce(): void {

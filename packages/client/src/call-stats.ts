@@ -32,6 +32,8 @@ export interface CallFigures {
   unsentBackpressure: number;
   /** Frames missing between the first and the last counter heard from each sender. */
   lost: number;
+  /** The longest run of one sender's frames missing (a hole in what this peer heard), in frames. */
+  longestGap: number;
   replayed: number;
   decryptFailed: number;
   /** Wire frames or audio frames that did not parse. */
@@ -41,6 +43,8 @@ export interface CallFigures {
   controlReceived: number;
   /** Joins after the first (each with a new sender id). */
   reconnects: number;
+  /** Times the gateway changed the layer it sends this peer (a step down on a troubled link, or back up). */
+  layerSwitches: number;
   /** Warnings the gateway sent without closing (over_budget, malformed_frame). */
   warnings: Partial<Record<ErrorCode, number>>;
   /** The last ping's round trip, in ms. */
@@ -50,31 +54,55 @@ export interface CallFigures {
 }
 
 export function emptyFigures(): CallFigures {
-  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, compactFramesSent: 0, compactBytesSent: 0, compactFramesReceived: 0, fecRecovered: 0, plcConcealed: 0, codecErrors: 0, unsentDisconnected: 0, unsentBackpressure: 0, lost: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, controlSent: 0, controlReceived: 0, warnings: {} };
+  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, compactFramesSent: 0, compactBytesSent: 0, compactFramesReceived: 0, fecRecovered: 0, plcConcealed: 0, codecErrors: 0, unsentDisconnected: 0, unsentBackpressure: 0, lost: 0, longestGap: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, layerSwitches: 0, controlSent: 0, controlReceived: 0, warnings: {} };
 }
 
 interface SenderSpan {
   first: bigint;
   last: bigint;
   heard: number;
+  /** Counters its sender paused over (before a talk spurt's start): never sent, so not lost. */
+  paused: number;
+  /** The counters heard lately, so a frame that came on two layers counts once. */
+  recent: Set<bigint>;
 }
+
+/** Counters further than this behind the newest are no longer told apart (a frame that late is history). */
+const RECENT_FRAMES = 512n;
 
 /**
  * Losses by counter: for each sender, the frames between the first and last counter heard that
- * never arrived. Frames arriving out of order are not lost (the replay window drops duplicates
- * before they get here, so `heard` counts distinct counters).
+ * never arrived. A sender's layers share one counter (the capture frame, call-core.ts), so a
+ * receiver switched between layers sees one stream; a frame heard on both layers around a switch
+ * counts once. Frames arriving out of order are not lost, and nor are the counters a sender paused
+ * over (push-to-talk up, muted: the frame after the pause is marked as a talk spurt's start).
  */
 export class LossCounter {
   private readonly spans = new Map<bigint, SenderSpan>();
   /** Losses of senders already forgotten. */
   private settled = 0;
+  /** The longest run of one sender's counters skipped by a frame that came after them (frames). */
+  longestGap = 0;
 
-  heard(sender: bigint, ctr: bigint): void {
+  /** Frame `ctr` of `sender` arrived; `spurtStart`: its sender paused just before it (wire-frame.ts). */
+  heard(sender: bigint, ctr: bigint, spurtStart = false): void {
     const s = this.spans.get(sender);
-    if (!s) return void this.spans.set(sender, { first: ctr, last: ctr, heard: 1 });
+    if (!s) return void this.spans.set(sender, { first: ctr, last: ctr, heard: 1, paused: 0, recent: new Set([ctr]) });
+    if (s.recent.has(ctr)) return;
     if (ctr < s.first) s.first = ctr;
-    if (ctr > s.last) s.last = ctr;
+    if (ctr > s.last) {
+      const gap = Number(ctr - s.last - 1n);
+      if (spurtStart) s.paused += gap;
+      else this.longestGap = Math.max(this.longestGap, gap);
+      s.last = ctr;
+    }
     s.heard++;
+    s.recent.add(ctr);
+    // Oldest first (counters mostly come in order): drop from the front until one is recent.
+    for (const old of s.recent) {
+      if (old >= s.last - RECENT_FRAMES) break;
+      s.recent.delete(old);
+    }
   }
 
   /** A sender left: keep its losses, drop its state. */
@@ -93,7 +121,7 @@ export class LossCounter {
 }
 
 function spanLost(s: SenderSpan): number {
-  return Math.max(0, Number(s.last - s.first + 1n) - s.heard);
+  return Math.max(0, Number(s.last - s.first + 1n) - s.heard - s.paused);
 }
 
 /**

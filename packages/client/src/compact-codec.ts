@@ -7,6 +7,9 @@
  * {@link CompactPacketizer} turns a peer's captured frames, at whatever rate it captures, into the
  * 10 ms frames of 48 kHz the encoder takes: through the maintained resampler when the rates
  * differ, and cut into whole frames (the resampler's output per call varies by a sample or so).
+ * It numbers the frames it makes from 0: one 48 kHz frame per captured frame on average, so frame
+ * n carries the audio of captured frame n (less the converter's few samples of delay), and its
+ * counter is the full layer's counter for that audio (the call core's frame clock).
  */
 import { COMPACT_FRAME_SAMPLES, COMPACT_SAMPLE_RATE } from '@studioline/protocol';
 import { Resampler, toFloat } from './resampler.js';
@@ -25,8 +28,11 @@ export interface DecodedCompactFrame {
 }
 
 export interface CompactEncoder {
-  /** Encodes one frame of {@link COMPACT_FRAME_SAMPLES} samples at 48 kHz, floats in [-1, 1]; the packet comes through the callback. */
-  encode(pcm: Float32Array): void;
+  /**
+   * Encodes frame `ctr` (its SFrame counter), {@link COMPACT_FRAME_SAMPLES} samples at 48 kHz,
+   * floats in [-1, 1]; the packet comes through the callback with the same counter.
+   */
+  encode(pcm: Float32Array, ctr: bigint): void;
   close(): void;
 }
 
@@ -44,7 +50,7 @@ export interface CompactCodec {
   readonly name: string;
   /** Loads what the codec needs; resolves before the first encoder or decoder is made. */
   prepare(): Promise<void>;
-  encoder(onPacket: (packet: Uint8Array) => void, onError: (err: Error) => void): CompactEncoder;
+  encoder(onPacket: (packet: Uint8Array, ctr: bigint) => void, onError: (err: Error) => void): CompactEncoder;
   decoder(onFrame: (frame: DecodedCompactFrame) => void, onError: (err: Error) => void): CompactDecoder;
 }
 
@@ -57,11 +63,18 @@ export class CompactPacketizer {
   private resampler?: Resampler;
   private readonly pending = new Float32Array(COMPACT_FRAME_SAMPLES);
   private filled = 0;
+  private made = 0n;
 
   constructor(
     readonly fromRate: number,
-    private readonly onFrame: (frame: Float32Array) => void,
+    private readonly onFrame: (frame: Float32Array, ctr: bigint) => void,
   ) {}
+
+
+  /** `count` captured frames were skipped: the frames made after them are numbered past them. */
+  skip(count: number): void {
+    this.made += BigInt(count);
+  }
 
   /** One captured frame at `fromRate`, or (`at48k`) the same audio at 48 kHz. */
   push(pcm: Int16Array, at48k?: Int16Array): void {
@@ -80,7 +93,7 @@ export class CompactPacketizer {
       if (this.filled === COMPACT_FRAME_SAMPLES) {
         this.filled = 0;
         // A copy: the encoder may keep it past this call (WebCodecs takes it asynchronously).
-        this.onFrame(this.pending.slice(0, COMPACT_FRAME_SAMPLES));
+        this.onFrame(this.pending.slice(0, COMPACT_FRAME_SAMPLES), this.made++);
       }
     }
   }

@@ -13,6 +13,7 @@ export * from './jitter-buffer.js';
 export * from './playout.js';
 export * from './compact-codec.js';
 export * from './opus-node.js';
+export * from './talk-gate.js';
 export * from './epoch-opener.js';
 export * from './session-identity.js';
 export * from './roster.js';

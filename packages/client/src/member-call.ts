@@ -27,9 +27,16 @@ export interface MemberCallOptions extends Omit<CallCoreOptions, 'membership'> {
   leaveGraceMs?: number;
 }
 
-/** Core events that go on only from the line this session sends on (the others are the old line's, going away). */
-const ACTIVE_ONLY: (keyof CallEvents)[] = ['state', 'joined', 'peers', 'peerJoined', 'peerLeft', 'warning', 'connectionLost', 'ended', 'serverMessage', 'codecError'];
-const EVERY_LINE: (keyof CallEvents)[] = ['frame', 'sent', 'rekeyed'];
+/**
+ * Which line each core event is passed on from: every line (what is heard and sent), or only the
+ * line this session sends on (the others are the old line's, going away). A Record, so a new core
+ * event does not compile until it is placed here.
+ */
+const FROM: Record<keyof CallEvents, 'active' | 'every'> = {
+  state: 'active', joined: 'active', peers: 'active', peerJoined: 'active', peerLeft: 'active', warning: 'active', connectionLost: 'active',
+  ended: 'active', serverMessage: 'active', codecError: 'active', receiving: 'active',
+  frame: 'every', sent: 'every', rekeyed: 'every',
+};
 
 export class MemberCall extends TypedEvents<CallEvents> {
   readonly membership: Membership;
@@ -53,8 +60,9 @@ export class MemberCall extends TypedEvents<CallEvents> {
     const core = new CallCore({ ...this.options, link, url: link.websocketUrl === this.options.link.websocketUrl ? this.options.url : link.websocketUrl, membership: this.membership });
     this.everyCore.push(core);
     for (const sink of this.sinks) core.addSink(sink);
-    for (const event of ACTIVE_ONLY) core.on(event, (value) => core === this.active && this.emit(event, value as never));
-    for (const event of EVERY_LINE) core.on(event, (value) => this.emit(event, value as never));
+    for (const event of Object.keys(FROM) as (keyof CallEvents)[]) {
+      core.on(event, (value) => (FROM[event] === 'every' || core === this.active) && this.emit(event, value as never));
+    }
     this.membership.attach(core, active);
     return core;
   }
@@ -116,6 +124,16 @@ export class MemberCall extends TypedEvents<CallEvents> {
     return this.active.send(pcm, at48k);
   }
 
+  /** Frames not sent (skipped, late): the frame clock of the line this session sends on moves on. */
+  skip(count: number): void {
+    this.active.skip(count);
+  }
+
+  /** Frames not sent on purpose (push-to-talk up, listen only): see CallCore.pause. */
+  pause(count = 1): void {
+    this.active.pause(count);
+  }
+
   addSink(sink: FrameSink): () => void {
     this.sinks.add(sink);
     const removers = this.everyCore.map((core) => core.addSink(sink));
@@ -143,7 +161,9 @@ export class MemberCall extends TypedEvents<CallEvents> {
     const sum = all.reduce((a, f) => {
       for (const key of Object.keys(f) as (keyof CallFigures)[]) {
         const v = f[key];
-        if (typeof v === 'number' && key !== 'rttMs' && key !== 'serverMs') (a[key] as number) = ((a[key] as number | undefined) ?? 0) + v;
+        if (typeof v !== 'number' || key === 'rttMs' || key === 'serverMs') continue;
+        const before = (a[key] as number | undefined) ?? 0;
+        (a[key] as number) = key === 'longestGap' ? Math.max(before, v) : before + v;
       }
       for (const [code, n] of Object.entries(f.warnings)) a.warnings[code as keyof CallFigures['warnings']] = (a.warnings[code as keyof CallFigures['warnings']] ?? 0) + (n ?? 0);
       return a;

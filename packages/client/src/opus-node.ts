@@ -51,11 +51,11 @@ function mayCarryFec(packet: Uint8Array): boolean {
 
 class NodeEncoder implements CompactEncoder {
   private encoder?: EncoderHandle;
-  private held: Float32Array[] = [];
+  private held: [Float32Array, bigint][] = [];
   private closed = false;
 
   constructor(
-    private readonly onPacket: (packet: Uint8Array) => void,
+    private readonly onPacket: (packet: Uint8Array, ctr: bigint) => void,
     private readonly onError: (err: Error) => void,
   ) {
     libopus()
@@ -78,18 +78,18 @@ class NodeEncoder implements CompactEncoder {
         this.encoder = encoder;
         const held = this.held;
         this.held = [];
-        for (const pcm of held) this.encode(pcm);
+        for (const [pcm, ctr] of held) this.encode(pcm, ctr);
       }, onError);
   }
 
-  encode(pcm: Float32Array): void {
+  encode(pcm: Float32Array, ctr: bigint): void {
     if (!this.encoder) {
-      if (this.held.length < MAX_HELD) this.held.push(pcm);
+      if (this.held.length < MAX_HELD) this.held.push([pcm, ctr]);
       else this.onError(new Error('the Opus encoder is not ready: a frame was not encoded'));
       return;
     }
     try {
-      this.onPacket(this.encoder.encodeFloat(pcm, { maxPacketBytes: COMPACT_MAX_PACKET_BYTES }).slice());
+      this.onPacket(this.encoder.encodeFloat(pcm, { maxPacketBytes: COMPACT_MAX_PACKET_BYTES }).slice(), ctr);
     } catch (err) {
       this.onError(err as Error);
     }

@@ -11,7 +11,7 @@
  * identity (its name and session keys), sends nothing until the host admitted it, and follows the
  * line through rekeys.
  */
-import { CallLink, ErrorCode, FRAME_MS, LAYER_COMPACT, LAYER_FULL, ServerMessage } from '@studioline/protocol';
+import { CallLink, ErrorCode, FRAME_MS, LAYER_COMPACT, LAYER_FULL, LayerChangeReason, LayerName, ServerMessage } from '@studioline/protocol';
 import { useNodeCrypto } from '@studioline/protocol/node';
 import { AudioSource } from './audio-source.js';
 import { LINGER_MAX_MS, LINGER_QUIET_MS, PEER_WAIT_TIMEOUT_MS } from './call-constants.js';
@@ -24,6 +24,7 @@ import { nodeOpusCodec } from './opus-node.js';
 import { Playout, SenderPlayout } from './playout.js';
 import { CallRecorder, RecordedTrack } from './recorder.js';
 import { SendPacer } from './send-pacer.js';
+import { TalkGate } from './talk-gate.js';
 import { Pcm } from './wav.js';
 
 export interface PeerOptions {
@@ -82,6 +83,13 @@ export interface PeerOptions {
   onRekeyed?: (senderId: bigint, layer: number, fromCtr: bigint) => void;
   /** With `identity`: the membership, as soon as the peer is made (to exclude, promote, watch the roster). */
   onMembership?: (membership: Membership) => void;
+  /**
+   * Push-to-talk: transmit only within these spans, [from, to) in seconds from the start of sending
+   * (a script of key presses, faded at each edge as the page does: talk-gate.ts). Absent: a hot mic.
+   */
+  talk?: [number, number][];
+  /** Listen only: join and hear, send nothing. */
+  listenOnly?: boolean;
 }
 
 export interface PeerSummary {
@@ -101,6 +109,8 @@ export interface PeerSummary {
   fecRecovered: number;
   plcConcealed: number;
   lost: number;
+  /** The longest run of one sender's frames that never came, in frames (10 ms each). */
+  longestGap: number;
   replayed: number;
   decryptFailed: number;
   malformed: number;
@@ -111,6 +121,8 @@ export interface PeerSummary {
   skippedLate: number;
   /** Warnings the gateway sent without closing (over_budget, malformed_frame). */
   warnings: Partial<Record<ErrorCode, number>>;
+  /** Each time the gateway stepped this peer down a layer (its link in trouble) or back up: when (ms since the epoch), to which layer, why. */
+  layerSwitches: { at: number; layer: LayerName; reason: LayerChangeReason }[];
   /** With `record`: one track per sender heard (a reconnecting peer starts a new one). */
   tracks?: RecordedTrack[];
   /** With `record`: every track mixed, aligned by time; on a 1:1 line, the other peer's audio as sent. */
@@ -139,6 +151,7 @@ export class NodePeer {
   private peerArrived?: () => void;
   private started = false;
   private skippedLate = 0;
+  private readonly layerSwitches: PeerSummary['layerSwitches'] = [];
   /** The layer whose frames `onSent` reports: the full one, or the compact one of a mobile peer. */
   private readonly primaryLayer: number;
 
@@ -212,6 +225,11 @@ export class NodePeer {
     });
     if (options.onRekeyed) core.on('rekeyed', ({ senderId, layer, fromCtr }) => options.onRekeyed?.(senderId, layer, fromCtr));
     if (options.onSent) core.on('sent', ({ senderId, layer, ctr, at }) => layer === this.primaryLayer && options.onSent?.(senderId, ctr, at));
+    core.on('receiving', ({ layer, reason }) => {
+      if (!reason) return;
+      this.layerSwitches.push({ at: Date.now(), layer, reason });
+      this.progress(reason === 'calm' ? `back up to the ${layer} layer: the link is calm` : `stepped down to the ${layer} layer: the link is queueing audio`);
+    });
     core.on('ended', ({ error }) => {
       if (!error) return;
       // Before the first join, run() rejects with the error itself; say nothing twice.
@@ -250,6 +268,7 @@ export class NodePeer {
       fecRecovered: f.fecRecovered,
       plcConcealed: f.plcConcealed,
       lost: f.lost,
+      longestGap: f.longestGap,
       replayed: f.replayed,
       decryptFailed: f.decryptFailed,
       malformed: f.malformed,
@@ -257,6 +276,7 @@ export class NodePeer {
       unsent: f.unsentDisconnected + f.unsentBackpressure + this.skippedLate,
       skippedLate: this.skippedLate,
       warnings: f.warnings,
+      layerSwitches: this.layerSwitches,
       ...(playout ? { playout } : {}),
       ...(this.membership ? { membership: structuredClone(this.membership.stats) } : {}),
     };
@@ -291,14 +311,32 @@ export class NodePeer {
    */
   private async sendForDuration(): Promise<void> {
     const pacer = new SendPacer(Math.round((this.options.seconds * 1000) / FRAME_MS));
-    const { source } = this.options;
+    const { source, talk } = this.options;
+    const gate = new TalkGate(talk ? 'ptt' : this.options.listenOnly ? 'listen' : 'hot', source.sampleRate);
+    let expected = 0;
     try {
       while (!pacer.done) {
         if (this.fatal) throw this.fatal;
         if (this.options.signal?.aborted) return;
         const index = pacer.next();
-        if (index === undefined) await sleep(pacer.waitMs());
-        else await this.core.send(source.frame(index), this.core.sendsCompact ? source.compactFrame?.(index) : undefined);
+        if (index === undefined) {
+          await sleep(pacer.waitMs());
+          continue;
+        }
+        // Skipped frames still pass on the frame clock: a frame's counter says when it was captured.
+        if (index > expected) this.core.skip(index - expected);
+        expected = index + 1;
+        const at = index * FRAME_MS;
+        if (talk?.some(([from, to]) => at >= from * 1000 && at < to * 1000)) gate.press(at);
+        else gate.release();
+        const frame = gate.process(source.frame(index), at);
+        // Closed (push-to-talk up, listen only): nothing goes out (the frame clock moves on, as a pause).
+        if (!frame) {
+          this.core.pause();
+          continue;
+        }
+        // The source's own 48 kHz audio serves the compact layer only where the gate left the frame as it was.
+        await this.core.send(frame, this.core.sendsCompact && gate.talkMode === 'hot' ? source.compactFrame?.(index) : undefined);
       }
     } finally {
       this.skippedLate = pacer.skipped;

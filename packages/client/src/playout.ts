@@ -3,10 +3,14 @@
  * into the same jitter buffer that the page's playback AudioWorklet runs, and a clock reads from
  * every buffer as a sound card would, so the peer can tell how deep its buffers sat, how often they
  * ran dry, and what they concealed or dropped as late: the page's figures, for a terminal.
+ * A sender's buffer runs at the rate of its first frame; frames of its other layer (the gateway
+ * switches a troubled receiver between layers) are converted to that rate, as the page converts
+ * every frame to its output rate, and go on in the same buffer: one frame clock on every layer.
  */
 import { FRAME_MS } from '@studioline/protocol';
 import { FrameSink, ReceivedFrame } from './call-core.js';
 import { JitterBuffer, JitterBufferStats } from './jitter-buffer.js';
+import { Resampler, toFloat } from './resampler.js';
 
 /** How often the playout clock reads; also the buffers' read quantum (a sound card's period). */
 const PLAYOUT_TICK_MS = FRAME_MS;
@@ -18,7 +22,7 @@ export interface SenderPlayout extends JitterBufferStats {
 }
 
 export class Playout implements FrameSink {
-  private readonly senders = new Map<string, { buffer: JitterBuffer; pushed: number; read: number; startedAt: number }>();
+  private readonly senders = new Map<string, { buffer: JitterBuffer; pushed: number; read: number; startedAt: number; converter?: Resampler }>();
   private readonly finished: SenderPlayout[] = [];
   private timer?: ReturnType<typeof setInterval>;
 
@@ -26,15 +30,21 @@ export class Playout implements FrameSink {
 
   push(frame: ReceivedFrame): void {
     let s = this.senders.get(frame.sender);
-    if (s && s.buffer.sampleRate !== frame.sampleRate) this.forget(frame.sender);
-    if (!s || s.buffer.sampleRate !== frame.sampleRate) {
+    if (!s) {
       const quantum = Math.round((frame.sampleRate * PLAYOUT_TICK_MS) / 1000);
       s = { buffer: new JitterBuffer({ sampleRate: frame.sampleRate, quantum }), pushed: 0, read: 0, startedAt: this.now() };
       this.senders.set(frame.sender, s);
       this.timer ??= setInterval(() => this.tick(), PLAYOUT_TICK_MS);
     }
-    const samples = new Float32Array(frame.pcm.length);
-    for (let i = 0; i < samples.length; i++) samples[i] = frame.pcm[i] / 32768;
+    let samples: Float32Array;
+    if (frame.sampleRate === s.buffer.sampleRate) samples = toFloat(frame.pcm);
+    else {
+      if (s.converter?.from !== frame.sampleRate) {
+        s.converter?.close();
+        s.converter = new Resampler(frame.sampleRate, s.buffer.sampleRate);
+      }
+      samples = s.converter.process(frame.pcm);
+    }
     s.buffer.push(Number(frame.ctr), samples, frame.at, frame.level);
     s.pushed++;
   }
@@ -42,6 +52,7 @@ export class Playout implements FrameSink {
   forget(sender: string): void {
     const s = this.senders.get(sender);
     if (!s) return;
+    s.converter?.close();
     this.finished.push(this.figures(sender, s));
     this.senders.delete(sender);
   }

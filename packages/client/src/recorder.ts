@@ -8,11 +8,17 @@
  * arrival: a frame's counter says when it was captured relative to the sender's other frames, and
  * the least-delayed arrival anchors that timeline to the receiver's clock. Senders' clocks may
  * drift (±100 ppm: 60 ms over 10 minutes); the mix does not correct that.
+ *
+ * A track keeps its sender's first rate. The gateway may switch a receiver between a sender's
+ * layers (full rate and the 48 kHz compact layer) while its link is in trouble; the frames of the
+ * other layer are converted to the track's rate as they come (the same maintained resampler), so
+ * a step down leaves no hole in the recording.
  */
 import { FRAME_MS } from '@studioline/protocol';
 import { RECORDING_MAX_BYTES } from './call-constants.js';
 import type { FrameSink, ReceivedFrame } from './call-core.js';
-import { resample } from './resampler.js';
+import { floatToPcm } from './compact-codec.js';
+import { Resampler, resample } from './resampler.js';
 import { Pcm } from './wav.js';
 
 export interface RecordedTrack extends Pcm {
@@ -40,8 +46,8 @@ interface Stream {
 
 export class CallRecorder implements FrameSink {
   private readonly streams = new Map<string, Stream>();
-  /** Frames at another rate than their sender's first frame: not recorded, but counted. */
-  rateChanges = 0;
+  /** Per sender, the converter of its frames of the other layer. */
+  private readonly converters = new Map<string, Resampler>();
   /** Frames not kept because the recording reached its size limit. */
   overLimit = 0;
   private bytes = 0;
@@ -65,8 +71,7 @@ export class CallRecorder implements FrameSink {
       this.streams.set(sender, s);
     }
     if (sampleRate !== s.sampleRate) {
-      this.rateChanges++;
-      return;
+      pcm = this.convert(sender, pcm, sampleRate, s);
     }
     if (!s.frames.has(ctr)) this.bytes += pcm.byteLength;
     s.frames.set(ctr, pcm);
@@ -75,9 +80,32 @@ export class CallRecorder implements FrameSink {
     s.anchorMs = Math.min(s.anchorMs, at - Number(ctr) * FRAME_MS);
   }
 
-  /** Frames heard but not in any track (over the size limit, or at a changed rate). */
+  /** Frames heard but not in any track (over the size limit). */
   get notRecorded(): number {
-    return this.overLimit + this.rateChanges;
+    return this.overLimit;
+  }
+
+  /**
+   * One frame at `from` as a frame of `s`'s rate and length: the converter's output varies by a
+   * sample or so per call, and it starts a few samples late; padded or trimmed at the front.
+   */
+  private convert(sender: string, pcm: Int16Array, from: number, s: Stream): Int16Array {
+    let r = this.converters.get(sender);
+    if (!r || r.from !== from) {
+      r?.close();
+      this.converters.set(sender, (r = new Resampler(from, s.sampleRate)));
+    }
+    const out = r.process(pcm);
+    const frame = new Float32Array(s.frameLength);
+    if (out.length >= s.frameLength) frame.set(out.subarray(out.length - s.frameLength));
+    else frame.set(out, s.frameLength - out.length);
+    return floatToPcm(frame);
+  }
+
+  /** A sender left: its converter, if any, is freed (its track stays). */
+  forget(sender: string): void {
+    this.converters.get(sender)?.close();
+    this.converters.delete(sender);
   }
 
   /** Senders recorded so far (the local track included when there is one). */

@@ -14,15 +14,24 @@ const madeAsynchronously = () => new Promise((r) => setTimeout(r, 20));
 async function encodeTone(frequency: number, rate: number, frames: number): Promise<Uint8Array[]> {
   await Promise.all([nodeOpusCodec.prepare(), prepareResamplers()]);
   const packets: Uint8Array[] = [];
+  const counters: bigint[] = [];
   const errors: Error[] = [];
-  const encoder = nodeOpusCodec.encoder((p) => packets.push(p), (e) => errors.push(e));
+  const encoder = nodeOpusCodec.encoder(
+    (p, ctr) => {
+      packets.push(p);
+      counters.push(ctr);
+    },
+    (e) => errors.push(e),
+  );
   await madeAsynchronously();
-  const packetizer = new CompactPacketizer(rate, (f) => encoder.encode(f));
+  const packetizer = new CompactPacketizer(rate, (f, ctr) => encoder.encode(f, ctr));
   const source = toneSource(frequency, rate);
   for (let i = 0; i < frames; i++) packetizer.push(source.frame(i));
   packetizer.close();
   encoder.close();
   assert.deepEqual(errors, []);
+  // Packet n is frame n of the capture (one frame clock for every layer): counters 0, 1, 2, ...
+  assert.deepEqual(counters, packets.map((_, i) => BigInt(i)));
   return packets;
 }
 

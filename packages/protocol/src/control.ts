@@ -19,6 +19,10 @@
  *   peer_left    { type, sender }
  *   pong         { type, t, serverMs? }   serverMs: the servers' own share of the way frames take to
  *                                          this peer (gateway in, bus, relay, gateway out), averaged
+ *   layer        { type, layer, reason }  the best layer it is sent now changed: stepped down
+ *                                          ("congested": its link queues the audio, as the
+ *                                          gateway's probes find) or back up ("calm": no queue for
+ *                                          a while); layer-step.ts in the gateway
  *   error        { type, code, message }   a refusal that closes (with the code's close code) or a
  *                                          warning that does not (malformed_frame, over_budget)
  */
@@ -80,7 +84,15 @@ export interface ErrorMessage {
   code: ErrorCode;
   message: string;
 }
-export type ServerMessage = JoinedMessage | PeerMessage | PongMessage | ErrorMessage;
+/** Why the layer a peer is sent changed (layer-step.ts in the gateway). */
+export type LayerChangeReason = 'congested' | 'calm';
+export interface LayerMessage {
+  type: 'layer';
+  /** The best layer it is sent now. */
+  layer: LayerName;
+  reason: LayerChangeReason;
+}
+export type ServerMessage = JoinedMessage | PeerMessage | PongMessage | LayerMessage | ErrorMessage;
 
 const LINE_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((LINE_ID_BYTES * 4) / 3)}}$`);
 

@@ -9,7 +9,7 @@
 import { deriveSenderBaseKey } from './keys.js';
 import { ReplayWindow } from './replay-window.js';
 import { CipherSuite, SFrameContext, STUDIOLINE_SUITE, decodeHeader } from './sframe.js';
-import { LAYER_COUNT, LAYER_FULL, kidLayer, kidSenderId, layerKid } from './wire-frame.js';
+import { LAYER_COUNT, LAYER_FULL, LEVEL_BITS, SPURT_START_BIT, kidLayer, kidSenderId, layerKid } from './wire-frame.js';
 
 export class FrameSealer {
   private ctr = 0n;
@@ -45,15 +45,22 @@ export class FrameSealer {
     return this.ctx.kid;
   }
 
-  /** Frames sealed so far (the next counter). */
+  /** The next counter (frames sealed so far, when no counter was skipped). */
   get sealed(): bigint {
     return this.ctr;
   }
 
-  /** Encrypts one audio frame into a wire frame: [level][SFrame]. */
-  async seal(level: number, plaintext: Uint8Array): Promise<Uint8Array> {
-    const levelByte = Uint8Array.of(level & 0x7f);
-    const ctr = this.ctr++;
+  /**
+   * Encrypts one audio frame into a wire frame: [level][SFrame], under the next counter, or under
+   * `ctr` when given: a sender's layers number their frames by one clock, the capture frame they
+   * carry, so a receiver switched from one layer to the other finds its place (counters a layer
+   * skips, a frame not sent on it, are never used). A counter is never used twice (it is half the
+   * nonce): one below the next throws.
+   */
+  async seal(level: number, plaintext: Uint8Array, ctr: bigint = this.ctr, spurtStart = false): Promise<Uint8Array> {
+    if (ctr < this.ctr) throw new RangeError(`SFrame counter ${ctr} was used already (next is ${this.ctr})`);
+    const levelByte = Uint8Array.of((level & LEVEL_BITS) | (spurtStart ? SPURT_START_BIT : 0));
+    this.ctr = ctr + 1n;
     return this.ctx.encrypt(ctr, plaintext, levelByte, levelByte);
   }
 }
@@ -67,6 +74,8 @@ export interface OpenedFrame {
   kid: bigint;
   ctr: bigint;
   level: number;
+  /** The first frame of a talk spurt: the counters before it that never came were not sent (wire-frame.ts). */
+  spurtStart: boolean;
   plaintext: Uint8Array;
 }
 
@@ -114,7 +123,7 @@ export class FrameOpener {
   /** Opens a wire frame; returns the reason instead when it must be dropped (and counts it). */
   async open(wire: Uint8Array): Promise<OpenedFrame | OpenFailure> {
     const header = wire.length > 1 ? decodeHeader(wire, 1) : undefined;
-    if (!header || wire[0] > 127 || !this.acceptsLayer(kidLayer(header.kid))) {
+    if (!header || !this.acceptsLayer(kidLayer(header.kid))) {
       this.stats.malformed++;
       return 'malformed';
     }
@@ -123,7 +132,8 @@ export class FrameOpener {
       this.stats.replayed++;
       return 'replayed';
     }
-    const level = wire[0];
+    const level = wire[0] & LEVEL_BITS;
+    const spurtStart = (wire[0] & SPURT_START_BIT) !== 0;
     const plaintext = await state.ctx.decrypt(wire.subarray(1), header, wire.subarray(0, 1));
     if (!plaintext) {
       this.stats.decryptFailed++;
@@ -136,7 +146,7 @@ export class FrameOpener {
     }
     state.window.markSeen(header.ctr);
     this.stats.received++;
-    return { senderId: kidSenderId(header.kid), layer: kidLayer(header.kid), kid: header.kid, ctr: header.ctr, level, plaintext };
+    return { senderId: kidSenderId(header.kid), layer: kidLayer(header.kid), kid: header.kid, ctr: header.ctr, level, spurtStart, plaintext };
   }
 
   /** Forgets a sender, every layer of it (it left the line). */

@@ -36,11 +36,14 @@ export function preciseNow(): number {
 /**
  * Control envelopes, JSON. `gw` is the gateway id, `conn` its connection number. A join's `layers`
  * is a bit mask of the layers the peer sends (bit n: layer n, wire-frame.ts) and `receive` the best
- * layer it wants; a gateway from before layers sends neither (full layer only).
+ * layer it wants; a gateway from before layers sends neither (full layer only). `ceiling` (a join,
+ * or on its own) is the best layer it is sent now: a gateway steps a receiver whose link is in
+ * trouble down to a worse layer than it wants, and back (layer-step.ts); never above `receive`.
  */
 export type ControlEnvelope =
-  | { t: 'join'; gw: string; conn: number; line: string; sender: string; capacity: number; rejoin: boolean; layers?: number; receive?: number }
+  | { t: 'join'; gw: string; conn: number; line: string; sender: string; capacity: number; rejoin: boolean; layers?: number; receive?: number; ceiling?: number }
   | { t: 'leave'; gw: string; member: number }
+  | { t: 'ceiling'; gw: string; member: number; ceiling: number }
   | { t: 'joined'; relay: string; conn: number; member: number; peers: string[]; capacity: number }
   | { t: 'refused'; conn: number; code: 'line_full' | 'bad_request' }
   | { t: 'peer'; event: 'joined' | 'left'; conns: number[]; sender: string };

@@ -1,7 +1,10 @@
 /**
  * The binary websocket message between a client and the gateway, both ways, forwarded unchanged:
  *
- *   byte 0    audio level (RFC 6464 scale), in clear, authenticated as SFrame metadata
+ *   byte 0    bits 0-6: audio level (RFC 6464 scale: 0 loudest, 127 silence); bit 7: the first
+ *             frame of a talk spurt (its sender paused before it: push-to-talk up, muted; the
+ *             counters it skipped were never sent, not lost: RTP's marker bit, for audio). In
+ *             clear, authenticated as SFrame metadata
  *   bytes 1-  an SFrame ciphertext (header, encrypted audio frame, tag)
  *
  * The gateway checks the shape (and that the KID is the sender's own id, on a layer it declared)
@@ -19,6 +22,10 @@
  * cannot be changed by a server without breaking the frame, and one field cannot disagree with
  * another: there is no second copy of the layer anywhere.
  */
+
+/** Byte 0's bits: the level, and the first frame of a talk spurt. */
+export const LEVEL_BITS = 0x7f;
+export const SPURT_START_BIT = 0x80;
 
 /** level byte + smallest SFrame header + 16-byte tag */
 export const MIN_WIRE_FRAME_BYTES = 1 + 1 + 16;
@@ -66,7 +73,7 @@ export function kidLayer(kid: bigint): number {
  * {@link wireKidSender} and {@link wireKidLayer}.
  */
 export function wireFrameKid(frame: Uint8Array): number {
-  if (frame.length < MIN_WIRE_FRAME_BYTES || frame[0] > 127) return -1;
+  if (frame.length < MIN_WIRE_FRAME_BYTES) return -1;
   const config = frame[1];
   if ((config & 0x80) === 0) return (config >> 4) & 7;
   const len = ((config >> 4) & 7) + 1;
@@ -96,5 +103,5 @@ export function wireFrameLayer(frame: Uint8Array): number {
 
 /** The audio level (RFC 6464 scale: 0 loudest, 127 silence) of a frame at least one byte long. */
 export function wireFrameLevel(frame: Uint8Array): number {
-  return frame[0];
+  return frame[0] & LEVEL_BITS;
 }

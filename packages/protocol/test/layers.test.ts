@@ -24,6 +24,25 @@ import {
 const LINE = 'A'.repeat(22);
 
 describe('layers on the wire', () => {
+  it('a sender seals frame n of its capture under counter n on every layer, skipping counters but never reusing one', async () => {
+    const leaf = parseLeaf(generateLeaf())!;
+    const sender = randomSenderId();
+    const full = await FrameSealer.create(leaf, sender, LAYER_FULL);
+    const compact = await FrameSealer.create(leaf, sender, LAYER_COMPACT);
+    const opener = new FrameOpener(leaf);
+    // Frames 0 and 1 on both layers; frame 2 not sent on the full layer (its socket was full); frame 3 on both.
+    for (const ctr of [0n, 1n, 3n]) await opener.open(await full.seal(30, new Uint8Array(10), ctr));
+    for (const ctr of [0n, 1n, 2n, 3n]) {
+      const opened = await opener.open(await compact.seal(30, encodeOpusFrame(new Uint8Array(60)), ctr));
+      assert.ok(typeof opened === 'object' && opened.ctr === ctr, 'a receiver reads the same counter on either layer');
+    }
+    assert.equal(full.sealed, 4n);
+    // A counter used already is half a nonce used already: refused, whichever way it is asked for.
+    await assert.rejects(full.seal(30, new Uint8Array(10), 3n), RangeError);
+    await assert.rejects(full.seal(30, new Uint8Array(10), 0n), RangeError);
+    assert.equal(full.sealed, 4n, 'a refused counter changes nothing');
+  });
+
   it('each layer of a sender is its own SFrame stream, and the server reads the layer from the clear KID', async () => {
     const leaf = parseLeaf(generateLeaf())!;
     const sender = randomSenderId();

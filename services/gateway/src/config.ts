@@ -44,6 +44,11 @@ export interface GatewayConfig {
   /** Stop sending to a peer whose unsent data exceeds this (SLOW_READER_BYTES): frames are dropped, not queued. Default 262144 (0.65 s at full rate). */
   slowReaderBytes: number;
   /**
+   * A receiver whose link queues its audio steps down a layer (layer-step.ts), and back up after
+   * this long without trouble (LAYER_STEP_CALM_MS). Default 5000.
+   */
+  layerStepCalmMs: number;
+  /**
    * Peers per line when the host's link does not say (LINE_CAPACITY): 2 is a 1:1 call, more makes
    * group lines. A link's `peers=N` sets a line's size when it opens. Default 2.
    */
@@ -94,6 +99,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   joinTimeoutMs: 5000,
   pingIntervalMs: 5000,
   slowReaderBytes: 256 * 1024,
+  layerStepCalmMs: 5000,
   lineCapacity: 2,
   maxLineCapacity: 16,
   authFailLimit: 10,
@@ -137,6 +143,7 @@ export function gatewayConfigFromEnv(env: Env, hashKey: (secret: string) => stri
     joinTimeoutMs: envInt(env, 'JOIN_TIMEOUT_MS', d.joinTimeoutMs, { min: 100 }),
     pingIntervalMs: envInt(env, 'PING_INTERVAL_MS', d.pingIntervalMs, { min: 100 }),
     slowReaderBytes: envInt(env, 'SLOW_READER_BYTES', d.slowReaderBytes, { min: 16 * 1024 }),
+    layerStepCalmMs: envInt(env, 'LAYER_STEP_CALM_MS', d.layerStepCalmMs, { min: 1000, max: 600_000 }),
     lineCapacity,
     // Unset, it is never below LINE_CAPACITY (a deployment that set only LINE_CAPACITY keeps working).
     maxLineCapacity: envInt(env, 'MAX_LINE_CAPACITY', Math.max(d.maxLineCapacity, lineCapacity), { min: 2, max: MAX_LINE_PEERS }),

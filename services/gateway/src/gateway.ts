@@ -8,6 +8,7 @@
  *   authentication.ts  the key check under the failed-key limit, admission, revocation
  *   line-routing.ts    which relay owns a line; joins, leaves and their answers; re-homing
  *   audio-path.ts      frames from peers to relays and from relays to peers
+ *   layer-steering.ts  stepping a troubled receiver down a layer and back (layer-step.ts)
  *   drain.ts           closing every session on shutdown
  */
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,7 @@ import { drainSessions } from './drain.js';
 import { createHttpApp } from './http-app.js';
 import { JoinHandler } from './join.js';
 import { KeyLimitsPolicy } from './key-limits.js';
+import { LayerSteering, STEERING_TICK_MS } from './layer-steering.js';
 import { LineRouting } from './line-routing.js';
 import { GatewayMetrics, createGatewayMetrics } from './metrics.js';
 import { Sessions } from './sessions.js';
@@ -40,6 +42,7 @@ export class GatewayService {
   private readonly sessions: Sessions;
   private readonly routing: LineRouting;
   private readonly audio: AudioPath;
+  private readonly steering: LayerSteering;
   private readonly auth: Authenticator;
   private readonly join: JoinHandler;
   private readonly addressLimits: SharedAddressLimits;
@@ -66,12 +69,14 @@ export class GatewayService {
     this.sessions = new Sessions(config, this.metrics, logger, {
       audio: (session, frame) => this.audio.fromPeer(session, frame),
       text: (session, data) => this.join.onText(session, data),
+      pong: (session, data) => this.steering.onPong(session, data),
       detached: (session) => {
         this.routing.leave(session);
         this.keyLimits.release(session);
       },
     });
     this.routing = new LineRouting(this.id, config, backend, this.metrics, logger, this.sessions);
+    this.steering = new LayerSteering(config, this.sessions, this.routing, this.metrics);
     this.audio = new AudioPath(config, backend, this.metrics, this.sessions);
     // Per-address caps and key checks across gateways (shared-address-limits.ts).
     const addressLimits = (this.addressLimits = new SharedAddressLimits(backend.addressCounts(this.id, config.registrationTtlMs), {
@@ -83,7 +88,7 @@ export class GatewayService {
     this.auth = new Authenticator(config, backend, this.metrics, addressLimits, this.sessions, logger);
     // Per-key limits across gateways (key-limits.ts), on the same lease as the per-address counts.
     this.keyLimits = new KeyLimitsPolicy(backend.keySeats(this.id, config.registrationTtlMs), config);
-    this.join = new JoinHandler(this.sessions, this.auth, this.routing, this.metrics, this.keyLimits);
+    this.join = new JoinHandler(this.sessions, this.auth, this.routing, this.metrics, this.keyLimits, this.steering);
     this.channel = backend.names.gatewayChannel(this.id);
     const upgrades = new UpgradeGate({
       config,
@@ -119,6 +124,7 @@ export class GatewayService {
       }, this.config.relayPollMs),
       setInterval(() => this.sessions.pingAll(), this.config.pingIntervalMs),
       setInterval(() => this.sessions.observeBitrates(), 1000),
+      setInterval(() => this.steering.tick(), STEERING_TICK_MS),
     );
     backend.onReconnect(() => {
       this.auth.recheckKeys();

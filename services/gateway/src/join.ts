@@ -7,6 +7,7 @@ import { ClientMessage, layerNumber, parseClientMessage, senderIdFromText } from
 import { Authenticator } from './authentication.js';
 import { GatewayMetrics } from './metrics.js';
 import { KeyLimitsPolicy } from './key-limits.js';
+import { LayerSteering } from './layer-steering.js';
 import { LineRouting } from './line-routing.js';
 import { Session } from './session.js';
 import { Sessions } from './sessions.js';
@@ -24,6 +25,7 @@ export class JoinHandler {
     private readonly routing: LineRouting,
     private readonly metrics: GatewayMetrics,
     private readonly limits: KeyLimitsPolicy,
+    private readonly steering: LayerSteering,
   ) {}
 
   onText(session: Session, data: Buffer): void {
@@ -65,6 +67,7 @@ export class JoinHandler {
     session.senderNumber = senderNumber;
     session.layers = msg.layers.reduce((mask, name) => mask | (1 << layerNumber(name)), 0);
     session.receiveLayer = layerNumber(msg.receive);
+    this.steering.track(session);
     const relay = this.routing.relayFor(msg.line);
     if (!relay) return sessions.refuse(session, 'no_relay');
     sessions.addToLine(session);

@@ -54,7 +54,13 @@ export class LineRouting {
       rejoin,
       layers: session.layers,
       receive: session.receiveLayer,
+      ceiling: session.step?.ceiling ?? session.receiveLayer,
     });
+  }
+
+  /** Tells the relay of `session`'s line the best layer to send it now (layer-steering.ts). */
+  setCeiling(session: Session, ceiling: number): void {
+    if (session.member && session.relayChannel) this.publish(session.relayChannel, { t: 'ceiling', gw: this.gatewayId, member: session.member, ceiling });
   }
 
   leave(session: Session): void {

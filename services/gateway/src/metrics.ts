@@ -47,6 +47,12 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    layerSwitches: new Counter({
+      name: 'studioline_gateway_layer_switches_total',
+      help: 'Receivers stepped down a layer because their link queued the audio (reason congested) or back up after a calm spell (calm), by direction (down, up) and reason',
+      labelNames: ['direction', 'reason'] as const,
+      registers: [registry],
+    }),
     budgetExceeded: new Counter({
       name: 'studioline_gateway_budget_exceeded_total',
       help: 'Frames over the per-peer bandwidth budget, by direction (in, out)',

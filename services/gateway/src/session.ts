@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import { ReceiverStep } from './layer-step.js';
 import { WindowBudget } from './window-budget.js';
 
 export type SessionState = 'joining' | 'verifying' | 'routing' | 'joined' | 'closed';
@@ -22,8 +23,10 @@ export interface Session {
   senderNumber: number;
   /** The layers it said it sends, as a bit mask (bit n: layer n); frames of other layers are dropped. */
   layers: number;
-  /** The best layer it wants to receive (the relay's ceiling for it). */
+  /** The best layer it wants to receive. */
   receiveLayer: number;
+  /** Its probes, and when it is stepped down a layer and back (layer-step.ts): its ceiling at the relay is `step.ceiling`. Set at its join. */
+  step?: ReceiverStep;
   /** The relay that owns the line as far as this gateway knows, and this peer's member number there (0: not yet). */
   relay?: string;
   relayChannel?: string;

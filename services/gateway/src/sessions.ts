@@ -19,6 +19,8 @@ export interface SessionEvents {
   text(session: Session, data: Buffer): void;
   /** The session is closing (refused, drained or gone): take it off its relay. */
   detached(session: Session): void;
+  /** A pong (to the heartbeat's ping, or to a layer probe: layer-steering.ts). */
+  pong(session: Session, data: Buffer): void;
 }
 
 export class Sessions {
@@ -99,7 +101,10 @@ export class Sessions {
       if (isBinary) this.events.audio(session, data as Buffer);
       else this.events.text(session, data as Buffer);
     });
-    ws.on('pong', () => (session.alive = true));
+    ws.on('pong', (data: Buffer) => {
+      session.alive = true;
+      this.events.pong(session, data);
+    });
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.closes.inc({ code: 'message_too_big' });
       this.logger.info({ conn: session.conn, err: err.message }, 'websocket error');

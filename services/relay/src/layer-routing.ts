@@ -8,11 +8,13 @@
  * sender of the full layer only) gets nothing of that sender: it was promised a compact budget
  * (compact-layer.ts), so its frames are dropped and counted as `no_layer` rather than sent.
  *
- * The ceiling is the one knob: today it is what the receiver asked for at its join. Stepping a
- * receiver down when its link is in trouble (issue 13, item 2) is a policy that lowers it, and
- * raises it again after a calm spell, through {@link LineTable.setCeiling}, which rebuilds the
- * line's routes; the forwarding loop needs nothing more. Such a policy must never raise a ceiling
- * above what the receiver asked for at its join (`Member.wanted`): a mobile peer stays compact.
+ * The ceiling is the one knob. It starts at what the receiver asked for at its join; its gateway
+ * steps it down while the receiver's link is in trouble and back up after a calm spell
+ * (layer-step.ts in the gateway, a `ceiling` envelope here), through {@link LineTable.setCeiling},
+ * which rebuilds the line's routes; the forwarding loop needs nothing more. A ceiling never rises
+ * above what the receiver asked for (`Member.wanted`): a mobile peer stays compact. A step down is
+ * best effort: of a sender that sends nothing at or below the stepped-down ceiling (a peer without
+ * the compact layer), the receiver keeps the best layer it asked for, rather than losing a voice.
  */
 import { LAYER_COUNT, encodeDeliverHeader } from '@studioline/protocol';
 import type { DeliverTarget, Member } from './line-table.js';
@@ -20,6 +22,14 @@ import type { DeliverTarget, Member } from './line-table.js';
 /** The layer of a sender's frames that a receiver with `ceiling` gets, or -1 when none. */
 export function layerFor(ceiling: number, senderLayers: number): number {
   for (let layer = Math.max(0, ceiling); layer < LAYER_COUNT; layer++) if (senderLayers & (1 << layer)) return layer;
+  return -1;
+}
+
+/** The layer of a sender's frames that `receiver` gets (see above), or -1 when none. */
+export function receiverLayer(receiver: Pick<Member, 'ceiling' | 'wanted'>, senderLayers: number): number {
+  const layer = layerFor(receiver.ceiling, senderLayers);
+  if (layer >= 0 || receiver.wanted >= receiver.ceiling) return layer;
+  for (let l = receiver.ceiling - 1; l >= receiver.wanted; l--) if (senderLayers & (1 << l)) return l;
   return -1;
 }
 
@@ -53,7 +63,7 @@ export function routeSender(sender: Member, members: readonly Member[], channelO
   const best = bestLayer(sender.layers);
   for (const receiver of members) {
     if (receiver === sender) continue;
-    const layer = layerFor(receiver.ceiling, sender.layers);
+    const layer = receiverLayer(receiver, sender.layers);
     if (layer >= 0) receivers[layer].push(receiver);
     else if (best >= 0) missed[best]++;
   }

@@ -73,7 +73,7 @@ export class LineTable {
    * Adds a member that sends `layers` (a bit mask) and wants `receive` at best; returns undefined
    * when the line is full (unless `force`, for re-announced peers).
    */
-  add(lineId: string, capacity: number, gateway: string, conn: number, sender: string, force: boolean, layers = 1 << LAYER_FULL, receive = LAYER_FULL): Member | undefined {
+  add(lineId: string, capacity: number, gateway: string, conn: number, sender: string, force: boolean, layers = 1 << LAYER_FULL, receive = LAYER_FULL, ceiling = receive): Member | undefined {
     let line = this.lines.get(lineId);
     if (!line) {
       line = { id: lineId, capacity, members: [] };
@@ -83,7 +83,9 @@ export class LineTable {
     // From a gateway's JSON: anything but a known mask or layer counts as a peer from before layers.
     if (!Number.isInteger(layers) || layers <= 0 || layers >= 1 << LAYER_COUNT) layers = 1 << LAYER_FULL;
     if (!Number.isInteger(receive) || receive < 0 || receive >= LAYER_COUNT) receive = LAYER_FULL;
-    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, targets: [], layers, wanted: receive, ceiling: receive, layerTargets: [], missed: [] };
+    // A re-announced peer its gateway had stepped down stays down (never above what it asked for).
+    if (!Number.isInteger(ceiling) || ceiling < receive || ceiling >= LAYER_COUNT) ceiling = receive;
+    const member: Member = { id: this.nextMember++, line, gateway, conn, sender, targets: [], layers, wanted: receive, ceiling, layerTargets: [], missed: [] };
     if (this.nextMember > 0xffffffff) this.nextMember = 1;
     line.members.push(member);
     this.members.set(member.id, member);
@@ -101,9 +103,11 @@ export class LineTable {
 
   /**
    * Sets the best layer `member` receives (never above what it asked for at its join) and reroutes
-   * its line; false when nothing changed. The hook of a per-receiver step-down (layer-routing.ts).
+   * its line; false when nothing changed (or `ceiling` is no layer). Its gateway's step-down
+   * (layer-routing.ts).
    */
   setCeiling(member: Member, ceiling: number): boolean {
+    if (!Number.isInteger(ceiling) || ceiling < 0 || ceiling >= LAYER_COUNT) return false;
     const next = Math.max(ceiling, member.wanted);
     if (next === member.ceiling) return false;
     member.ceiling = next;

@@ -21,6 +21,11 @@ export function createRelayMetrics(registry: Registry, state: { lines(): number;
       labelNames: ['layer'] as const,
       registers: [registry],
     }),
+    ceilingChanges: new Counter({
+      name: 'studioline_relay_ceiling_changes_total',
+      help: 'Receivers whose gateway stepped them down a layer or back up (the routes of their line were rebuilt)',
+      registers: [registry],
+    }),
     joinsRefused: new Counter({ name: 'studioline_relay_joins_refused_total', help: 'Joins refused, by reason (line_full, duplicate_sender)', labelNames: ['reason'] as const, registers: [registry] }),
   };
 }

@@ -106,7 +106,7 @@ export class RelayService {
     else if (env.t === 'leave') {
       const member = this.table.member(env.member);
       if (member && member.gateway === env.gw) this.leave(member);
-    }
+    } else if (env.t === 'ceiling') this.onCeiling(env);
   }
 
   private onAudio(msg: Buffer): void {
@@ -158,7 +158,7 @@ export class RelayService {
       return;
     }
     if (!member) {
-      member = this.table.add(env.line, env.capacity, env.gw, env.conn, env.sender, env.rejoin, env.layers, env.receive);
+      member = this.table.add(env.line, env.capacity, env.gw, env.conn, env.sender, env.rejoin, env.layers, env.receive, env.ceiling);
       if (!member) {
         this.metrics.joinsRefused.inc({ reason: 'line_full' });
         reply({ t: 'refused', conn: env.conn, code: 'line_full' });
@@ -167,6 +167,16 @@ export class RelayService {
       this.announce(member, 'joined');
     }
     reply({ t: 'joined', relay: this.id, conn: env.conn, member: member.id, peers: member.line.members.filter((m) => m !== member).map((m) => m.sender), capacity: member.line.capacity });
+  }
+
+  /** A receiver's gateway stepped it down a layer, or back up (layer-step.ts there). */
+  private onCeiling(env: Extract<ControlEnvelope, { t: 'ceiling' }>): void {
+    const member = this.table.member(env.member);
+    if (!member || member.gateway !== env.gw) return;
+    if (this.table.setCeiling(member, env.ceiling)) {
+      this.speakers.routesChanged(member.line);
+      this.metrics.ceilingChanges.inc();
+    }
   }
 
   private leave(member: Member): void {

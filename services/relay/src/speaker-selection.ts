@@ -270,6 +270,11 @@ export class SpeakerSelection<M extends SelectableMember, T> {
     return entry.reserveTargets;
   }
 
+  /** Who gets which layer changed on `line` (a receiver stepped down or up): the reserve's destinations are worked out again. */
+  routesChanged(line: object): void {
+    for (const entry of this.lines.get(line)?.values() ?? []) entry.version = -1;
+  }
+
   /** The member left its line: its seats are given up on every layer. */
   leave(member: M): void {
     for (const entry of this.lines.get(member.line)?.values() ?? []) entry.selector.remove(member);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LAYER_COMPACT, LAYER_FULL, decodeDeliverEnvelope } from '@studioline/protocol';
-import { layerFor } from '../src/layer-routing.js';
+import { layerFor, receiverLayer } from '../src/layer-routing.js';
 import { LineTable, Member } from '../src/line-table.js';
 
 const FULL = 1 << LAYER_FULL;
@@ -61,6 +61,27 @@ describe('layer routing', () => {
     assert.deepEqual(receivers(a, LAYER_FULL), [2]);
     assert.equal(table.setCeiling(m, LAYER_FULL), false, 'a mobile peer stays compact');
     assert.deepEqual(receivers(a, LAYER_COMPACT), [3]);
+  });
+
+  it('a stepped-down receiver keeps the full layer of a sender that sends no compact one (a step down never costs a voice)', () => {
+    const table = new LineTable((gw) => gw);
+    const old = table.add('L', 3, 'gw', 1, 'old', false, FULL, LAYER_FULL)!;
+    const b = table.add('L', 3, 'gw', 2, 'b', false, BOTH, LAYER_FULL)!;
+    table.add('L', 3, 'gw', 3, 'm', false, COMPACT, LAYER_COMPACT);
+    assert.equal(table.setCeiling(b, LAYER_COMPACT), true);
+    assert.deepEqual(receivers(old, LAYER_FULL), [2], 'b still hears the full-only sender');
+    assert.equal(receiverLayer({ ceiling: LAYER_COMPACT, wanted: LAYER_FULL }, FULL), LAYER_FULL);
+    assert.equal(receiverLayer({ ceiling: LAYER_COMPACT, wanted: LAYER_COMPACT }, FULL), -1, 'a mobile peer still gets none of it');
+    assert.equal(table.setCeiling(b, 7), false, 'no such layer: nothing changes');
+  });
+
+  it('a re-announced peer keeps the ceiling its gateway stepped it down to', () => {
+    const table = new LineTable((gw) => gw);
+    const a = table.add('L', 2, 'gw', 1, 'a', false, BOTH, LAYER_FULL)!;
+    table.add('L', 2, 'gw', 2, 'b', true, BOTH, LAYER_FULL, LAYER_COMPACT);
+    assert.deepEqual(receivers(a, LAYER_COMPACT), [2]);
+    const m = table.add('L', 3, 'gw', 3, 'm', true, COMPACT, LAYER_COMPACT, LAYER_FULL)!;
+    assert.equal(m.ceiling, LAYER_COMPACT, 'never above what it asked for');
   });
 
   it('layers from a gateway that are not a known mask count as full only', () => {

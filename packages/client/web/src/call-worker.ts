@@ -11,6 +11,7 @@ import { audioLevel } from '@studioline/protocol';
 import { CallCore, FrameSink } from '../../src/call-core.js';
 import type { CompactCodec } from '../../src/compact-codec.js';
 import { Resampler, prepareResamplers } from '../../src/resampler.js';
+import { TalkGate, TalkMode } from '../../src/talk-gate.js';
 import { browserCall } from './call.js';
 import { HANDOFF_SMOOTHING } from './latency.js';
 import type { CapturedFrame, FromCallWorker, PlaybackMessage, ToCallWorker } from './media-messages.js';
@@ -29,7 +30,9 @@ const toLevel = (dbov: number) => (127 - dbov) / 127;
 
 /** The call, and the context's rate (what it sends, plays and records at). */
 let call: { core: CallCore; sampleRate: number } | undefined;
-let muted = false;
+/** Whether frames go out: hot, push-to-talk or listen-only, and mute (talk-gate.ts). Made with the call. */
+let gate: TalkGate | undefined;
+let talkMode: TalkMode = 'hot';
 let recording: { session: CallRecording; stopSink: () => void } | undefined;
 let captureHandoffMs = 0;
 let captureFillMs = 0;
@@ -42,8 +45,10 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCode
   const core = browserCall(link, sampleRate, codec);
   report({ type: 'layers', layers: core.joinLayers, codec: codec?.name });
   call = { core, sampleRate };
+  const talk = (gate = new TalkGate(talkMode, sampleRate));
   core.on('state', ({ state, detail }) => report({ type: 'state', state, detail }));
   core.on('peers', (peers) => report({ type: 'peers', peers }));
+  core.on('receiving', ({ layer, reason }) => report({ type: 'receiving', layer, reason }));
 
   const toPlayback = (m: PlaybackMessage, transfer: Transferable[] = []) => playback.postMessage(m, transfer);
   const resamplers = new Map<string, Resampler>();
@@ -71,15 +76,17 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCode
     const { pcm, at, fillWaitMs } = e.data;
     captureHandoffMs += (Date.now() - at - captureHandoffMs) * HANDOFF_SMOOTHING;
     captureFillMs += (fillWaitMs - captureFillMs) * HANDOFF_SMOOTHING;
-    lastSent = muted ? undefined : pcm;
-    if (muted) return;
-    recording?.session.addLocal(pcm);
-    void core.send(pcm);
+    // Closed (muted, push-to-talk up, listen-only): nothing is sent; the frame clock moves on, as a pause.
+    const frame = talk.process(pcm, Date.now());
+    lastSent = frame;
+    if (!frame) return core.pause();
+    recording?.session.addLocal(frame);
+    void core.send(frame);
   };
 
   const timer = setInterval(() => {
     const inputLevel = lastSent ? toLevel(audioLevel(lastSent)) : 0;
-    report({ type: 'figures', figures: core.figures(), inputLevel, peerLevels: [...peerLevels], captureFillMs, captureHandoffMs });
+    report({ type: 'figures', figures: core.figures(), inputLevel, transmitting: talk.open, pttStartMs: talk.lastStartDelayMs, peerLevels: [...peerLevels], captureFillMs, captureHandoffMs });
   }, REPORT_EVERY_MS);
   core.on('ended', () => clearInterval(timer));
   // A refusal or a lost call reaches the page through the state events.
@@ -106,7 +113,14 @@ scope.onmessage = (e) => {
       const [codec] = await Promise.all([webCodecsOpus(), prepareResamplers()]);
       if (!codec && msg.link.mobile) throw new Error('this browser has no Opus encoder (WebCodecs), which a mobile=1 call needs: open the link without mobile=1');
       start(msg, codec);
-    } else if (msg.type === 'mute') muted = msg.muted;
+    } else if (msg.type === 'mute') gate?.setMuted(msg.muted);
+    else if (msg.type === 'talkMode') {
+      talkMode = msg.mode;
+      gate?.setMode(msg.mode);
+    } else if (msg.type === 'talk') {
+      if (msg.down) gate?.press(msg.at);
+      else gate?.release();
+    }
     else if (msg.type === 'record') await setRecording(msg.on);
     else if (msg.type === 'stop') {
       await setRecording(false);

@@ -5,6 +5,7 @@ import type { CallState } from '../../src/call-core.js';
 import { CallRates, formatBitrate } from '../../src/call-stats.js';
 import { latencyLines } from './latency.js';
 import type { RecordingFile } from './media-messages.js';
+import { TalkControls } from './talk-controls.js';
 import { RemoteCall } from './remote-call.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -65,6 +66,7 @@ function run(): void {
   let engine: AudioEngine | undefined;
   let call: RemoteCall | undefined;
   let muted = false;
+  const talk = new TalkControls(() => call);
   let recording = false;
   let jitter: JitterStats[] = [];
 
@@ -113,6 +115,7 @@ function run(): void {
     // The call itself runs in a worker: audio goes worklet -> worker -> network -> worker -> worklet,
     // never through this thread (media-messages.ts).
     call = new RemoteCall();
+    call.talkMode(talk.mode);
     call.on('state', ({ state, detail }) => setState(state, detail));
     call.on('peers', renderPeers);
     call.on('layers', ({ layers, codec }) => {
@@ -122,8 +125,18 @@ function run(): void {
       $('stat-layers').dataset.layers = layers.layers.join(' ');
       $('stat-layers').dataset.receive = layers.receive;
     });
-    call.on('figures', ({ inputLevel, peerLevels }) => {
+    let switches = 0;
+    call.on('receiving', ({ layer, reason }) => {
+      // The gateway steps this page down to the compact layer while its link queues the audio, and back after a calm spell.
+      if (reason) switches++;
+      const why = reason === 'congested' ? ' (stepped down: your link is queueing audio)' : reason === 'calm' ? ' (back up: your link is calm)' : '';
+      $('stat-receiving').textContent = `${layer === 'full' ? 'full rate' : 'compact (Opus)'}${why}${switches ? `; ${switches} switch${switches === 1 ? '' : 'es'}` : ''}`;
+      $('stat-receiving').dataset.layer = layer;
+      $('stat-receiving').dataset.switches = String(switches);
+    });
+    call.on('figures', ({ inputLevel, peerLevels, transmitting, pttStartMs }) => {
       $<HTMLMeterElement>('input-level').value = inputLevel;
+      talk.render(transmitting, pttStartMs);
       const levels = new Map(peerLevels);
       for (const li of $('peers').querySelectorAll<HTMLLIElement>('li[data-sender]')) {
         const meter = li.querySelector('meter');

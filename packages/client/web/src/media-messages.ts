@@ -7,8 +7,9 @@
  * The page's main thread (layout, the stats panel, whatever else the tab runs) only starts and
  * steers the call worker and shows what it reports.
  */
-import type { CallLink, JoinLayers } from '@studioline/protocol';
+import type { CallLink, JoinLayers, LayerChangeReason, LayerName } from '@studioline/protocol';
 import type { CallState } from '../../src/call-core.js';
+import type { TalkMode } from '../../src/talk-gate.js';
 import type { CallFigures } from '../../src/call-stats.js';
 
 /** Capture worklet -> call worker: one 10 ms frame of 16-bit PCM, stamped (wall clock) as it left the worklet. */
@@ -40,6 +41,9 @@ export type ToCallWorker =
       playback: MessagePort;
     }
   | { type: 'mute'; muted: boolean }
+  /** How this page transmits (talk-gate.ts), and its push-to-talk key or button going down (`at`: Date.now() when it did) or up. */
+  | { type: 'talkMode'; mode: TalkMode }
+  | { type: 'talk'; down: boolean; at: number }
   | { type: 'record'; on: boolean }
   | { type: 'stop' };
 
@@ -56,6 +60,9 @@ export interface WorkerFigures {
   figures: CallFigures;
   /** This page's microphone, 0 (silent or muted) to 1 (full scale). */
   inputLevel: number;
+  /** Whether it transmits now, and the last push-to-talk start: key down to its first frame sent, ms. */
+  transmitting: boolean;
+  pttStartMs?: number;
   /** Each sender's level in the last frame heard, 0 to 1. */
   peerLevels: [string, number][];
   /** How long captured samples wait for their frame to fill, ms (smoothed). */
@@ -70,6 +77,8 @@ export type FromCallWorker =
   | { type: 'peers'; peers: string[] }
   /** The layers this page sends and receives, and the compact layer's codec (none: the browser has no Opus in WebCodecs). */
   | { type: 'layers'; layers: JoinLayers; codec?: string }
+  /** The best layer the gateway sends this page now, and why it changed (absent: the session's start). */
+  | { type: 'receiving'; layer: LayerName; reason?: LayerChangeReason }
   | ({ type: 'figures' } & WorkerFigures)
   | { type: 'recording'; files: RecordingFile[]; notRecorded: number }
   /** The worker itself failed (not the call): the page shows it. */

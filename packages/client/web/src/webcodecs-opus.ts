@@ -28,27 +28,43 @@ const ENCODER_CONFIG = {
   },
 } as AudioEncoderConfig;
 
+/** Frames handed to the encoder whose packet has not come out yet, at most (a second of audio). */
+const MAX_PENDING_FRAMES = 100;
+
 const DECODER_CONFIG: AudioDecoderConfig = { codec: 'opus', sampleRate: COMPACT_SAMPLE_RATE, numberOfChannels: 1 };
 
 class WebEncoder implements CompactEncoder {
   private readonly encoder: AudioEncoder;
+  /**
+   * Frames are stamped with a running count, never reset (an encoder may derive its outputs'
+   * timestamps from the first input's), and each output's stamp finds its frame's counter here.
+   */
   private frames = 0;
+  private readonly counters = new Map<number, bigint>();
 
-  constructor(onPacket: (packet: Uint8Array) => void, onError: (err: Error) => void) {
+  constructor(onPacket: (packet: Uint8Array, ctr: bigint) => void, onError: (err: Error) => void) {
     this.encoder = new AudioEncoder({
       output: (chunk) => {
+        const frame = Math.round(chunk.timestamp / US_PER_FRAME);
+        const ctr = this.counters.get(frame);
+        if (ctr === undefined) return;
+        this.counters.delete(frame);
         const packet = new Uint8Array(chunk.byteLength);
         chunk.copyTo(packet);
-        onPacket(packet);
+        onPacket(packet, ctr);
       },
       error: (err) => onError(err),
     });
     this.encoder.configure(ENCODER_CONFIG);
   }
 
-  encode(pcm: Float32Array): void {
+  encode(pcm: Float32Array, ctr: bigint): void {
     if (this.encoder.state !== 'configured') return;
-    const data = new AudioData({ format: 'f32', sampleRate: COMPACT_SAMPLE_RATE, numberOfFrames: pcm.length, numberOfChannels: 1, timestamp: this.frames++ * US_PER_FRAME, data: pcm as Float32Array<ArrayBuffer> });
+    const frame = this.frames++;
+    this.counters.set(frame, ctr);
+    // Frames the encoder never answered (an error) are not kept for ever.
+    if (this.counters.size > MAX_PENDING_FRAMES) this.counters.delete(this.counters.keys().next().value as number);
+    const data = new AudioData({ format: 'f32', sampleRate: COMPACT_SAMPLE_RATE, numberOfFrames: pcm.length, numberOfChannels: 1, timestamp: frame * US_PER_FRAME, data: pcm as Float32Array<ArrayBuffer> });
     this.encoder.encode(data);
     data.close();
   }
