@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const dirs = ['packages/protocol', 'packages/server-kit', 'packages/client', 'services/relay', 'services/gateway', 'services/keys-admin', 'packages/cli']
   .map((d) => join(root, d, 'dist/test'))
-  .concat(join(root, 'test/dist'));
+  .concat(join(root, 'test/dist'), join(root, 'test/dist/cluster'));
 const filters = process.argv.slice(2);
 const files = dirs
   .filter(existsSync)

@@ -81,4 +81,36 @@ describe('push-to-talk in Chromium', { skip }, () => {
     assert.ok(Math.abs(first.pcm[0]) < peak * 0.1, `fades in (first sample ${first.pcm[0]} of peak ${peak})`);
     assert.ok(last.pcm.subarray(last.pcm.length - 100).every((v) => v === 0), 'fades out to silence');
   });
+
+  it('shows who is talking (from the level, with a hold) and lets the user pick the microphone and output, remembered in this browser', async () => {
+    const link = newLink(server.url, server.apiKey);
+    const stop = new AbortController();
+    // Two peers on a group line: one talks (a tone), one is silent.
+    const linkOf3 = { ...link, capacity: 3 };
+    const talker = new NodePeer({ link: linkOf3, source: toneSource(440, MOBILE_SAMPLE_RATE, 0.5), seconds: 60, signal: stop.signal });
+    const silent = new NodePeer({ link: linkOf3, source: toneSource(1000, MOBILE_SAMPLE_RATE, 0), seconds: 60, signal: stop.signal });
+    const running = [talker.run(), silent.run()];
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(formatCallLink(link.origin, link.apiKey, link.leaf as string, false, 3));
+    await page.getByRole('button', { name: 'Join call' }).click();
+    await page.locator('#peers li[data-sender]').nth(1).waitFor({ timeout: 15_000 });
+    await page.locator('#peers li[data-talking="true"]').waitFor({ timeout: 10_000 });
+    const talking = await page.locator('#peers li[data-talking="true"]').count();
+    const quiet = await page.locator('#peers li[data-talking="false"]').count();
+    assert.deepEqual([talking, quiet], [1, 1], 'the peer with the tone talks, the silent one does not');
+
+    const mics = await page.locator('#mic-device option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    assert.ok(mics.length >= 1, 'the microphones are listed');
+    const chosen = mics[mics.length - 1];
+    await page.evaluate((id) => localStorage.setItem('studioline.devices', JSON.stringify({ input: id })), chosen);
+    await page.reload();
+    await page.getByRole('button', { name: 'Join call' }).click();
+    await page.locator('#state[data-state="in-call"]').waitFor({ timeout: 15_000 });
+    await page.locator('#mic-device option').first().waitFor({ state: 'attached' });
+    assert.equal(await page.locator('#mic-device').inputValue(), chosen, 'the microphone chosen before is chosen again');
+    const outputs = await page.locator('#speaker-device option').count();
+    assert.ok(outputs >= 1, 'the output list says what plays the call');
+    stop.abort();
+    await Promise.all(running);
+  });
 });

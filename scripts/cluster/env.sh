@@ -23,7 +23,8 @@ export HELM_CACHE_HOME=$KR/helm/cache HELM_CONFIG_HOME=$KR/helm/config HELM_DATA
 
 # Network. The kubelet refuses a loopback node IP: use the source address of the default route
 # (traffic to it stays on this machine).
-export NODE=${NODE:-$(hostname | tr 'A-Z' 'a-z')}
+# The node's name (not NODE: npm sets NODE to the node binary for the scripts it runs).
+export CLUSTER_NODE=${CLUSTER_NODE:-$(hostname | tr 'A-Z' 'a-z')}
 export NODE_IP=${NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{for(i=1;i<=NF;i++) if($i=="src"){print $(i+1); exit}}')}
 export SVC_CIDR=${SVC_CIDR:-10.0.0.0/24} SVC_IP=${SVC_IP:-10.0.0.1} DNS_IP=${DNS_IP:-10.0.0.10}
 export POD_CIDR=${POD_CIDR:-10.244.0.0/24}

@@ -88,13 +88,13 @@ imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
 YAML
 start kubelet "$CLUSTER_BIN/kubelet" --config="$KR/kubelet/config.yaml" --kubeconfig="$KR/kubelet.kubeconfig" \
-  --node-ip="$NODE_IP" --hostname-override="$NODE" --v=1
+  --node-ip="$NODE_IP" --hostname-override="$CLUSTER_NODE" --v=1
 
 cat > "$KR/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $KR/kube-proxy.kubeconfig}
-hostnameOverride: $NODE
+hostnameOverride: $CLUSTER_NODE
 mode: iptables
 clusterCIDR: $POD_CIDR
 bindAddress: 127.0.0.1
@@ -105,4 +105,4 @@ nodePortAddresses: ["primary"]          # NodePorts only on the node IP
 conntrack: {maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}   # leaves the host's conntrack sysctls alone
 YAML
 start kube-proxy "$CLUSTER_BIN/kube-proxy" --config="$KR/kube-proxy.yaml" --v=1
-waitfor 180 "node $NODE Ready" kubectl wait --for=condition=Ready "node/$NODE" --timeout=5s
+waitfor 180 "node $CLUSTER_NODE Ready" kubectl wait --for=condition=Ready "node/$CLUSTER_NODE" --timeout=5s

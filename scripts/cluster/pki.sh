@@ -21,9 +21,9 @@ cert admin "/O=system:masters/CN=admin" clientAuth
 cert controller-manager "/CN=system:kube-controller-manager" clientAuth
 cert scheduler "/CN=system:kube-scheduler" clientAuth
 cert kube-proxy "/CN=system:kube-proxy" clientAuth
-cert kubelet "/O=system:nodes/CN=system:node:$NODE" clientAuth
+cert kubelet "/O=system:nodes/CN=system:node:$CLUSTER_NODE" clientAuth
 # the kubelet's serving certificate is signed by the cluster CA, so kubectl logs/exec/port-forward verify it
-cert kubelet-serving "/CN=$NODE" serverAuth "DNS:$NODE,IP:127.0.0.1,IP:$NODE_IP"
+cert kubelet-serving "/CN=$CLUSTER_NODE" serverAuth "DNS:$CLUSTER_NODE,IP:127.0.0.1,IP:$NODE_IP"
 openssl genrsa -out sa.key 2048 2>/dev/null; openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 chmod 600 ./*.key
 for u in admin controller-manager scheduler kube-proxy kubelet; do

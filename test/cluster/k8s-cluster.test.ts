@@ -6,8 +6,8 @@
  *
  * Uses the cluster when one is up, else brings one up (the first build of its binaries takes
  * about 15 minutes) and tears it down afterwards. Needs root, Go, Docker with the product images
- * (scripts/ci/build-images.sh) and helm (scripts/ci/ensure-tools.sh). Not in `npm test`:
- * `npm run test:cluster`.
+ * (scripts/ci/build-images.sh) and helm (scripts/ci/ensure-tools.sh). In `npm test` (CI builds the
+ * binaries first: .ci/run); alone: `npm run test:cluster`.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -128,5 +128,37 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
     const out = timed('helm test --logs', () => run('helm', ['test', release, '-n', ns, '--logs', '--timeout', '5m']));
     assert.match(out, /Phase:\s+Succeeded/);
     assert.match(out, /studioline certify: PASSED/);
+  });
+
+  it("keys-admin mirrors a labelled Secret from the real API server: its key makes calls, a changed key replaces it, a deleted Secret's key is refused", () => {
+    /** A one-second call through the gateway Service with `key`, from inside the cluster: selftest's exit code (0 passed, 3 refused). */
+    const call = (key: string) =>
+      spawnSync('kubectl', ['-n', ns, 'exec', `deploy/${release}-studioline-keys-admin`, '--', 'node', '/app/packages/cli/bin/studioline.js', 'selftest', `http://${release}-studioline-gateway`, '--apikey', key, '--seconds', '1'], { env, encoding: 'utf8', timeout: 60_000 }).status;
+    /** Polls `call(key)` until it gives `want` (the mirror follows a watch: about a second), for at most 30 s. */
+    const until = (key: string, want: number, what: string) => {
+      const by = Date.now() + 30_000;
+      let got = call(key);
+      while (got !== want && Date.now() < by) got = call(key);
+      assert.equal(got, want, what);
+    };
+    const keygen = () => execFileSync(process.execPath, [join(REPO, 'packages/cli/bin/studioline.js'), 'keygen'], { encoding: 'utf8' }).trim();
+    const secret = (key: string) => {
+      const manifest = run('kubectl', ['-n', ns, 'create', 'secret', 'generic', 'mirrored-key', `--from-literal=apikey=${key}`, '--dry-run=client', '-o', 'json']);
+      const body = JSON.parse(manifest);
+      body.metadata.labels = { 'studioline.io/api-key': 'true' };
+      const r = spawnSync('kubectl', ['-n', ns, 'apply', '-f', '-'], { env, input: JSON.stringify(body), encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    const first = keygen();
+    const second = keygen();
+    timed('Secret mirror', () => {
+      secret(first);
+      until(first, 0, 'the key of a new labelled Secret makes calls');
+      secret(second);
+      until(second, 0, 'the changed key makes calls');
+      until(first, 3, 'the key it replaced is refused');
+      kubectl('delete', 'secret', 'mirrored-key');
+      until(second, 3, "a deleted Secret's key is refused");
+    });
   });
 });

@@ -29,6 +29,8 @@ export interface AudioEngineOptions {
   rates: number[];
   /** Echo cancellation, noise suppression and auto gain; off for studio quality. */
   processing: boolean;
+  /** The microphone chosen in an earlier visit (devices.ts); the default when absent or gone. */
+  inputDevice?: string;
   onJitterStats(stats: JitterStats[]): void;
 }
 
@@ -46,6 +48,8 @@ function makeContext(rates: number[]): AudioContext {
 export class AudioEngine {
   private stream?: MediaStream;
   private source?: MediaStreamAudioSourceNode;
+  /** The microphone chosen in the page (devices.ts); undefined: the browser's default. */
+  private deviceId?: string;
   private constructor(
     readonly context: AudioContext,
     private readonly capture: AudioWorkletNode,
@@ -70,16 +74,24 @@ export class AudioEngine {
     playback.connect(context.destination);
     // The latency benchmark drives the page from outside and finds the engine here.
     (globalThis as { studiolineAudio?: AudioEngine }).studiolineAudio = engine;
-    await engine.openMicrophone(options.processing);
+    await engine.openMicrophone(options.processing, options.inputDevice);
     await context.resume();
     return engine;
   }
 
-  /** (Re)opens the microphone, with or without the browser's voice processing. */
-  async openMicrophone(processing: boolean): Promise<void> {
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing, channelCount: 1 },
-    });
+  /** (Re)opens the microphone (the chosen device, else the last one, else the default), with or without the browser's voice processing. */
+  async openMicrophone(processing: boolean, deviceId = this.deviceId): Promise<void> {
+    const constraints = (id?: string) => ({ audio: { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing, channelCount: 1, ...(id ? { deviceId: { exact: id } } : {}) } });
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia(constraints(deviceId));
+    } catch (err) {
+      // A remembered device that is gone (unplugged): the default one, rather than no call.
+      if (!deviceId || !['OverconstrainedError', 'NotFoundError'].includes((err as Error).name)) throw err;
+      deviceId = undefined;
+      stream = await navigator.mediaDevices.getUserMedia(constraints());
+    }
+    this.deviceId = deviceId;
     this.source?.disconnect();
     this.stream?.getTracks().forEach((t) => t.stop());
     this.stream = stream;

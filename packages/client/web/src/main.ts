@@ -6,6 +6,8 @@ import { CallRates, formatBitrate } from '../../src/call-stats.js';
 import { latencyLines } from './latency.js';
 import type { RecordingFile } from './media-messages.js';
 import { TalkControls } from './talk-controls.js';
+import { TalkingIndicator } from './talking.js';
+import { savedDevices, setupDevices } from './devices.js';
 import { RemoteCall } from './remote-call.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -66,6 +68,7 @@ function run(): void {
   let engine: AudioEngine | undefined;
   let call: RemoteCall | undefined;
   let muted = false;
+  const talking = new TalkingIndicator();
   const talk = new TalkControls(() => call);
   let recording = false;
   let jitter: JitterStats[] = [];
@@ -100,6 +103,7 @@ function run(): void {
       engine = await AudioEngine.start({
         rates: link.mobile ? MOBILE_RATES : STUDIO_RATES,
         processing: $<HTMLInputElement>('processing').checked,
+        inputDevice: savedDevices().input,
         onJitterStats(stats) {
           jitter = stats;
         },
@@ -110,6 +114,8 @@ function run(): void {
       return;
     }
     $('join').hidden = true;
+    const opened = engine;
+    void setupDevices(opened.context, (deviceId) => opened.openMicrophone($<HTMLInputElement>('processing').checked, deviceId)).catch((err: Error) => showProblem(`The audio devices could not be listed: ${err.message}`));
     $('call').hidden = false;
     $('stat-rate').textContent = `${(engine.sampleRate / 1000).toFixed(0)} kHz${engine.sampleRate < 200_000 && !link.mobile ? ' (the most this browser allows)' : ''}`;
     // The call itself runs in a worker: audio goes worklet -> worker -> network -> worker -> worklet,
@@ -138,9 +144,12 @@ function run(): void {
       $<HTMLMeterElement>('input-level').value = inputLevel;
       talk.render(transmitting, pttStartMs);
       const levels = new Map(peerLevels);
+      const now = performance.now();
       for (const li of $('peers').querySelectorAll<HTMLLIElement>('li[data-sender]')) {
+        const level = levels.get(li.dataset.sender as string) ?? 0;
         const meter = li.querySelector('meter');
-        if (meter) meter.value = levels.get(li.dataset.sender as string) ?? 0;
+        if (meter) meter.value = level;
+        li.dataset.talking = String(talking.update(li.dataset.sender as string, level, now));
       }
     });
     call.on('recording', ({ files, notRecorded }) => renderRecordings(files, notRecorded));
