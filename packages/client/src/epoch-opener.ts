@@ -76,6 +76,11 @@ export class EpochOpener implements AudioOpener {
     return result;
   }
 
+  /** Derives a sender's keys under the current epoch ahead of its first frame. */
+  warm(senderId: bigint): void {
+    this.current?.warm(senderId);
+  }
+
   forget(senderId: bigint): void {
     this.current?.forget(senderId);
     for (const { opener } of this.earlier) opener.forget(senderId);

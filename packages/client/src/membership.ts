@@ -235,6 +235,8 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
 
   private onRoster(core: CallCore, line: string, m: Extract<MembershipMessage, { kind: 'roster' }>): void {
     const id = identityOf(m.signPub);
+    // Its audio follows (on a new line, after a move): its keys are made now, not on its first frame.
+    this.opener.warm(m.sender);
     const entry = this.roster.upsert(m, line, senderIdToText(m.sender), this.roleOf(m.signPub));
     if (id === this.id) return;
     clearTimeout(this.leaveTimers.get(id));
@@ -331,7 +333,8 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
       const leaf = generateLeaf();
       const secret = randomEpochSecret();
       const plain = concatBytes(parseLeaf(leaf) as Uint8Array, secret);
-      const stay = this.roster.list().filter((e) => e.admitted && e.id !== goneId && e.id !== this.id);
+      // Those waiting on the line for their JOIN come along too (the host would admit them next).
+      const stay = this.roster.list().filter((e) => (e.admitted || e.presence.size > 0) && e.id !== goneId && e.id !== this.id);
       const recipients = await Promise.all(stay.map(async (e) => ({ signPub: e.signPub, ...(await sealTo(e.hpkePub, sealInfo('rekey', core.line as string, epoch, e.signPub), new Uint8Array(0), plain)) })));
       const commit = await this.prepare(secret);
       if (!(await this.sendSigned(core, { kind: 'rekey', epoch, signerPub: this.options.identity.signing.publicKey, goneSignPub: gone.signPub, reason, recipients }))) {
@@ -361,12 +364,16 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
       for (const core of this.cores) void this.announce(core);
       return;
     }
-    // Before it is admitted a session cannot check the epoch chain: it waits for its own JOIN.
-    if (!this.secretValue) return;
-    if (m.epoch !== this.stats.epoch + 1) return this.reject('replayed', m.kind);
+    // Before it is admitted a session cannot check the epoch chain: it waits for its own JOIN, or a
+    // REKEY that names it (its keys are this session's own, so no earlier message can name it).
+    const current = this.secretValue;
+    const waiting = !current;
+    if (waiting && m.kind !== 'rekey') return;
+    if (!waiting && m.epoch !== this.stats.epoch + 1) return this.reject('replayed', m.kind);
     if (m.kind === 'join' || m.kind === 'promote') {
       const subject = m.kind === 'join' ? m.joinerSignPub : m.promotedSignPub;
-      const secret = await ratchetEpoch(this.secretValue, m.kind, m.epoch, subject);
+      if (!current) return;
+      const secret = await ratchetEpoch(current, m.kind, m.epoch, subject);
       this.stats.accepted++;
       const entry = this.roster.get(identityOf(subject));
       if (m.kind === 'join' && entry) entry.admitted = true;
@@ -378,6 +385,7 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
       return;
     }
     const mine = m.recipients.find((r) => sameKey(r.signPub, me));
+    if (waiting && (!mine || sameKey(m.goneSignPub, me))) return;
     if (!mine || sameKey(m.goneSignPub, me)) {
       this.stats.accepted++;
       this.ended = true;
@@ -392,6 +400,7 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     const stay = m.recipients.map((r) => this.roster.get(identityOf(r.signPub))).filter((e): e is RosterEntry => e !== undefined);
     this.moveTo(bytesToBase64url(plain.subarray(0, 32)), gone, m.reason, stay);
     await this.applySecret(plain.slice(32), m.epoch, 'rekey');
+    if (waiting) this.emit('admitted', { epoch: m.epoch });
   }
 
   /** After a rekey: who is admitted now, the new link, and the event that moves the calls (member-call.ts). */

@@ -149,6 +149,11 @@ export class FrameOpener {
     return { senderId: kidSenderId(header.kid), layer: kidLayer(header.kid), kid: header.kid, ctr: header.ctr, level, spurtStart, plaintext };
   }
 
+  /** Derives a sender's keys, every layer, ahead of its first frame (they are derived once, on first need, otherwise). */
+  warm(senderId: bigint): void {
+    for (let layer = 0; layer < LAYER_COUNT; layer++) void this.sender(layerKid(senderId, layer));
+  }
+
   /** Forgets a sender, every layer of it (it left the line). */
   forget(senderId: bigint): void {
     for (let layer = 0; layer < LAYER_COUNT; layer++) this.senders.delete(layerKid(senderId, layer));
