@@ -3,7 +3,7 @@
  * server that said no or could not be reached. Documented in the README ("Exit codes").
  */
 import { LinkError } from '@studioline/protocol';
-import { PeerError, WavError } from '@studioline/client';
+import { IdentityError, PeerError, WavError } from '@studioline/client';
 import { ConfigError, ListenError } from '@studioline/server-kit';
 
 export const EXIT = {
@@ -37,7 +37,7 @@ export class CliError extends Error {
 /** The exit code of a known error; undefined for anything else (a bug: the stack is printed). */
 export function exitCodeFor(err: unknown): ExitCode | undefined {
   if (err instanceof CliError) return err.exitCode;
-  if (err instanceof ConfigError || err instanceof LinkError || err instanceof WavError || err instanceof ListenError) return EXIT.usage;
+  if (err instanceof ConfigError || err instanceof LinkError || err instanceof WavError || err instanceof ListenError || err instanceof IdentityError) return EXIT.usage;
   if (err instanceof PeerError) {
     if (err.code === 'connect_failed') return EXIT.unreachable;
     if (err.code === 'no_peer') return EXIT.failed;

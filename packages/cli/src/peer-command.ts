@@ -3,7 +3,8 @@ import { Command, positiveNumber } from './command.js';
 import { CliError } from './exit-codes.js';
 import { parseTalkTimeline } from './talk-timeline.js';
 import { formatCallLink, generateLeaf, parseCallLink, parseLeaf, MOBILE_SAMPLE_RATE, STUDIO_SAMPLE_RATE } from '@studioline/protocol';
-import { AudioSource, NodePeer, Pcm, PeerSummary, SenderPlayout, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
+import { AudioSource, NodePeer, Pcm, PeerSummary, SenderPlayout, SessionIdentity, createHostedLink, createIdentity, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
+import { MembershipAction, followMembership, formatMembership, parseAction } from './membership-actions.js';
 
 export interface PeerCommandOptions {
   link: string;
@@ -20,6 +21,12 @@ export interface PeerCommandOptions {
   talk?: [number, number][];
   /** Send nothing: only listen (and record). */
   listen?: boolean;
+  /** The display name on a line with a host; with #generate_leaf it makes such a line, this peer its host. */
+  name?: string;
+  /** Avatar colour, 0xRRGGBB. */
+  colour?: number;
+  /** The host's scripted membership actions. */
+  actions?: MembershipAction[];
 }
 
 /** `heard.wav` -> `heard.<sender>.wav` (and `heard` -> `heard.<sender>.wav`). */
@@ -34,7 +41,8 @@ export function formatSummary(s: PeerSummary): string {
     (s.fecRecovered + s.plcConcealed ? `, rebuilt ${s.fecRecovered} from FEC and concealed ${s.plcConcealed}` : '') +
     (s.reconnects ? `, reconnects ${s.reconnects}` : '') +
     (s.layerSwitches.length ? `, layer switches ${s.layerSwitches.length} (${s.layerSwitches.map((w) => w.layer).join(' > ')})` : '') +
-    (s.unsent ? `, not sent (disconnected or backlogged) ${s.unsent}` : '');
+    (s.unsent ? `, not sent (disconnected or backlogged) ${s.unsent}` : '') +
+    (s.membership ? `\n${formatMembership(s.membership)}` : '');
 }
 
 /** What a listener's jitter buffer did with one sender's audio (the page shows the same figures). */
@@ -45,7 +53,14 @@ export function formatPlayout(p: SenderPlayout): string {
 /** `studioline peer LINK`: joins, sends a tone or a WAV at real time, records each sender it hears. */
 export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary> {
   let link = parseCallLink(options.link);
-  if (link.generateLeaf) {
+  let identity: SessionIdentity | undefined;
+  if (link.generateLeaf && options.name !== undefined) {
+    // A line with a host: this peer holds the host's signing key, whose public half is in the link.
+    const hosted = await createHostedLink(link.origin, link.apiKey, { mobile: link.mobile, peers: link.capacity });
+    process.stderr.write(`New line, with you as its host. Share this link privately with the other peers:\n  ${hosted.text}\n`);
+    link = hosted.link;
+    identity = await createIdentity(options.name, { signing: hosted.signing, colour: options.colour });
+  } else if (link.generateLeaf) {
     const leaf = generateLeaf();
     const full = formatCallLink(link.origin, link.apiKey, leaf, link.mobile, link.capacity);
     process.stderr.write(`New line. Share this link privately with the other peer:\n  ${full}\n`);
@@ -60,7 +75,12 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
   } else {
     source = toneSource(options.tone ?? 440, link.mobile ? MOBILE_SAMPLE_RATE : STUDIO_SAMPLE_RATE);
   }
+  if (link.hostKey && !identity) identity = await createIdentity(options.name ?? `peer-${Math.random().toString(16).slice(2, 6)}`, { colour: options.colour });
+  if (options.actions?.length && !(identity && link.hostKey)) throw new CliError('--exclude and --promote are for the host of a line with membership: make one with --name and a #generate_leaf link');
+  const say = (m: string) => process.stderr.write(`studioline peer: ${m}\n`);
   const peer = new NodePeer({
+    identity,
+    onMembership: (membership) => followMembership(membership, options.actions ?? [], say),
     link,
     source,
     seconds: seconds ?? 10,
@@ -110,7 +130,14 @@ only that, at 48 kHz. When its link queues the audio it receives, the gateway st
 compact layer, and back up after a calm spell (each switch is printed). It reconnects by itself
 (with a new sender id) when a gateway drains or the connection drops. A link with #generate_leaf
 makes a new line and prints its link to share. With --talk it transmits only within the spans of a
-push-to-talk script, faded at each edge as the page does; with --listen it sends nothing.`,
+push-to-talk script, faded at each edge as the page does; with --listen it sends nothing.
+
+With --name and #generate_leaf the new line has a host, this peer (its public key is in the link,
+host=): names, colours and each peer's keys travel end to end encrypted, the host admits each peer
+that opens the link, and --exclude moves everybody else to a new line whose key only they get; the
+new link is printed to share. A peer leaving rekeys the same way. Any peer joins such a line
+(--name sets its name); membership messages it refuses (forged, replayed, cut short) are counted in
+the last line it prints.`,
   options: {
     tone: { type: 'string', value: 'HZ', description: 'send a sine tone of this frequency (default 440)' },
     wav: { type: 'string', value: 'FILE', description: 'send this WAV file instead of a tone' },
@@ -121,12 +148,18 @@ push-to-talk script, faded at each edge as the page does; with --listen it sends
     'no-wait': { type: 'boolean', description: 'start sending at once, without waiting for another peer' },
     talk: { type: 'string', value: 'FILE', description: 'push-to-talk script: lines "talk from 1.0 s to 3.5 s" (seconds from the start of sending)' },
     listen: { type: 'boolean', description: 'listen only: send nothing' },
+    name: { type: 'string', value: 'NAME', description: 'the name others see (at most 64 bytes); with #generate_leaf, makes a line with you as its host' },
+    colour: { type: 'string', value: 'RRGGBB', description: 'an avatar colour others see, in hex' },
+    exclude: { type: 'string', value: 'WHO[@S]', description: 'as host: exclude the peer of that name (or id prefix) S seconds after joining (default 2); prints the new link' },
+    promote: { type: 'string', value: 'WHO[@S]', description: 'as host: let that peer exclude and admit too (it acts when the host is away)' },
   },
   positionals: { min: 1, max: 1, names: ['LINK'] },
   examples: [
     ['npx studioline peer "$(cat call.link)" --tone 440 --seconds 10', 'one side of a call, from a link kept in a file'],
     ['npx studioline peer "$LINK" --wav voice.wav --record heard.wav', 'send a recording and keep what comes back'],
     ['npx studioline peer "$LINK" --talk cues.txt --seconds 10', 'talk only at the cues of cues.txt (e.g. "talk from 1.0 s to 3.5 s")'],
+    ['npx studioline peer "https://HOST/#apikey=KEY&generate_leaf&peers=4" --name desk --exclude cam2@30 --seconds 60', 'host a line, exclude the peer called cam2 after 30 s'],
+    ['npx studioline peer "$LINK" --name cam2', 'join a line with a host under a name'],
   ],
   async run({ values, positionals }) {
     if (values.tone !== undefined && values.wav !== undefined) throw new CliError('choose --tone or --wav, not both');
@@ -143,6 +176,8 @@ push-to-talk script, faded at each edge as the page does; with --listen it sends
       }
       talk = parseTalkTimeline(text, talkFile);
     }
+    const colour = values.colour === undefined ? undefined : /^#?[0-9a-fA-F]{6}$/.test(String(values.colour)) ? parseInt(String(values.colour).replace('#', ''), 16) : NaN;
+    if (Number.isNaN(colour)) throw new CliError(`--colour takes six hex digits RRGGBB, got "${String(values.colour)}"`);
     await runPeer({
       link: positionals[0],
       tone: positiveNumber('tone', values.tone, 100_000),
@@ -154,6 +189,9 @@ push-to-talk script, faded at each edge as the page does; with --listen it sends
       wait: !values['no-wait'],
       talk,
       listen: Boolean(values.listen),
+      name: values.name as string | undefined,
+      colour,
+      actions: [parseAction('exclude', values.exclude), parseAction('promote', values.promote)].filter((a): a is MembershipAction => a !== undefined),
     });
   },
 };

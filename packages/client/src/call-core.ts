@@ -11,6 +11,11 @@
  * arrive are decoded to 48 kHz PCM here, so every sink sees PCM whatever the layer. Both layers
  * number a frame alike, so when the gateway steps this peer down to the compact layer while its
  * link queues the audio, and back up, each sender's frames go on in one stream.
+ *
+ * Membership (issue 14, a link with `host=`): audio is sealed and opened under the epoch secret the
+ * membership holds (none before this session is admitted: nothing is sent), and membership
+ * messages travel on each session's control stream under the link's leaf (membership-wire.ts);
+ * the core seals and opens them, the membership (membership.ts) decides what they mean.
  */
 import {
   COMPACT_SAMPLE_RATE,
@@ -21,11 +26,14 @@ import {
   FrameOpener,
   FrameSealer,
   COMPACT_LAYER_ONLY,
+  CONTROL_KID_TAG,
+  CONTROL_LEVEL,
   JoinLayers,
   LAYER_COMPACT,
   LAYER_FULL,
   LayerChangeReason,
   LayerName,
+  OpenFailure,
   OpenedFrame,
   ServerMessage,
   audioLevel,
@@ -41,9 +49,11 @@ import {
   randomSenderId,
   senderIdToText,
   upgradeRefusalForStatus,
+  wireControlSender,
 } from '@studioline/protocol';
 import { PING_INTERVAL_MS, SEND_BUFFER_LIMIT_BYTES } from './call-constants.js';
 import { CallFigures, LossCounter, emptyFigures } from './call-stats.js';
+import type { AudioOpener } from './epoch-opener.js';
 import { CompactCodec, CompactDecoder, CompactEncoder, CompactFrameSource, CompactPacketizer, DecodedCompactFrame } from './compact-codec.js';
 import { ReconnectPolicy } from './reconnect-policy.js';
 import { TypedEvents } from './typed-events.js';
@@ -87,7 +97,7 @@ export type CallState = 'connecting' | 'waiting' | 'in-call' | 'reconnecting' | 
 /** A refusal by the server, or a call that could not start or go on. */
 export class CallError extends Error {
   constructor(
-    readonly code: ErrorCode | 'no_peer' | 'connect_failed',
+    readonly code: ErrorCode | 'no_peer' | 'connect_failed' | 'excluded',
     message: string,
     readonly closeCode?: number,
   ) {
@@ -141,6 +151,8 @@ export interface CallEvents {
   peerLeft: string;
   frame: ReceivedFrame;
   sent: SentFrame;
+  /** Membership: this session's audio is under a new epoch's secret from counter `fromCtr` on (per layer). */
+  rekeyed: { senderId: bigint; layer: number; fromCtr: bigint };
   /** The gateway warned without closing (over_budget, malformed_frame). */
   warning: { code: ErrorCode; message: string };
   /** The connection was lost; the core tries again in `retryInMs`. */
@@ -156,6 +168,18 @@ export interface CallEvents {
    * (`reason` congested), back up after a calm spell (calm); no reason at a session's start.
    */
   receiving: { layer: LayerName; reason?: LayerChangeReason };
+}
+
+/** What the core needs of a membership (membership.ts): the epoch's secret and where control messages go. */
+export interface CoreMembership {
+  /** Opens audio under the epochs' secrets. */
+  readonly opener: AudioOpener;
+  /** The current epoch's secret; undefined before this session is admitted (then nothing is sent). */
+  secret(): Uint8Array | undefined;
+  /** A control message from `senderId` on `core`'s line, opened (what it says is not yet checked). */
+  onControl(core: CallCore, senderId: bigint, plaintext: Uint8Array): void;
+  /** A control frame that did not open: forged without the link, replayed, cut short. */
+  onControlRejected(core: CallCore, reason: OpenFailure): void;
 }
 
 export interface CallCoreOptions {
@@ -184,6 +208,8 @@ export interface CallCoreOptions {
   sendCompact?: boolean;
   /** A `mobile=1` peer: send and receive only the compact layer (needs a codec; captured at any rate, sent at 48 kHz). */
   mobile?: boolean;
+  /** The line's membership, on a link with `host=` (member-call.ts makes it); without one, audio is under the leaf. */
+  membership?: CoreMembership;
 }
 
 /** The layers a core sends and wants, from its options. */
@@ -201,10 +227,12 @@ interface SenderDecoder {
 /** Packets a decoder may hold undecoded (an asynchronous one) before their arrival records are dropped. */
 const MAX_PENDING_DECODES = 64;
 
-/** This session's sealers, one per layer it sends. */
+/** This session's sealers, one per layer it sends, and its control stream's. */
 interface Sealers {
+  senderId: bigint;
   full?: FrameSealer;
   compact?: FrameSealer;
+  control: FrameSealer;
 }
 
 const OPEN = 1;
@@ -221,7 +249,13 @@ function toBytes(data: unknown): Uint8Array | undefined {
 }
 
 export class CallCore extends TypedEvents<CallEvents> {
-  private readonly opener: FrameOpener;
+  private readonly opener: AudioOpener;
+  private readonly controlOpener: FrameOpener;
+  /** The sealers of the connection being made or held (rekeyed in place when the epoch changes). */
+  private connSealers?: Sealers;
+  private rekeying: Promise<void> = Promise.resolve();
+  /** True while sealers are being rekeyed: a frame waits for the new key rather than go out under the old one. */
+  private rekeyBusy = false;
   private readonly loss = new LossCounter();
   /**
    * The frame clock: captured frames handed to send() while joined. Every layer seals frame n's
@@ -262,7 +296,8 @@ export class CallCore extends TypedEvents<CallEvents> {
     super();
     if (!options.link.leafBytes) throw new CallError('bad_request', 'the link has no leaf key: make one with `studioline link`');
     if (options.mobile && !options.codec) throw new CallError('bad_request', 'a mobile peer needs the compact codec');
-    this.opener = new FrameOpener(options.link.leafBytes);
+    this.opener = options.membership?.opener ?? new FrameOpener(options.link.leafBytes);
+    this.controlOpener = new FrameOpener(options.link.leafBytes, undefined, (layer) => layer === CONTROL_KID_TAG);
     this.clock = options.clock ?? REAL_CLOCK;
     this.policy = options.policy ?? new ReconnectPolicy();
     this.layers = layersOf(options);
@@ -337,6 +372,81 @@ export class CallCore extends TypedEvents<CallEvents> {
     return this.joined;
   }
 
+  /** The line id the servers route this call by (once started). */
+  get line(): string | undefined {
+    return this.lineId;
+  }
+
+  /** This session's sender id while joined. */
+  get senderId(): bigint | undefined {
+    return this.joined ? this.sealers?.senderId : undefined;
+  }
+
+  /**
+   * Seals a membership message on this session's control stream and sends it to every other peer
+   * of the line. Never skipped for backpressure (it is small and rare); false when not joined.
+   */
+  async sendControl(plaintext: Uint8Array): Promise<boolean> {
+    const ws = this.ws;
+    const sealers = this.sealers;
+    if (!ws || !sealers || !this.joined || ws.readyState !== OPEN) return false;
+    const wire = await sealers.control.seal(CONTROL_LEVEL, plaintext);
+    if (ws !== this.ws || !this.joined || ws.readyState !== OPEN) return false;
+    ws.send(wire);
+    this.counts.controlSent++;
+    return true;
+  }
+
+  /** The epoch changed (membership): audio is sealed under `secret` from the next frame on. */
+  rekey(secret: Uint8Array): Promise<void> {
+    this.rekeyBusy = true;
+    const run = (this.rekeying = this.rekeying.then(async () => {
+      const s = this.connSealers;
+      if (s) this.commitAudio(s, await this.audioSealers(s, secret));
+      if (this.rekeying === run) this.rekeyBusy = false;
+    }));
+    return run;
+  }
+
+  /**
+   * Derives the sealers of `secret` ahead (frames go on under the current key meanwhile); the
+   * function returned switches to them at once. The host makes its new epoch's keys this way before
+   * it announces the epoch, so its own audio does not wait for the derivation.
+   */
+  async prepareRekey(secret: Uint8Array): Promise<() => void> {
+    const s = this.connSealers;
+    const next = s ? await this.audioSealers(s, secret) : undefined;
+    return () => {
+      if (s && next && s === this.connSealers) this.commitAudio(s, next);
+      else void this.rekey(secret);
+    };
+  }
+
+  /** Puts the audio sealers of `s` under `secret` (a new stream of each layer it sends, or the same one rekeyed). */
+  private async keyAudio(s: Sealers, secret: Uint8Array): Promise<void> {
+    const next = await this.audioSealers(s, secret);
+    s.full = next.full;
+    s.compact = next.compact;
+  }
+
+  private async audioSealers(s: Sealers, secret: Uint8Array): Promise<Pick<Sealers, 'full' | 'compact'>> {
+    const sends = this.layers.layers;
+    const [full, compact] = await Promise.all([
+      sends.includes('full') ? (s.full ? s.full.rekeyed(secret) : FrameSealer.create(secret, s.senderId, LAYER_FULL)) : undefined,
+      sends.includes('compact') ? (s.compact ? s.compact.rekeyed(secret) : FrameSealer.create(secret, s.senderId, LAYER_COMPACT)) : undefined,
+    ]);
+    return { full, compact };
+  }
+
+  /** Switches `s` to sealers made ahead, each going on from the counter its predecessor reached. */
+  private commitAudio(s: Sealers, next: Pick<Sealers, 'full' | 'compact'>): void {
+    if (next.full && s.full) next.full.continueAfter(s.full);
+    if (next.compact && s.compact) next.compact.continueAfter(s.compact);
+    s.full = next.full;
+    s.compact = next.compact;
+    for (const sealer of [s.full, s.compact]) if (sealer) this.emit('rekeyed', { senderId: s.senderId, layer: sealer.layer, fromCtr: sealer.sealed });
+  }
+
   /** A snapshot of the figures. */
   figures(): CallFigures {
     const o = this.opener.stats;
@@ -354,10 +464,11 @@ export class CallCore extends TypedEvents<CallEvents> {
   async send(pcm: Int16Array, at48k?: Int16Array): Promise<boolean> {
     const ws = this.ws;
     const sealers = this.sealers;
-    if (!ws || !sealers || !this.joined || ws.readyState !== OPEN) {
+    if (!ws || !sealers || !this.joined || ws.readyState !== OPEN || (this.options.membership && !sealers.full && !sealers.compact)) {
       this.counts.unsentDisconnected++;
       return false;
     }
+    if (this.rekeyBusy) await this.rekeying;
     const level = audioLevel(pcm);
     const sealer = sealers.full;
     const ctr = this.frames++;
@@ -447,12 +558,13 @@ export class CallCore extends TypedEvents<CallEvents> {
     if (this.stopped) return;
     const senderId = randomSenderId();
     const leaf = this.options.link.leafBytes as Uint8Array;
-    const sends = this.layers.layers;
-    const [full, compact] = await Promise.all([
-      sends.includes('full') ? FrameSealer.create(leaf, senderId, LAYER_FULL) : undefined,
-      sends.includes('compact') ? FrameSealer.create(leaf, senderId, LAYER_COMPACT) : undefined,
-    ]);
-    const sealers: Sealers = { full, compact };
+    const sealers: Sealers = { senderId, control: await FrameSealer.create(leaf, senderId, CONTROL_KID_TAG) };
+    // Audio under the leaf, or under the epoch's secret on a line with membership (none yet: no audio sealer).
+    await (this.rekeying = this.rekeying.then(async () => {
+      const secret = this.options.membership ? this.options.membership.secret() : leaf;
+      if (secret) await this.keyAudio(sealers, secret);
+      this.connSealers = sealers;
+    }));
     if (this.stopped) return;
     this.setState(this.everJoined ? 'reconnecting' : 'connecting', 'Connecting…');
     let refusedStatus: number | undefined;
@@ -586,6 +698,7 @@ export class CallCore extends TypedEvents<CallEvents> {
 
   private async onBinary(wire: Uint8Array): Promise<void> {
     this.counts.bytesReceived += wire.length;
+    if (wireControlSender(wire) >= 0) return this.onControlFrame(wire);
     const opened = await this.opener.open(wire);
     if (typeof opened === 'string') return;
     if (opened.layer === LAYER_COMPACT) return this.onCompact(opened);
@@ -607,6 +720,15 @@ export class CallCore extends TypedEvents<CallEvents> {
       at,
       layer: LAYER_FULL,
     });
+  }
+
+  /** A membership message: opened under the link's leaf, handed to the membership (or counted and dropped without one). */
+  private async onControlFrame(wire: Uint8Array): Promise<void> {
+    const opened = await this.controlOpener.open(wire);
+    const membership = this.options.membership;
+    if (typeof opened === 'string') return membership?.onControlRejected(this, opened);
+    this.counts.controlReceived++;
+    membership?.onControl(this, opened.senderId, opened.plaintext);
   }
 
   /** A compact frame: to its sender's decoder, whose output (48 kHz PCM) goes to the sinks. */

@@ -38,6 +38,9 @@ export interface CallFigures {
   decryptFailed: number;
   /** Wire frames or audio frames that did not parse. */
   malformed: number;
+  /** Membership messages sent and opened (issue 14, membership-wire.ts). */
+  controlSent: number;
+  controlReceived: number;
   /** Joins after the first (each with a new sender id). */
   reconnects: number;
   /** Times the gateway changed the layer it sends this peer (a step down on a troubled link, or back up). */
@@ -51,7 +54,7 @@ export interface CallFigures {
 }
 
 export function emptyFigures(): CallFigures {
-  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, compactFramesSent: 0, compactBytesSent: 0, compactFramesReceived: 0, fecRecovered: 0, plcConcealed: 0, codecErrors: 0, unsentDisconnected: 0, unsentBackpressure: 0, lost: 0, longestGap: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, layerSwitches: 0, warnings: {} };
+  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, compactFramesSent: 0, compactBytesSent: 0, compactFramesReceived: 0, fecRecovered: 0, plcConcealed: 0, codecErrors: 0, unsentDisconnected: 0, unsentBackpressure: 0, lost: 0, longestGap: 0, replayed: 0, decryptFailed: 0, malformed: 0, reconnects: 0, layerSwitches: 0, controlSent: 0, controlReceived: 0, warnings: {} };
 }
 
 interface SenderSpan {

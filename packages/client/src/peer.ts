@@ -6,12 +6,19 @@
  * It always decodes the compact layer (libopus, opus-node.ts), so it hears `mobile=1` peers. It
  * sends the compact layer beside the full one with `compact` (the `studioline peer` command does;
  * a load generator need not pay for the encoder), and only the compact layer on a `mobile=1` link.
+ *
+ * On a link with `host=` (issue 14) it is a member of the line (member-call.ts): it needs an
+ * identity (its name and session keys), sends nothing until the host admitted it, and follows the
+ * line through rekeys.
  */
 import { CallLink, ErrorCode, FRAME_MS, LAYER_COMPACT, LAYER_FULL, LayerChangeReason, LayerName, ServerMessage } from '@studioline/protocol';
 import { useNodeCrypto } from '@studioline/protocol/node';
 import { AudioSource } from './audio-source.js';
 import { LINGER_MAX_MS, LINGER_QUIET_MS, PEER_WAIT_TIMEOUT_MS } from './call-constants.js';
-import { CallCore, CallError, FrameSink, SocketFactory } from './call-core.js';
+import { CallCore, CallError, CallCoreOptions, FrameSink, SocketFactory } from './call-core.js';
+import { MemberCall } from './member-call.js';
+import type { Membership, MembershipStats } from './membership.js';
+import type { SessionIdentity } from './session-identity.js';
 import { nodeSocketFactory } from './node-socket.js';
 import { nodeOpusCodec } from './opus-node.js';
 import { Playout, SenderPlayout } from './playout.js';
@@ -68,6 +75,14 @@ export interface PeerOptions {
   onServerMessage?: (message: Record<string, unknown>) => void;
   /** Stops the call early. */
   signal?: AbortSignal;
+  /** Who this peer is on a line with membership (a link with `host=`): required there, ignored elsewhere. */
+  identity?: SessionIdentity;
+  /** With `identity`: how long a member that dropped off may take to come back before the host rekeys it away (ms). */
+  leaveGraceMs?: number;
+  /** With `identity`: each time this peer's audio goes under a new epoch's key, from counter `fromCtr` of its stream on `layer`. */
+  onRekeyed?: (senderId: bigint, layer: number, fromCtr: bigint) => void;
+  /** With `identity`: the membership, as soon as the peer is made (to exclude, promote, watch the roster). */
+  onMembership?: (membership: Membership) => void;
   /**
    * Push-to-talk: transmit only within these spans, [from, to) in seconds from the start of sending
    * (a script of key presses, faded at each edge as the page does: talk-gate.ts). Absent: a hot mic.
@@ -123,13 +138,17 @@ export interface PeerSummary {
   mix?: () => Promise<Pcm>;
   /** With `playout`: each sender's jitter buffer as a listener would have had it. */
   playout?: SenderPlayout[];
+  /** On a line with membership: its epoch, rekeys, and the membership messages accepted and refused (by reason). */
+  membership?: MembershipStats;
 }
 
 /** A refusal by the server, or a call that could not start (the call core's error). */
 export { CallError as PeerError } from './call-core.js';
 
 export class NodePeer {
-  private readonly core: CallCore;
+  private readonly core: CallCore | MemberCall;
+  /** The membership, on a link with `host=`. */
+  readonly membership?: Membership;
   private readonly recorder?: CallRecorder;
   private readonly playout?: Playout;
   private lastReceivedAt = 0;
@@ -147,7 +166,7 @@ export class NodePeer {
     // Node's own ciphers: half the CPU of WebCrypto per frame (the web page keeps WebCrypto).
     useNodeCrypto();
     this.primaryLayer = link.mobile ? LAYER_COMPACT : LAYER_FULL;
-    this.core = new CallCore({
+    const coreOptions: CallCoreOptions = {
       link,
       url: link.websocketUrl,
       sampleRate: source.sampleRate,
@@ -158,11 +177,23 @@ export class NodePeer {
       codec: nodeOpusCodec,
       sendCompact: options.compact === true,
       mobile: link.mobile,
-    });
+    };
+    if (link.hostKey) {
+      if (!options.identity) throw new CallError('bad_request', 'this link is for a line with a host (host=): the peer needs a name and session keys (an identity)');
+      const call = new MemberCall({ ...coreOptions, identity: options.identity, leaveGraceMs: options.leaveGraceMs });
+      this.core = call;
+      this.membership = call.membership;
+      options.onMembership?.(call.membership);
+    } else this.core = new CallCore(coreOptions);
     if (options.record) this.core.addSink((this.recorder = new CallRecorder()));
     if (options.playout) this.core.addSink((this.playout = new Playout()));
     for (const sink of options.sinks ?? []) this.core.addSink(sink);
     this.listen();
+  }
+
+  /** The call it runs (a MemberCall on a line with membership), for tools and tests that drive it directly. */
+  get call(): CallCore | MemberCall {
+    return this.core;
   }
 
   private progress(message: string): void {
@@ -172,15 +203,26 @@ export class NodePeer {
   private listen(): void {
     const { core, options } = this;
     core.on('serverMessage', (msg: ServerMessage) => options.onServerMessage?.(msg as unknown as Record<string, unknown>));
+    // On a line with membership a peer is there for this one once the host admitted it.
+    const ready = () => !this.membership || this.membership.isAdmitted;
     core.on('joined', ({ peers, rejoined }) => {
       this.progress(rejoined ? 'reconnected' : `joined the line (${peers.length} other peer${peers.length === 1 ? '' : 's'})`);
-      if (peers.length) this.peerArrived?.();
+      if (peers.length && ready()) this.peerArrived?.();
     });
     core.on('peerJoined', () => {
       this.progress('a peer joined');
-      this.peerArrived?.();
+      if (ready()) this.peerArrived?.();
     });
     core.on('peerLeft', () => this.progress('a peer left'));
+    const m = this.membership;
+    if (m) {
+      m.on('admitted', () => {
+        this.progress('the host admitted this peer');
+        if (this.core.peers.size) this.peerArrived?.();
+      });
+      m.on('moved', ({ reason, gone }) => this.progress(`${gone || 'a member'} ${reason === 'excluded' ? 'was excluded' : 'left'}: the line was rekeyed and moves to a new link`));
+      m.on('rejected', ({ reason, kind }) => this.progress(`refused a membership message${kind ? ` (${kind})` : ''}: ${reason}`));
+    }
     core.on('connectionLost', ({ message }) => this.progress(`connection lost (${message}); reconnecting`));
     core.on('frame', (frame) => {
       if (frame.rebuilt) return; // made here, not heard
@@ -188,6 +230,7 @@ export class NodePeer {
       this.lastReceivedAt = frame.at;
       options.onAudio?.(frame.senderId, frame.ctr, frame.at);
     });
+    if (options.onRekeyed) core.on('rekeyed', ({ senderId, layer, fromCtr }) => options.onRekeyed?.(senderId, layer, fromCtr));
     if (options.onSent) core.on('sent', ({ senderId, layer, ctr, at }) => layer === this.primaryLayer && options.onSent?.(senderId, ctr, at));
     core.on('receiving', ({ layer, reason }) => {
       if (!reason) return;
@@ -207,9 +250,13 @@ export class NodePeer {
     await this.core.start();
     this.started = true;
     try {
-      if (this.options.waitForPeer !== false && this.core.peers.size === 0) await this.waitForPeer();
+      if (this.options.waitForPeer !== false && (this.core.peers.size === 0 || (this.membership && !this.membership.isAdmitted))) await this.waitForPeer();
       await this.sendForDuration();
       await this.linger();
+    } catch (err) {
+      // A call that ends in error (refused, excluded) stops its playout clock too, or it keeps the process alive.
+      this.playout?.stop();
+      throw err;
     } finally {
       this.core.stop();
     }
@@ -239,6 +286,7 @@ export class NodePeer {
       warnings: f.warnings,
       layerSwitches: this.layerSwitches,
       ...(playout ? { playout } : {}),
+      ...(this.membership ? { membership: structuredClone(this.membership.stats) } : {}),
     };
     const recorder = this.recorder;
     if (recorder) {

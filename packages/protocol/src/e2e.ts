@@ -25,6 +25,21 @@ export class FrameSealer {
     return new FrameSealer(await SFrameContext.create(suite, kid, await deriveSenderBaseKey(leaf, kid)), senderId, layer);
   }
 
+  /**
+   * The same stream under another key (a new epoch, membership-keys.ts): same KID, and the counter
+   * goes on where this one is, so receivers' loss counts and replay windows see one stream.
+   */
+  async rekeyed(secret: Uint8Array, suite: CipherSuite = STUDIOLINE_SUITE): Promise<FrameSealer> {
+    const next = new FrameSealer(await SFrameContext.create(suite, this.kid, await deriveSenderBaseKey(secret, this.kid)), this.senderId, this.layer);
+    next.ctr = this.ctr;
+    return next;
+  }
+
+  /** Goes on from `previous`'s counter (a sealer made ahead of a switch, while `previous` kept sealing). */
+  continueAfter(previous: FrameSealer): void {
+    if (previous.ctr > this.ctr) this.ctr = previous.ctr;
+  }
+
   /** The SFrame KID: the sender id on the full layer. */
   get kid(): bigint {
     return this.ctx.kid;
@@ -83,9 +98,14 @@ export class FrameOpener {
   readonly stats: OpenerStats = { received: 0, malformed: 0, replayed: 0, decryptFailed: 0 };
   private readonly senders = new Map<bigint, Promise<SenderState>>();
 
+  /**
+   * @param acceptsLayer the KID layers this opener takes (default the audio layers); the
+   *   membership opener takes only the control stream (membership-wire.ts)
+   */
   constructor(
     private readonly leaf: Uint8Array,
     private readonly suite: CipherSuite = STUDIOLINE_SUITE,
+    private readonly acceptsLayer: (layer: number) => boolean = (layer) => layer < LAYER_COUNT,
   ) {}
 
   private sender(kid: bigint): Promise<SenderState> {
@@ -103,7 +123,7 @@ export class FrameOpener {
   /** Opens a wire frame; returns the reason instead when it must be dropped (and counts it). */
   async open(wire: Uint8Array): Promise<OpenedFrame | OpenFailure> {
     const header = wire.length > 1 ? decodeHeader(wire, 1) : undefined;
-    if (wire.length < MIN_WIRE_FRAME_BYTES || !header || kidLayer(header.kid) >= LAYER_COUNT) {
+    if (wire.length < MIN_WIRE_FRAME_BYTES || !header || !this.acceptsLayer(kidLayer(header.kid))) {
       this.stats.malformed++;
       return 'malformed';
     }
@@ -127,6 +147,11 @@ export class FrameOpener {
     state.window.markSeen(header.ctr);
     this.stats.received++;
     return { senderId: kidSenderId(header.kid), layer: kidLayer(header.kid), kid: header.kid, ctr: header.ctr, level, spurtStart, plaintext };
+  }
+
+  /** Derives a sender's keys, every layer, ahead of its first frame (they are derived once, on first need, otherwise). */
+  warm(senderId: bigint): void {
+    for (let layer = 0; layer < LAYER_COUNT; layer++) void this.sender(layerKid(senderId, layer));
   }
 
   /** Forgets a sender, every layer of it (it left the line). */

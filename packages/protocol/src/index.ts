@@ -12,3 +12,6 @@ export * from './control.js';
 export * from './envelope.js';
 export * from './audio-envelope.js';
 export * from './deliver-envelope.js';
+export * from './membership-wire.js';
+export * from './membership-keys.js';
+export * from './hpke-wrap.js';

@@ -8,10 +8,14 @@
  * `mobile=1` in the query or the fragment makes a mobile peer: it sends and receives only the compact
  * layer (Opus at 48 kHz, compact-layer.ts). `peers=N` (2 to 64) is the host's choice of line size:
  * the line holds up to N peers (bounded by the server's MAX_LINE_CAPACITY and the API key's peer
- * limit); without it, the server's LINE_CAPACITY.
+ * limit); without it, the server's LINE_CAPACITY. `host=KEY` (43 base64url characters: the host's
+ * Ed25519 public key) makes a line with membership (issue 14, membership-wire.ts): audio under
+ * epoch secrets, and only messages signed by that key (or by a peer it promoted) change who is in.
  */
 import { MAX_LINE_PEERS, isLineCapacity } from './control.js';
+import { base64urlToBytes, bytesToBase64url } from './bytes.js';
 import { parseLeaf } from './keys.js';
+import { SIGN_PUBLIC_BYTES } from './membership-wire.js';
 
 export class LinkError extends Error {
   readonly code = 'bad_link';
@@ -34,6 +38,8 @@ export interface CallLink {
   mobile: boolean;
   /** The line size the link asks for (`peers=N`), if any. */
   capacity?: number;
+  /** The host's Ed25519 public key (`host=`): the line has membership (absent: an open line, as before). */
+  hostKey?: Uint8Array;
 }
 
 /** The websocket path on the gateway. */
@@ -83,6 +89,12 @@ export function parseCallLink(text: string): CallLink {
     if (!isLineCapacity(n)) throw new LinkError(`peers=${peers.slice(0, 8)} is not a line size (expected a whole number from 2 to ${MAX_LINE_PEERS})`);
     link.capacity = n;
   }
+  const host = fragment.params.get('host');
+  if (host !== null) {
+    const key = base64urlToBytes(host);
+    if (!key || key.length !== SIGN_PUBLIC_BYTES) throw new LinkError('the host key in the link is malformed (expected host= and 43 base64url characters)');
+    link.hostKey = key;
+  }
   if (fragment.leaf !== undefined) {
     const bytes = parseLeaf(fragment.leaf);
     if (!bytes) throw new LinkError('the leaf key in the link is malformed (expected leaf_ and 43 base64url characters)');
@@ -94,7 +106,7 @@ export function parseCallLink(text: string): CallLink {
   return link;
 }
 
-/** The link to share: the API key and the leaf both in the fragment; `peers`: the line's size. */
-export function formatCallLink(origin: string, apiKey: string, leaf: string, mobile = false, peers?: number): string {
-  return `${origin.replace(/\/$/, '')}/#apikey=${encodeURIComponent(apiKey)}&leaf_${leaf}${mobile ? '&mobile=1' : ''}${peers !== undefined ? `&peers=${peers}` : ''}`;
+/** The link to share: the API key and the leaf both in the fragment; `peers`: the line's size; `host`: its host's public key. */
+export function formatCallLink(origin: string, apiKey: string, leaf: string, mobile = false, peers?: number, host?: Uint8Array): string {
+  return `${origin.replace(/\/$/, '')}/#apikey=${encodeURIComponent(apiKey)}&leaf_${leaf}${mobile ? '&mobile=1' : ''}${peers !== undefined ? `&peers=${peers}` : ''}${host ? `&host=${bytesToBase64url(host)}` : ''}`;
 }

@@ -13,6 +13,7 @@ import {
   preciseNow,
   wireFrameKid,
   wireKidLayer,
+  wireControlSender,
   wireKidSender,
 } from '@studioline/protocol';
 import { Backend } from '@studioline/server-kit';
@@ -45,15 +46,17 @@ export class AudioPath {
     session.bytesIn += length;
     const now = performance.now();
     const kid = wireFrameKid(frame);
-    if (kid < 0 || wireKidSender(kid) !== session.senderNumber) {
+    // A membership message (issue 14, membership-wire.ts) is on the peer's own control stream: no layer, same budget.
+    const control = kid < 0 && wireControlSender(frame) === session.senderNumber;
+    if (!control && (kid < 0 || wireKidSender(kid) !== session.senderNumber)) {
       this.metrics.drops.inc({ reason: 'malformed' });
       return this.sessions.warn(session, 'malformed_frame', now);
     }
     // The layer is the relay's to route by: only layers the peer declared at its join pass (a
     // mobile peer sends only the compact one), and compact frames stay within what a mobile
     // receiver's budget was promised, in size and in bytes a second (compact-layer.ts).
-    const layer = wireKidLayer(kid);
-    if ((session.layers & (1 << layer)) === 0) {
+    const layer = control ? -1 : wireKidLayer(kid);
+    if (!control && (session.layers & (1 << layer)) === 0) {
       this.metrics.drops.inc({ reason: 'wrong_layer' });
       return this.sessions.warn(session, 'malformed_frame', now);
     }

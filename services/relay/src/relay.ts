@@ -12,6 +12,7 @@ import {
   isAudioEnvelope,
   isControlEnvelope,
   stampDeliverHeader,
+  wireControlSender,
   wireFrameLayer,
   wireFrameLevel,
 } from '@studioline/protocol';
@@ -119,7 +120,8 @@ export class RelayService {
     const member = this.table.member(env.member);
     if (!member) return this.metrics.drops.inc({ reason: 'unknown_member' });
     const { frame, sentAt } = env;
-    const { bus } = this.deps.backend;
+    // A membership message (issue 14): to every other member, whatever its layer or loudness.
+    if (wireControlSender(frame) >= 0) return this.forward(member.targets, frame, sentAt);
     // Each receiver gets one layer of this sender (layer-routing.ts): the frame goes to those that get its layer.
     const layer = wireFrameLayer(frame);
     const layerTargets = member.layerTargets[layer];
@@ -128,6 +130,11 @@ export class RelayService {
     // Group lines: the loudest speakers of each layer only, each listener exactly that layer's count (speaker-selection.ts).
     const targets = this.speakers.targets(member, layerTargets, wireFrameLevel(frame), performance.now(), LAYER_NAMES[layer]);
     if (!targets) return this.metrics.drops.inc({ reason: 'not_loudest' });
+    this.forward(targets, frame, sentAt);
+  }
+
+  private forward(targets: readonly DeliverTarget[], frame: Buffer, sentAt: number): void {
+    const { bus } = this.deps.backend;
     for (const target of targets) {
       // A small header per destination (its connections and the frame's sentAt); the frame itself is not copied.
       const header = stampDeliverHeader(target.header, sentAt);
