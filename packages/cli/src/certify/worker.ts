@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AudioSource, NodePeer, PeerSummary } from '@studioline/client';
-import { CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
+import { COMPACT_SAMPLE_RATE, CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
 import { useNodeCrypto } from '@studioline/protocol/node';
 import { checkAudio } from './audio-check.js';
 import { flood } from './flooder.js';
@@ -69,6 +69,7 @@ function result(plan: WorkerPlan, line: LinePlan, r: Running, s: Partial<PeerSum
   return {
     id: r.plan.id,
     role: r.plan.role,
+    layer: r.plan.layer,
     shard: plan.shard,
     line: line.index,
     joined: r.joinMs !== undefined,
@@ -78,6 +79,7 @@ function result(plan: WorkerPlan, line: LinePlan, r: Running, s: Partial<PeerSum
     sent,
     expected,
     received,
+    ...(s.compactReceived !== undefined ? { compactReceived: s.compactReceived } : {}),
     lost: Math.max(0, expected - received),
     late: r.track.late,
     reordered: r.track.reordered,
@@ -103,15 +105,17 @@ class Worker {
     this.tracker = new Tracker(plan.lateMs);
   }
 
-  private link(): CallLink {
-    return parseCallLink(formatCallLink(linkOrigin(this.plan.url), this.plan.key, generateLeaf()));
+  private link(leaf = generateLeaf(), mobile = false): CallLink {
+    return parseCallLink(formatCallLink(linkOrigin(this.plan.url), this.plan.key, leaf, mobile));
   }
 
-  private peer(link: CallLink, r: Running, sendMs: number, counted: boolean, receivers: number): NodePeer {
+  private peer(link: CallLink, r: Running, sendMs: number, counted: boolean, receivers: number, compact = false): NodePeer {
     const t0 = performance.now();
     return new NodePeer({
       link,
-      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), sendMs),
+      compact,
+      // A mobile peer captures at the compact layer's rate: no rate conversion before its encoder.
+      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude, link.mobile ? COMPACT_SAMPLE_RATE : undefined), sendMs),
       seconds: sendMs / 1000,
       record: r.plan.record,
       deferMix: true,
@@ -132,6 +136,7 @@ class Worker {
     this.active += running.length;
     try {
       if (line.floodBps) return await this.runOverBudget(line, link, running);
+      if (line.mobile) return await this.runMobile(line, running);
       const settled = await Promise.allSettled(running.map((r) => this.peer(link, r, line.sendMs, true, running.length - 1).run()));
       const sent = settled.map((s, i) => (s.status === 'fulfilled' ? s.value.sent : running[i].track.sentFrames));
       settled.forEach((s, i) => {
@@ -168,6 +173,23 @@ class Worker {
     const pSent = p.status === 'fulfilled' ? p.value.sent : partner.track.sentFrames;
     this.results.push(f.status === 'fulfilled' ? result(this.plan, line, flooder, f.value, pSent) : result(this.plan, line, flooder, {}, pSent, (f.reason as Error).message));
     this.results.push(p.status === 'fulfilled' ? result(this.plan, line, partner, p.value, fSent) : result(this.plan, line, partner, {}, fSent, (p.reason as Error).message));
+  }
+
+  /**
+   * A mobile line: a full-rate peer that sends the compact layer beside the full one (as the page
+   * and `studioline peer` do) calls a `mobile=1` peer, which sends and hears only the compact
+   * layer. Each expects the other's frames of the layer it hears: the full-rate peer the mobile
+   * one's compact frames; the mobile one the full-rate one's compact frames (its full frames are
+   * not for it). Not in the measured lines' loss and latency (the compact frames' counters are
+   * their own stream's): the certificate judges this line by the mobile peer's layer budget.
+   */
+  private async runMobile(line: LinePlan, [full, mobile]: Running[]): Promise<void> {
+    const leaf = generateLeaf();
+    const [f, m] = await Promise.allSettled([this.peer(this.link(leaf), full, line.sendMs, false, 1, true).run(), this.peer(this.link(leaf, true), mobile, line.sendMs, false, 1).run()]);
+    const fSent = f.status === 'fulfilled' ? f.value.compactSent : 0;
+    const mSent = m.status === 'fulfilled' ? m.value.sent : mobile.track.sentFrames;
+    this.results.push(f.status === 'fulfilled' ? result(this.plan, line, full, f.value, mSent) : result(this.plan, line, full, {}, mSent, (f.reason as Error).message));
+    this.results.push(m.status === 'fulfilled' ? result(this.plan, line, mobile, m.value, fSent) : result(this.plan, line, mobile, {}, fSent, (m.reason as Error).message));
   }
 
   async run(): Promise<WorkerResult> {
