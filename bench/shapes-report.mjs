@@ -15,7 +15,7 @@ function rowAt(rows, peers) {
   return rows.find((r) => r.peers === peers) ?? rows.filter((r) => r.peers < peers).at(-1);
 }
 
-export function report({ results, topology, refPeers, seconds, linePeers, steps, machine, load }) {
+export function report({ results, topology, budgetBps, refPeers, seconds, linePeers, steps, machine, load }) {
   const name = (s) => NAMES[s].replace('{n}', linePeers);
   const pairs = results.find((r) => r.shape === 'pairs');
   const pairsBest = pairs.rows.at(-1);
@@ -48,8 +48,8 @@ export function report({ results, topology, refPeers, seconds, linePeers, steps,
   }
   const f = (l) => l.map((x) => x.toFixed(2)).join(' ');
   return [
-    `Command: \`npm run bench -- --shape ${results.length > 2 ? 'all' : results[1]?.shape ?? 'pairs'}\` (steps ${steps.join(', ')} peers, then a quarter more each until one fails; ${seconds} s each after 1 s of warm-up).`,
-    `Topology: ${topology.name}. Machine: ${machine}; load average ${f(load[0])} before, ${f(load[1])} after (the machine is shared with other sessions: compare ratios within this run).`,
+    `Command: \`${budgetBps ? `BENCH_BUDGET_BPS=${budgetBps} ` : ''}npm run bench -- --shape ${results.length > 2 ? 'all' : results[1]?.shape ?? 'pairs'}\` (steps ${steps.join(', ')} peers, then a quarter more each until one fails; ${seconds} s each after 1 s of warm-up).`,
+    `Topology: ${topology.name}, per-peer budget ${budgetBps ? `BUDGET_BPS=${budgetBps} (\`BENCH_BUDGET_BPS\`)` : 'the default BUDGET_BPS (7 Mbit/s)'}. Machine: ${machine}; load average ${f(load[0])} before, ${f(load[1])} after (the machine is shared with other sessions: compare ratios within this run).`,
     '',
     ...capacity,
     '',

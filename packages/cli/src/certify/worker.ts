@@ -109,7 +109,12 @@ class Worker {
     return parseCallLink(formatCallLink(linkOrigin(this.plan.url), this.plan.key, leaf, mobile));
   }
 
-  private peer(link: CallLink, r: Running, sendMs: number, counted: boolean, receivers: number, compact = false): NodePeer {
+  /**
+   * `compact`: send the compact layer beside the full one. `timed` (default true): time what it
+   * hears against its senders' send times; a mobile receiver is not timed, since it hears a full-rate
+   * sender's compact stream, whose counters are not those of the full frames the sender reports.
+   */
+  private peer(link: CallLink, r: Running, sendMs: number, counted: boolean, receivers: number, { compact = false, timed = true } = {}): NodePeer {
     const t0 = performance.now();
     return new NodePeer({
       link,
@@ -122,7 +127,7 @@ class Worker {
       peerTimeoutMs: PEER_TIMEOUT_MS,
       ca: this.plan.ca,
       onSent: (sender, ctr, at) => this.tracker.onSent(r.track, counted, receivers, sender, ctr, at),
-      onAudio: (sender, ctr, at) => this.tracker.onReceived(r.track, sender, ctr, at),
+      onAudio: timed ? (sender, ctr, at) => this.tracker.onReceived(r.track, sender, ctr, at) : (sender, ctr, at) => r.track.noteReceived(sender, ctr, at),
       onServerMessage: (m) => {
         if (m.type === 'joined' && r.joinMs === undefined) r.joinMs = performance.now() - t0;
       },
@@ -180,12 +185,12 @@ class Worker {
    * and `studioline peer` do) calls a `mobile=1` peer, which sends and hears only the compact
    * layer. Each expects the other's frames of the layer it hears: the full-rate peer the mobile
    * one's compact frames; the mobile one the full-rate one's compact frames (its full frames are
-   * not for it). Not in the measured lines' loss and latency (the compact frames' counters are
-   * their own stream's): the certificate judges this line by the mobile peer's layer budget.
+   * not for it). Not in the measured lines' loss and latency: the certificate judges this line by
+   * the mobile receiver's layer budget and by how much of its partner it heard.
    */
   private async runMobile(line: LinePlan, [full, mobile]: Running[]): Promise<void> {
     const leaf = generateLeaf();
-    const [f, m] = await Promise.allSettled([this.peer(this.link(leaf), full, line.sendMs, false, 1, true).run(), this.peer(this.link(leaf, true), mobile, line.sendMs, false, 1).run()]);
+    const [f, m] = await Promise.allSettled([this.peer(this.link(leaf), full, line.sendMs, false, 1, { compact: true }).run(), this.peer(this.link(leaf, true), mobile, line.sendMs, false, 1, { timed: false }).run()]);
     const fSent = f.status === 'fulfilled' ? f.value.compactSent : 0;
     const mSent = m.status === 'fulfilled' ? m.value.sent : mobile.track.sentFrames;
     this.results.push(f.status === 'fulfilled' ? result(this.plan, line, full, f.value, mSent) : result(this.plan, line, full, {}, mSent, (f.reason as Error).message));
