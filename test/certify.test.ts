@@ -154,12 +154,14 @@ describe('studioline certify on the embedded server', () => {
     assertSchema(cert);
     assert.equal(threshold(cert, 'shards').ok, true);
     assert.equal(cert.passed, shards.every((s) => s.cert.broken.length === 1), 'merged, the run passes when each shard broke nothing but "shards"');
-    assert.equal(merged.code, cert.passed ? 0 : 1, merged.stderr);
+    assert.equal(merged.code, cert.passed ? 0 : 5, merged.stderr);
     assert.deepEqual(cert.shardsIncluded, [0, 1]);
     assert.equal(cert.summary.peers, 8);
     assert.equal(cert.summary.framesReceived, shards[0].cert.summary.framesReceived + shards[1].cert.summary.framesReceived);
-    assert.equal(cert.certifier.length, 2);
+    assert.equal(cert.certifier.length, 3, 'a worker per shard, and shard 0\'s mobile line in one of its own');
     assert.ok(cert.overBudget, 'the over-budget line ran in shard 0');
+    assert.deepEqual(cert.mobile.map((m: { id: string }) => m.id), ['mobile0.mobile'], 'and the mobile line, judged again in the merge');
+    assert.ok(threshold(cert, 'mobile held to its layer'));
     // The way a Kubernetes Job's shards are gathered: their logs, prefixed per pod, in one stream.
     const logs = join(OUT, 'job.log');
     writeFileSync(logs, shards.map((s, i) => s.stdout.split('\n').map((l) => (l ? `[pod/certify-${i}] ${l}` : l)).join('\n')).join('\n'));

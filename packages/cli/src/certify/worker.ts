@@ -4,7 +4,7 @@
  * reports progress each second and its results at the end. Started by run.ts with fork().
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { AudioSource, NodePeer, PeerSummary } from '@studioline/client';
+import { AudioSource, NodePeer, PeerSummary, nodeOpusCodec } from '@studioline/client';
 import { COMPACT_SAMPLE_RATE, CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
 import { useNodeCrypto } from '@studioline/protocol/node';
 import { checkAudio } from './audio-check.js';
@@ -210,6 +210,9 @@ class Worker {
     // Measure the event loop only once peers run: the wait before the first line says nothing.
     const firstStart = Math.min(...this.plan.lines.map((l) => l.startMs), Infinity);
     const enableLoop = setTimeout(() => loop.enable(), Math.max(0, this.plan.startEpochMs + (Number.isFinite(firstStart) ? firstStart : 0) - Date.now()));
+    // A mobile line's peers encode and decode Opus (WebAssembly): compiled now, before any line
+    // sends, not in the middle of the hold where it would stall every line of this worker.
+    if (this.plan.lines.some((l) => l.mobile)) await nodeOpusCodec.prepare();
     try {
       await Promise.all(this.plan.lines.map((l) => this.runLine(l)));
     } finally {
