@@ -158,7 +158,7 @@ async function runLoad(shape, url, peers, onWarm) {
   };
 }
 
-/** The gateway's frame drops by reason (over_budget, not_loudest, ...), from its /metrics. */
+/** The gateway's frame drops by reason (over_budget, compact_over_budget, ...) and its budget exceedances by direction, from its /metrics. */
 async function drops(metricsUrl) {
   let text = '';
   try {
@@ -168,6 +168,8 @@ async function drops(metricsUrl) {
   }
   const out = {};
   for (const m of text.matchAll(/^studioline_gateway_frame_drops_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$/gm)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  // Which way the budget bit: in (a sender's burst, e.g. a generator catching up after a stall) or out (a receiver's downlink).
+  for (const m of text.matchAll(/^studioline_gateway_budget_exceeded_total\{direction="([^"]+)"\} (\S+)$/gm)) out[`budget ${m[1]}`] = Number(m[2]);
   return out;
 }
 

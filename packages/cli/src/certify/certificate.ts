@@ -4,9 +4,9 @@
  * {@link finalize}, derives figures and verdict, so a single run and a merge of shards are judged
  * alike. The JSON Schema is loadtest/certificate.schema.json.
  */
+import { COMPACT_BUDGET_BPS } from '@studioline/protocol';
 import { LatencyHistogram, SparseCounts, quantileOf } from './histogram.js';
 import { BUDGET_TOLERANCE, LayerBudget, layerBudgets, peerBudgetBps } from './layer-budget.js';
-import { COMPACT_BUDGET_BPS } from '@studioline/protocol';
 import { CertifierLoad, LossSeries, PeerResult } from './results.js';
 import { Scrape, ServerView, serverView, spanScrapes } from './server-view.js';
 
