@@ -17,13 +17,13 @@ function rowAt(rows, peers) {
   return rows.find((r) => r.peers === peers) ?? rows.filter((r) => r.peers < peers).at(-1);
 }
 
-export function report({ results, topology, budgetBps, refPeers, seconds, linePeers, steps, machine, load }) {
+export function report({ results, topology, budgetBps, refPeers, seconds, linePeers, steps, machine, cores, load }) {
   const name = (s) => NAMES[s].replace('{n}', linePeers);
   const pairs = results.find((r) => r.shape === 'pairs');
   const pairsBest = pairs.rows.at(-1);
   const pairsRef = rowAt(pairs.rows, refPeers);
   const capacity = [
-    `| shape | peers carried (>= 99.9 % of forwarded frames) | ratio to pairs | of those, with p99 <= ${P99_LIMIT_MS} ms (generator to generator) | frames in per peer per second | server CPU per frame in, at ${refPeers} peers | ratio to pairs | at the highest step: CPU per frame in, server cores | generators there (cores each) | generator to generator p50 / p99 there | gateway drops by reason there |`,
+    `| shape | peers carried (>= 99.9 % of forwarded frames) | ratio to pairs | of those, with p99 <= ${P99_LIMIT_MS} ms (generator to generator) | frames in per peer per second | server CPU per frame in, at ${refPeers} peers | ratio to pairs at that step | at the highest step: CPU per frame in, server cores | generators there (cores each) | generator to generator p50 / p99 there | gateway drops by reason there |`,
     '|---|---:|---:|---|---:|---:|---:|---|---|---|---|',
     ...results.map(({ shape, rows }) => {
       const best = rows.at(-1);
@@ -31,13 +31,14 @@ export function report({ results, topology, budgetBps, refPeers, seconds, linePe
       if (!best) return `| ${name(shape)} | below ${steps[0]} | - | - | - | - | - | - | - | - | - |`;
       const timely = rows.filter((r) => r.p99ms <= P99_LIMIT_MS).at(-1);
       const pairsTimely = pairs.rows.filter((r) => r.p99ms <= P99_LIMIT_MS).at(-1);
-      return `| ${name(shape)} | ${best.peers} | ${ratio(best.peers, pairsBest?.peers)} | ${timely ? `${timely.peers} (${ratio(timely.peers, pairsTimely?.peers)})` : 'none'} | ${(best.framesIn / best.sendSeconds / best.peers).toFixed(0)} | ${us(ref)}${ref && ref.peers !== refPeers ? ` (at ${ref.peers})` : ''} | ${ratio(ref?.cpuUsPerFrame, pairsRef?.cpuUsPerFrame)} | ${us(best)}, ${best.cpuCores.toFixed(2)} cores | ${best.processes} × ${(best.generatorCores / best.processes).toFixed(2)}${best.generatorBound ? ' (busy)' : ''} | ${best.p50ms.toFixed(1)} / ${best.p99ms.toFixed(1)} ms | ${Object.entries(best.gatewayDrops).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'} |`;
+      return `| ${name(shape)} | ${best.peers} | ${ratio(best.peers, pairsBest?.peers)} | ${timely ? `${timely.peers} (${ratio(timely.peers, pairsTimely?.peers)})` : 'none'} | ${(best.framesIn / best.sendSeconds / best.peers).toFixed(0)} | ${us(ref)}${ref && ref.peers !== refPeers ? ` (at ${ref.peers})` : ''} | ${ratio(ref?.cpuUsPerFrame, ref && pairs.rows.find((p) => p.peers === ref.peers)?.cpuUsPerFrame)} | ${us(best)}, ${best.cpuCores.toFixed(2)} cores | ${best.processes} × ${(best.generatorCores / best.processes).toFixed(2)}${best.generatorBound ? ' (busy)' : ''} | ${best.p50ms.toFixed(1)} / ${best.p99ms.toFixed(1)} ms | ${Object.entries(best.gatewayDrops).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'} |`;
     }),
   ];
   const perReceiver = [
     `| shape (at ${refPeers} peers) | receivers | how many | full layer: streams each, kbit/s each | compact layer: streams each, kbit/s each | delivered per receiver | ratio to a pairs receiver |`,
     '|---|---|---:|---|---|---:|---:|',
   ];
+  // A 1:1 receiver gets one stream whatever the load: its rate at any step is the reference.
   const pairsKbps = pairsRef ? kbps(pairsRef.classes.full.bytes[0], pairsRef.classes.full.receivers, pairsRef.sendSeconds) : 0;
   for (const { shape, rows } of results) {
     const ref = rowAt(rows, refPeers);
@@ -51,10 +52,12 @@ export function report({ results, topology, budgetBps, refPeers, seconds, linePe
     }
   }
   const f = (l) => l.map((x) => x.toFixed(2)).join(' ');
+  const busy = Math.max(load[0][0], load[1][0]) > cores;
   return [
     `Command: \`${budgetBps ? `BENCH_BUDGET_BPS=${budgetBps} ` : ''}npm run bench -- --shape ${results.length > 2 ? 'all' : results[1]?.shape ?? 'pairs'}\` (steps ${steps.join(', ')} peers, then a quarter more each until one fails; ${seconds} s each after 1 s of warm-up).`,
     `Topology: ${topology.name}, per-peer budget ${budgetBps ? `BUDGET_BPS=${budgetBps} (\`BENCH_BUDGET_BPS\`)` : 'the default BUDGET_BPS (7 Mbit/s)'}. Machine: ${machine}; load average ${f(load[0])} before, ${f(load[1])} after (the machine is shared with other sessions: compare ratios within this run).`,
     '',
+    ...(busy ? [`**The machine was busy during this run (load average over ${cores} on ${cores} cores): these figures measure that contention as much as Studioline; re-run on a quiet machine.**`, ''] : []),
     ...capacity,
     '',
     ...perReceiver,

@@ -10,7 +10,7 @@
 // generator processes (bench/load-shapes.mjs) per step, each reporting its own CPU. Rewrites the
 // shapes section of BENCHMARKS.md.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVER_FLAGS, startNode, usage } from './processes.mjs';
@@ -245,8 +245,11 @@ export async function runShapes(shape) {
     const topology = await startTopology(cleanup);
     const results = [];
     for (const s of shapes) results.push({ shape: s, rows: await ladder(s, topology) });
-    const text = report({ results, topology, budgetBps: BUDGET_BPS, refPeers: REF_PEERS, seconds: SECONDS, linePeers: LINE_PEERS, steps: STEPS, machine: `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, load: [loadBefore, loadavg()] });
+    const text = report({ results, topology, budgetBps: BUDGET_BPS, refPeers: REF_PEERS, seconds: SECONDS, linePeers: LINE_PEERS, steps: STEPS, cores: cpus().length, machine: `${cpus().length} × ${cpus()[0].model}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, load: [loadBefore, loadavg()] });
     console.log('\n' + text);
+    // The raw rows too, so that a report can be made again from them (e.g. in another form).
+    mkdirSync(join(root, '.artifacts', 'bench'), { recursive: true });
+    writeFileSync(join(root, '.artifacts', 'bench', `${BUDGET_BPS ? 'shapes-budget' : 'shapes'}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ results, topology: topology.name, budgetBps: BUDGET_BPS }, null, 1));
     const file = join(root, 'BENCHMARKS.md');
     const doc = readFileSync(file, 'utf8');
     // A run with a raised budget has its own section: it does not replace the shipped configuration's figures.
