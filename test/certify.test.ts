@@ -181,6 +181,7 @@ describe('studioline certify on the embedded server', () => {
       [['certify', '--url', server.url, '--key', 'k', '--duration', 'soon'], /--duration must be a duration like 60s/],
       [['certify', '--url', server.url, '--key', 'k', '--peers', '1'], /--peers must be at least --lines-of/],
       [['certify', '--url', server.url, '--key', 'k', '--shards', '2', '--shard-index', '2'], /--shard-index 2 must be below --shards 2/],
+      [['certify', '--url', server.url, '--key', 'k', '--mobile-lines', '17'], /--mobile-lines must be between 0 and 16/],
       [['certify', 'merge', join(REPO, 'package.json')], /package.json is not a studioline.certificate\/v1 certificate/],
       [['certify', 'merge', join(REPO, 'Dockerfile')], /Dockerfile holds neither a certificate nor "studioline-certificate-shard" lines/],
     ];
