@@ -95,10 +95,10 @@ describe('studioline certify on the embedded server', () => {
     assert.equal(cert.run.mobileLines, 1, 'a mobile line by default');
     const [mobile] = cert.mobile;
     assert.ok(mobile.downBps > 0 && mobile.downBps < COMPACT_BUDGET_BPS, `mobile receiver got ${mobile.downBps} bit/s`);
-    assert.ok(mobile.heard >= 0.99 * mobile.expected && mobile.expected >= 1000, `heard ${mobile.heard} of ${mobile.expected} compact frames`);
+    assert.ok(mobile.heard >= 0.99 * mobile.expected && mobile.expected >= 500, `heard ${mobile.heard} of ${mobile.expected} compact frames (5 s at least)`);
     assert.equal(mobile.fullRateReceived, 0, 'no full-rate frame reached the mobile receiver');
     const partner = cert.peers.find((p: { role: string }) => p.role === 'mobile-partner');
-    assert.ok(partner.upBps > 3.2e6, 'its partner sent the full layer (and the compact one beside it)');
+    assert.ok(partner.layer === 'full' && partner.upBps > 1e6, 'its partner sent the full layer (and the compact one beside it), the mobile one heard only the compact');
     assert.equal(threshold(cert, 'mobile held to its layer').ok, true);
     assert.match(stderr, /ok {3}mobile held to its layer: mobile0\.mobile: \d+\.\d kbit\/s down of 130\.0 kbit\/s, heard \d+ of \d+ compact frames, 0 full-rate/);
     assert.match(stderr, /ok {3}budget: full: highest \d\.\d\d Mbit\/s \(\S+\) of 7\.00 Mbit\/s; compact: highest \d+\.\d kbit\/s \(mobile0\.mobile\) of 130\.0 kbit\/s/);
