@@ -1,6 +1,7 @@
 // Starting the processes a benchmark measures: one place for the spawn, the readiness wait and
 // the failure message, shared by bench/run.mjs and bench/latency.mjs.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /**
  * The Node flags that the image, `npm start` and the bin give Studioline (see BENCHMARKS.md: the
@@ -33,4 +34,21 @@ export function startNode(args, env, ready, { logLevel = 'warn' } = {}) {
       reject(new Error(`${args.join(' ')} exited with ${code}:\n${text.slice(-2000)}`));
     });
   });
+}
+
+/** CPU seconds and RSS bytes of some processes, from /proc. */
+export function usage(pids) {
+  let cpu = 0;
+  let rss = 0;
+  const tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu += (Number(stat[11]) + Number(stat[12])) / tick;
+      rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return { cpu, rss };
 }

@@ -1,4 +1,5 @@
-// npm run bench: in ONE run, on this machine, the baselines and Studioline side by side.
+// npm run bench: in ONE run, on this machine, the baselines and Studioline side by side (the
+// default shape, `--shape pairs`: 1:1 full-rate lines; `--help` lists the others, bench/shapes.mjs).
 //   1. raw Redis pub/sub at the frame size (one ioredis publisher)
 //   2. a bare ws relay (no Redis): the Node ceiling
 //   3. Studioline embedded (one process, in memory)
@@ -11,7 +12,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantileFromBuckets } from '../scripts/lib/histogram.mjs';
-import { SERVER_FLAGS, startNode } from './processes.mjs';
+import { SERVER_FLAGS, startNode, usage } from './processes.mjs';
+import { runShapes, shapeFromArgs } from './shapes.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'packages/cli/bin/studioline.js');
@@ -35,23 +37,6 @@ const log = (m) => process.stderr.write(`bench: ${m}\n`);
 
 function startProcess(args, env, ready) {
   return startNode([...SERVER_FLAGS, ...args], env, ready);
-}
-
-/** CPU seconds and RSS bytes of some processes, from /proc. */
-function usage(pids) {
-  let cpu = 0;
-  let rss = 0;
-  const tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      cpu += (Number(stat[11]) + Number(stat[12])) / tick;
-      rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return { cpu, rss };
 }
 
 async function scrapeLatency(metricsUrl) {
@@ -188,6 +173,13 @@ async function capacity(name, url, pids, metricsUrl) {
     if (peers === TARGET_PEERS) atTarget = row;
   }
   return { name, best, withinLatency, atTarget };
+}
+
+// `npm run bench -- --shape group|layers|all` measures the layered shapes instead (bench/shapes.mjs).
+const shape = shapeFromArgs(process.argv.slice(2));
+if (shape !== 'pairs') {
+  await runShapes(shape);
+  process.exit(process.exitCode ?? 0);
 }
 
 try {

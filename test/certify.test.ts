@@ -3,7 +3,10 @@
  * and a Redis topology (gateway and relay processes, Redis in a container) with real peers: real-
  * rate PCM, SFrame with a key per line, receivers that decrypt and check what they hear, and a
  * 10 Mbit/s sender shown throttled to the 7 Mbit/s budget while its partner and the other lines
- * are unaffected (the peers and the gateway's /metrics agree). A deployment that throttles normal
+ * are unaffected (the peers and the gateway's /metrics agree). The certificate reports the budget per
+ * layer, and its mobile line (a `mobile=1` peer called by a full-rate one that sends the compact
+ * layer beside the full one) shows the mobile receiver held under the compact layer's budget while
+ * it hears its partner. A deployment that throttles normal
  * calls (a budget below the stream's rate) fails the certificate, naming what broke. Shards of a
  * distributed run merge into one certificate, from files or from `kubectl logs` output. The JSON
  * validates against loadtest/certificate.schema.json, and the HTML page, opened in headless
@@ -16,6 +19,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020';
 import { chromium } from 'playwright-core';
+import { COMPACT_BUDGET_BPS } from '@studioline/protocol';
 import { generateApiKey } from '@studioline/server-kit';
 import { CHROMIUM, requireChromium } from './helpers/browser.js';
 import { requireDocker } from './helpers/env.js';
@@ -82,10 +86,26 @@ describe('studioline certify on the embedded server', () => {
     assert.ok(cert.server.budgetExceededIn > 0);
     assert.ok(cert.server.dropsByReason.over_budget > 0);
     assert.equal(cert.overBudget.flooderHeardShare, 1, 'throttling one direction leaves the other whole');
+    // The budget per layer: every peer carries its layer and the budget that applies to it.
+    assert.deepEqual(cert.budgets.map((b: { layer: string; budgetBps: number; ok: boolean }) => [b.layer, b.budgetBps, b.ok]), [['full', 7e6, true], ['compact', COMPACT_BUDGET_BPS, true]]);
+    const mobilePeer = cert.peers.find((p: { role: string }) => p.role === 'mobile');
+    assert.deepEqual([mobilePeer.layer, mobilePeer.budgetBps], ['compact', COMPACT_BUDGET_BPS], 'a 1:1 mobile receiver: one speaker heard');
+    assert.ok(cert.peers.filter((p: { role: string }) => p.role !== 'mobile').every((p: { layer: string; budgetBps: number }) => p.layer === 'full' && p.budgetBps === 7e6));
+    // The mobile receiver: measured below the compact budget, hearing its full-rate partner on the compact layer only.
+    assert.equal(cert.run.mobileLines, 1, 'a mobile line by default');
+    const [mobile] = cert.mobile;
+    assert.ok(mobile.downBps > 0 && mobile.downBps < COMPACT_BUDGET_BPS, `mobile receiver got ${mobile.downBps} bit/s`);
+    assert.ok(mobile.heard >= 0.99 * mobile.expected && mobile.expected >= 500, `heard ${mobile.heard} of ${mobile.expected} compact frames (5 s at least)`);
+    assert.equal(mobile.fullRateReceived, 0, 'no full-rate frame reached the mobile receiver');
+    const partner = cert.peers.find((p: { role: string }) => p.role === 'mobile-partner');
+    assert.ok(partner.layer === 'full' && partner.upBps > 1e6, 'its partner sent the full layer (and the compact one beside it), the mobile one heard only the compact');
+    assert.equal(threshold(cert, 'mobile held to its layer').ok, true);
+    assert.match(stderr, /ok {3}mobile held to its layer: mobile0\.mobile: \d+\.\d kbit\/s down of 130\.0 kbit\/s, heard \d+ of \d+ compact frames, 0 full-rate/);
+    assert.match(stderr, /ok {3}budget: full: highest \d\.\d\d Mbit\/s \(\S+\) of 7\.00 Mbit\/s; compact: highest \d+\.\d kbit\/s \(mobile0\.mobile\) of 130\.0 kbit\/s/);
     const junit = readFileSync(join(healthy.dir, 'junit.xml'), 'utf8');
     assert.equal((junit.match(/<testcase /g) ?? []).length, cert.thresholds.length);
     assert.doesNotMatch(junit, /<failure/);
-    t.diagnostic(`embedded: latency p50 ${cert.summary.latencyMs.p50} / p99 ${cert.summary.latencyMs.p99} ms, server-added p99 ${cert.server.serverAddedP99Ms} ms; partner of the 10 Mbit/s sender got ${(cert.overBudget.partnerReceivedBps / 1e6).toFixed(2)} Mbit/s; certifier ${cert.summary.certifierCores} cores`);
+    t.diagnostic(`embedded: latency p50 ${cert.summary.latencyMs.p50} / p99 ${cert.summary.latencyMs.p99} ms, server-added p99 ${cert.server.serverAddedP99Ms} ms; partner of the 10 Mbit/s sender got ${(cert.overBudget.partnerReceivedBps / 1e6).toFixed(2)} Mbit/s; mobile receiver ${(mobile.downBps / 1e3).toFixed(1)} kbit/s down (budget ${COMPACT_BUDGET_BPS / 1e3}), heard ${mobile.heard} of ${mobile.expected}; certifier ${cert.summary.certifierCores} cores`);
   });
 
   it('the HTML certificate draws its three plots in headless Chromium, with no console error and no request', { skip: requireChromium() }, async () => {
@@ -134,12 +154,14 @@ describe('studioline certify on the embedded server', () => {
     assertSchema(cert);
     assert.equal(threshold(cert, 'shards').ok, true);
     assert.equal(cert.passed, shards.every((s) => s.cert.broken.length === 1), 'merged, the run passes when each shard broke nothing but "shards"');
-    assert.equal(merged.code, cert.passed ? 0 : 1, merged.stderr);
+    assert.equal(merged.code, cert.passed ? 0 : 5, merged.stderr);
     assert.deepEqual(cert.shardsIncluded, [0, 1]);
     assert.equal(cert.summary.peers, 8);
     assert.equal(cert.summary.framesReceived, shards[0].cert.summary.framesReceived + shards[1].cert.summary.framesReceived);
-    assert.equal(cert.certifier.length, 2);
+    assert.equal(cert.certifier.length, 3, 'a worker per shard, and shard 0\'s mobile line in one of its own');
     assert.ok(cert.overBudget, 'the over-budget line ran in shard 0');
+    assert.deepEqual(cert.mobile.map((m: { id: string }) => m.id), ['mobile0.mobile'], 'and the mobile line, judged again in the merge');
+    assert.ok(threshold(cert, 'mobile held to its layer'));
     // The way a Kubernetes Job's shards are gathered: their logs, prefixed per pod, in one stream.
     const logs = join(OUT, 'job.log');
     writeFileSync(logs, shards.map((s, i) => s.stdout.split('\n').map((l) => (l ? `[pod/certify-${i}] ${l}` : l)).join('\n')).join('\n'));
@@ -159,6 +181,7 @@ describe('studioline certify on the embedded server', () => {
       [['certify', '--url', server.url, '--key', 'k', '--duration', 'soon'], /--duration must be a duration like 60s/],
       [['certify', '--url', server.url, '--key', 'k', '--peers', '1'], /--peers must be at least --lines-of/],
       [['certify', '--url', server.url, '--key', 'k', '--shards', '2', '--shard-index', '2'], /--shard-index 2 must be below --shards 2/],
+      [['certify', '--url', server.url, '--key', 'k', '--mobile-lines', '17'], /--mobile-lines must be between 0 and 16/],
       [['certify', 'merge', join(REPO, 'package.json')], /package.json is not a studioline.certificate\/v1 certificate/],
       [['certify', 'merge', join(REPO, 'Dockerfile')], /Dockerfile holds neither a certificate nor "studioline-certificate-shard" lines/],
     ];

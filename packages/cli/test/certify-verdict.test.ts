@@ -4,13 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { COMPACT_BUDGET_BPS } from '@studioline/protocol';
 import { Measurements, finalize, merge } from '../src/certify/certificate.js';
 import { LatencyHistogram } from '../src/certify/histogram.js';
 import { PeerResult } from '../src/certify/results.js';
 
 function peer(id: string, line: number, over: Partial<PeerResult> = {}): PeerResult {
   return {
-    id, role: 'normal', shard: 0, line, joined: true, joinMs: 40, sent: 1000, expected: 1000, received: 1000, lost: 0, late: 0, reordered: 0,
+    id, role: 'normal', layer: 'full', shard: 0, line, joined: true, joinMs: 40, sent: 1000, expected: 1000, received: 1000, lost: 0, late: 0, reordered: 0,
     decryptFailed: 0, replayed: 0, malformed: 0, reconnects: 0, unsent: 0, upBps: 3_225_000, downBps: 3_225_000,
     latencyMs: { p50: 1, p95: 2, p99: 3, max: 4 }, warnings: {},
     audio: { expectedHz: [440], heardHz: 440, expectedDb: -9, heardDb: -9, ok: true },
@@ -62,6 +63,39 @@ describe('certificate verdict', () => {
       assert.match(cert.thresholds.find((t) => t.name === name)!.measured, measured);
     });
   }
+
+  describe('a mobile line: its peers are held to their own layer\'s budget', () => {
+    // A full-rate peer (full and compact layers up) and a mobile one (compact only) on line -2.
+    const mobileLine = (mobile: Partial<PeerResult> = {}) => [
+      peer('mobile0.full', -2, { role: 'mobile-partner', upBps: 3_300_000, downBps: 71_000, expected: 1000, received: 1000, compactReceived: 1000 }),
+      peer('mobile0.mobile', -2, { role: 'mobile', layer: 'compact', upBps: 71_000, downBps: 71_000, expected: 1000, received: 1000, compactReceived: 1000, ...mobile }),
+    ];
+    const withMobile = (mobile?: Partial<PeerResult>) => run([...healthy(), ...mobileLine(mobile)], { run: { ...run([]).run, mobileLines: 1 } });
+
+    it('passes, reporting each layer\'s budget and each peer\'s own', () => {
+      const cert = finalize(withMobile());
+      assert.equal(cert.passed, true, JSON.stringify(cert.thresholds.filter((t) => !t.ok)));
+      assert.deepEqual(cert.budgets.map((b) => [b.layer, b.per, b.budgetBps, b.peers]), [['full', 'peer', 7_000_000, 3], ['compact', 'speaker', COMPACT_BUDGET_BPS, 1]]);
+      assert.equal(cert.peers.find((p) => p.id === 'mobile0.mobile')?.budgetBps, COMPACT_BUDGET_BPS, 'one speaker heard on a 1:1 line');
+      assert.equal(cert.peers.find((p) => p.id === 'mobile0.full')?.budgetBps, 7_000_000);
+      assert.match(cert.thresholds.find((t) => t.name === 'budget')!.measured, /full: highest 3\.30 Mbit\/s \(mobile0\.full\) of 7\.00 Mbit\/s; compact: highest 71\.0 kbit\/s \(mobile0\.mobile\) of 130\.0 kbit\/s/);
+      assert.match(cert.thresholds.find((t) => t.name === 'mobile held to its layer')!.measured, /mobile0\.mobile: 71\.0 kbit\/s down of 130\.0 kbit\/s, heard 1000 of 1000 compact frames, 0 full-rate/);
+    });
+
+    const broken: [string, Partial<PeerResult>, string[]][] = [
+      // 0.5 Mbit/s to a mobile receiver is far under the full layer's budget, and far over its own.
+      ['over the compact budget', { downBps: 500_000 }, ['budget', 'mobile held to its layer']],
+      ['sent full-rate frames', { received: 1010, compactReceived: 1000 }, ['mobile held to its layer']],
+      ['heard (almost) nothing: no proof', { received: 10, compactReceived: 10, downBps: 700 }, ['mobile held to its layer']],
+    ];
+    for (const [what, over, names] of broken) {
+      it(`breaks when the mobile receiver ${what}`, () => assert.deepEqual(finalize(withMobile(over)).broken, names));
+    }
+
+    it('a run that asked for a mobile line and has none breaks', () => {
+      assert.deepEqual(finalize(run(healthy(), { run: { ...run([]).run, mobileLines: 1 } })).broken, ['mobile held to its layer']);
+    });
+  });
 
   it('latency above the limit breaks "latency"', () => {
     const h = new LatencyHistogram();

@@ -4,7 +4,9 @@
  * {@link finalize}, derives figures and verdict, so a single run and a merge of shards are judged
  * alike. The JSON Schema is loadtest/certificate.schema.json.
  */
+import { COMPACT_BUDGET_BPS } from '@studioline/protocol';
 import { LatencyHistogram, SparseCounts, quantileOf } from './histogram.js';
+import { BUDGET_TOLERANCE, LayerBudget, layerBudgets, peerBudgetBps } from './layer-budget.js';
 import { CertifierLoad, LossSeries, PeerResult } from './results.js';
 import { Scrape, ServerView, serverView, spanScrapes } from './server-view.js';
 
@@ -22,6 +24,8 @@ export interface RunShape {
   rampDownSeconds: number;
   shards: number;
   overBudgetBps: number;
+  /** Mobile lines (a full-rate peer and a `mobile=1` one), in shard 0; absent in certificates from before layers. */
+  mobileLines?: number;
 }
 
 export interface Limits {
@@ -91,6 +95,19 @@ export interface OverBudgetView {
   serverBudgetExceededIn: number;
 }
 
+/** A mobile (compact-only) peer: what it downloaded against its layer's budget, and what it heard. */
+export interface MobileView {
+  id: string;
+  downBps: number;
+  upBps: number;
+  /** Its budget: the compact layer's per speaker, times the speakers it hears. */
+  budgetBps: number;
+  /** Frames of its partner's compact layer it heard, of those sent; and full-rate frames it got (must be none). */
+  heard: number;
+  expected: number;
+  fullRateReceived: number;
+}
+
 export interface Certificate extends Measurements {
   schema: typeof CERTIFICATE_SCHEMA;
   passed: boolean;
@@ -99,17 +116,22 @@ export interface Certificate extends Measurements {
   thresholds: Threshold[];
   summary: Summary;
   overBudget: OverBudgetView | null;
+  /** Each layer's budget and the highest rate a peer on it reached (every peer also carries its own budgetBps). */
+  budgets: LayerBudget[];
+  mobile: MobileView[];
   server: ServerView;
 }
 
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 const mbps = (bps: number) => `${(bps / 1e6).toFixed(2)} Mbit/s`;
+/** Mbit/s for full-rate figures, kbit/s below 1 Mbit/s (a compact stream is about 0.07 Mbit/s). */
+const rateText = (bps: number) => (bps < 1e6 ? `${(bps / 1e3).toFixed(1)} kbit/s` : mbps(bps));
 const spread = (xs: number[]): Spread => ({ min: Math.min(...xs, Infinity) === Infinity ? 0 : Math.min(...xs), median: quantileOf(xs, 0.5) ?? 0, max: xs.length ? Math.max(...xs) : 0 });
-/** The budget is enforced with a token bucket over short windows: 2 % over it on average is a breach. */
-const BUDGET_TOLERANCE = 1.02;
 /** A throttled sender's partner must still get most of the budget: throttling is not a cut. */
 const THROTTLED_FLOOR = 0.9;
 const MAX_UNSENT_SHARE = 0.001;
+/** A mobile receiver must hear its partner (a budget held by hearing nothing is no proof): this share of its frames at least. */
+const MOBILE_HEARD_FLOOR = 0.99;
 
 export function finalize(m: Measurements): Certificate {
   const normal = m.peers.filter((p) => p.role === 'normal');
@@ -173,9 +195,28 @@ export function finalize(m: Measurements): Certificate {
   const worst = [...normal].sort((a, b) => b.lost / (b.expected || 1) - a.lost / (a.expected || 1))[0];
   check('loss', `at most ${(m.limits.maxLoss * 100).toFixed(2)} % of frames lost`, `${expected ? (((expected - received) / expected) * 100).toFixed(3) : '-'} % (${expected - received} of ${expected})${worst?.lost ? `; worst ${worst.id}: ${worst.lost} lost` : ''}`, expected > 0 && expected - received <= m.limits.maxLoss * expected);
   check('latency', `mouth-to-ear p99 at most ${m.limits.maxP99Ms} ms`, `p50 ${summary.latencyMs.p50} ms, p95 ${summary.latencyMs.p95} ms, p99 ${summary.latencyMs.p99} ms`, summary.latencyMs.p99 !== null && summary.latencyMs.p99 <= m.limits.maxP99Ms);
-  const within = [...normal, ...(partner ? [partner] : [])];
-  const top = Math.max(0, ...within.map((p) => Math.max(p.upBps, p.downBps)));
-  check('budget', `every peer at most ${mbps(m.limits.budgetBps)} each way`, `highest ${mbps(top)} (${within.find((p) => Math.max(p.upBps, p.downBps) === top)?.id ?? '-'})`, top <= m.limits.budgetBps * BUDGET_TOLERANCE);
+  // Every peer but the over-budget sender (whose excess is the point) is held to its layer's budget.
+  const within = m.peers.filter((p) => p.role !== 'flooder');
+  const budgets = layerBudgets(within, m.limits.budgetBps);
+  check(
+    'budget',
+    budgets.map((b) => (b.per === 'peer' ? `${b.layer}-layer peers at most ${rateText(b.budgetBps)} each way` : `${b.layer}-layer peers at most ${rateText(b.budgetBps)} per speaker heard`)).join('; ') || `every peer at most ${mbps(m.limits.budgetBps)} each way`,
+    budgets.map((b) => `${b.layer}: highest ${rateText(b.highestBps)} (${b.highestPeer ?? '-'}) of ${rateText(b.highestPeerBudgetBps)}`).join('; ') || 'no peer',
+    budgets.every((b) => b.ok),
+  );
+  const mobile: MobileView[] = m.peers
+    .filter((p) => p.role === 'mobile')
+    .map((p) => ({ id: p.id, downBps: p.downBps, upBps: p.upBps, budgetBps: peerBudgetBps(p, within, m.limits.budgetBps), heard: p.compactReceived ?? 0, expected: p.expected, fullRateReceived: p.received - (p.compactReceived ?? 0) }));
+  if ((m.run.mobileLines ?? 0) > 0 && m.shardsIncluded.includes(0)) {
+    const held = (v: MobileView) => v.downBps <= v.budgetBps * BUDGET_TOLERANCE && v.fullRateReceived === 0 && v.expected > 0 && v.heard >= MOBILE_HEARD_FLOOR * v.expected;
+    const shown = mobile.find((v) => !held(v)) ?? mobile[0];
+    check(
+      'mobile held to its layer',
+      `a mobile=1 receiver hears its full-rate partner on the compact layer only, at most its budget (${rateText(COMPACT_BUDGET_BPS)} per speaker heard), and at least ${MOBILE_HEARD_FLOOR * 100} % of its frames`,
+      shown ? `${shown.id}: ${rateText(shown.downBps)} down of ${rateText(shown.budgetBps)}, heard ${shown.heard} of ${shown.expected} compact frames, ${shown.fullRateReceived} full-rate${mobile.length > 1 ? ` (${mobile.filter(held).length} of ${mobile.length} mobile receivers held)` : ''}` : 'no mobile receiver reported',
+      mobile.length === m.run.mobileLines && mobile.every(held),
+    );
+  }
   const bad = total(m.peers, (p) => p.decryptFailed + p.malformed + p.replayed);
   check('decryption', 'every frame decrypts, none replayed or malformed', `${summary.decryptFailed} failed, ${total(m.peers, (p) => p.replayed)} replayed, ${total(m.peers, (p) => p.malformed)} malformed`, bad === 0);
   const wrong = audio.filter((p) => !p.audio?.ok);
@@ -208,7 +249,8 @@ export function finalize(m: Measurements): Certificate {
     sent + unsent === 0 || (unsent <= MAX_UNSENT_SHARE * (sent + unsent) && summary.certifierEventLoopP99Ms <= lagLimit),
   );
   const broken = thresholds.filter((t) => !t.ok).map((t) => t.name);
-  return { schema: CERTIFICATE_SCHEMA, passed: broken.length === 0, broken, thresholds, summary, overBudget, server, ...m };
+  const peers = m.peers.map((p) => ({ ...p, budgetBps: peerBudgetBps(p, p.role === 'flooder' ? m.peers : within, m.limits.budgetBps) }));
+  return { schema: CERTIFICATE_SCHEMA, passed: broken.length === 0, broken, thresholds, summary, overBudget, budgets, mobile, server, ...m, peers };
 }
 
 /** Adds loss series second by second (aligned on their epoch seconds), dropping leading empty seconds. */

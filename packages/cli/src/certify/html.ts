@@ -74,6 +74,8 @@ export function certificateHtml(cert: Certificate): string {
   const { js, css } = uplotAssets();
   const s = cert.summary;
   const mb = (bps: number) => `${(bps / 1e6).toFixed(3)} Mbit/s`;
+  const kb = (bps: number) => `${(bps / 1e3).toFixed(1)} kbit/s`;
+  const budgets = cert.budgets.map((b) => `${b.layer} layer: ${b.layer === 'compact' ? `${kb(b.budgetBps)} per speaker heard` : `${mb(b.budgetBps)} each way`} (${b.peers} peer${b.peers === 1 ? '' : 's'}; highest ${b.layer === 'compact' ? kb(b.highestBps) : mb(b.highestBps)}, ${escape(b.highestPeer ?? '-')})`).join('<br>');
   const sv = cert.server;
   const thresholds = cert.thresholds
     .map((t) => `<tr class="${t.ok ? 'ok' : 'bad'}"><td>${escape(t.name)}</td><td>${escape(t.limit)}</td><td>${escape(t.measured)}</td><td>${t.ok ? 'pass' : 'FAIL'}</td></tr>`)
@@ -81,7 +83,7 @@ export function certificateHtml(cert: Certificate): string {
   const peers = cert.peers
     .map(
       (p) =>
-        `<tr${p.error || p.lost ? ' class="bad"' : ''}><td>${escape(p.id)}</td><td>${p.role}</td><td>${(p.upBps / 1e6).toFixed(3)}</td><td>${(p.downBps / 1e6).toFixed(3)}</td><td>${p.received}/${p.expected}</td><td>${p.lost}</td><td>${p.late}</td><td>${p.decryptFailed}</td><td>${p.latencyMs ? `${p.latencyMs.p50} / ${p.latencyMs.p95} / ${p.latencyMs.p99}` : '-'}</td><td>${p.audio ? `${p.audio.heardHz} Hz, ${p.audio.heardDb} dBFS ${p.audio.ok ? 'ok' : 'WRONG'}` : '-'}</td><td>${escape(p.error ?? '')}</td></tr>`,
+        `<tr${p.error || p.lost ? ' class="bad"' : ''}><td>${escape(p.id)}</td><td>${p.role}</td><td>${p.layer ?? 'full'}</td><td>${p.budgetBps !== undefined ? (p.budgetBps / 1e6).toFixed(3) : '-'}</td><td>${(p.upBps / 1e6).toFixed(3)}</td><td>${(p.downBps / 1e6).toFixed(3)}</td><td>${p.received}/${p.expected}</td><td>${p.lost}</td><td>${p.late}</td><td>${p.decryptFailed}</td><td>${p.latencyMs ? `${p.latencyMs.p50} / ${p.latencyMs.p95} / ${p.latencyMs.p99}` : '-'}</td><td>${p.audio ? `${p.audio.heardHz} Hz, ${p.audio.heardDb} dBFS ${p.audio.ok ? 'ok' : 'WRONG'}` : '-'}</td><td>${escape(p.error ?? '')}</td></tr>`,
     )
     .join('');
   return `<!doctype html>
@@ -97,10 +99,10 @@ tr.ok td:last-child{color:#0a6b2b;font-weight:600}tr.bad td:last-child{color:#b0
 ${table([
   ['target', cert.run.target],
   ['run', `${cert.run.startedAt} to ${cert.run.endedAt}`],
-  ['peers', `${s.peers} in ${s.lines} lines of ${cert.run.linesOf}${cert.overBudget ? ', plus one over-budget line' : ''}`],
+  ['peers', `${s.peers} in ${s.lines} lines of ${cert.run.linesOf}${cert.overBudget ? ', plus one over-budget line' : ''}${cert.mobile.length ? `, plus ${cert.mobile.length} mobile line${cert.mobile.length === 1 ? '' : 's'} (a full-rate peer and a mobile=1 one)` : ''}`],
   ['shape', `ramp up ${cert.run.rampUpSeconds} s, hold ${cert.run.holdSeconds} s, ramp down ${cert.run.rampDownSeconds} s`],
   ['audio', 'real-rate 16-bit PCM at 200 kHz (3.2 Mbit/s of audio each way), SFrame AES-256-GCM with a fresh key per line'],
-  ['budget per peer', `${mb(cert.limits.budgetBps)} each way`],
+  ['budget per layer', budgets || `${mb(cert.limits.budgetBps)} each way`],
   ['shards', `${cert.shardsIncluded.length} of ${cert.run.shards}`],
 ])}
 <h2>Thresholds</h2><table><tr><th>threshold</th><th>limit</th><th>measured</th><th>result</th></tr>${thresholds}</table>
@@ -122,6 +124,7 @@ ${cert.overBudget ? `<h2>Over-budget sender</h2>${table([
   ['it heard of its partner', `${(cert.overBudget.flooderHeardShare * 100).toFixed(3)} %`],
   ['gateway: frames over budget (in)', cert.overBudget.serverBudgetExceededIn],
 ])}` : ''}
+${cert.mobile.length ? `<h2>Mobile receivers (compact layer only)</h2><table><tr><th>peer</th><th>down</th><th>its budget</th><th>up</th><th>heard of its partner's compact frames</th><th>full-rate frames received</th></tr>${cert.mobile.map((v) => `<tr><td>${escape(v.id)}</td><td>${kb(v.downBps)}</td><td>${kb(v.budgetBps)}</td><td>${kb(v.upBps)}</td><td>${v.heard} of ${v.expected}</td><td>${v.fullRateReceived}</td></tr>`).join('')}</table>` : ''}
 <h2>Measured by the servers (/metrics, before and after)</h2>
 ${sv.scrapedFrom.length ? table([
   ['scraped', sv.scrapedFrom.join(', ')],
@@ -138,7 +141,7 @@ ${table([
   ['frames it could not send on time', s.unsent],
 ])}
 <h2>Per peer</h2>
-<table><tr><th>peer</th><th>role</th><th>up Mbit/s</th><th>down Mbit/s</th><th>received</th><th>lost</th><th>late</th><th>decrypt failed</th><th>latency p50/p95/p99 ms</th><th>heard</th><th>error</th></tr>${peers}</table>
+<table><tr><th>peer</th><th>role</th><th>layer</th><th>budget Mbit/s</th><th>up Mbit/s</th><th>down Mbit/s</th><th>received</th><th>lost</th><th>late</th><th>decrypt failed</th><th>latency p50/p95/p99 ms</th><th>heard</th><th>error</th></tr>${peers}</table>
 <script type="application/json" id="plot-data">${inlineScript(JSON.stringify(plotData(cert)))}</script>
 <script>${inlineScript(js)}</script>
 <script>${PLOTS}</script>

@@ -34,6 +34,7 @@ const SPECS: Spec[] = [
   { flag: 'ramp-down', key: 'rampDown', env: ['CERTIFY_RAMP_DOWN'], kind: 'duration', arg: 'TIME', help: 'lines leave one after another over this time (default like --ramp-up)' },
   { flag: 'budget', key: 'budget', env: ['CERTIFY_BUDGET_BPS'], kind: 'int', def: '7000000', arg: 'BPS', help: 'the per-peer budget each way, in bit/s, that the deployment promises' },
   { flag: 'over-budget', key: 'overBudget', env: ['CERTIFY_OVER_BUDGET_BPS'], kind: 'int', def: '10000000', arg: 'BPS', help: 'add one line whose sender sends this much during the hold, to show it throttled (0: none)' },
+  { flag: 'mobile-lines', key: 'mobileLines', env: ['CERTIFY_MOBILE_LINES'], kind: 'int', def: '1', arg: 'N', help: 'add N 1:1 lines of a full-rate peer and a mobile=1 peer (compact layer only) during the hold, to show the mobile one held to the compact budget (0: none)' },
   { flag: 'max-loss', key: 'maxLoss', env: ['CERTIFY_MAX_LOSS'], kind: 'number', def: '0.001', arg: 'SHARE', help: 'fail when more than this share of frames is lost' },
   { flag: 'max-p99-ms', key: 'maxP99Ms', env: ['CERTIFY_MAX_P99_MS'], kind: 'number', def: '50', arg: 'MS', help: 'fail when the mouth-to-ear p99 latency is above this' },
   { flag: 'late-ms', key: 'lateMs', env: ['CERTIFY_LATE_MS'], kind: 'number', def: '50', arg: 'MS', help: 'a frame that arrives later than this after it was sent counts as late' },
@@ -77,6 +78,7 @@ export interface CertifyOptions {
   rampDownSeconds: number;
   budgetBps: number;
   overBudgetBps: number;
+  mobileLines: number;
   maxLoss: number;
   maxP99Ms: number;
   lateMs: number;
@@ -164,6 +166,7 @@ export function resolveCertifyOptions(flags: Record<string, string | boolean | u
   // One core drives about 25 full-rate peers with headroom (each seals and opens 100 frames a second; see PEERS_PER_WORKER).
   const workers = (out.workers as number | undefined) ?? Math.max(1, Math.min(availableParallelism(), Math.ceil(peersHere / PEERS_PER_WORKER)));
   if (workers < 1 || workers > 64) throw new ConfigError('--workers must be between 1 and 64');
+  if ((out.mobileLines as number) > 16) throw new ConfigError('--mobile-lines must be between 0 and 16');
   if ((out.maxLoss as number) > 1) throw new ConfigError('--max-loss is a share between 0 and 1');
   return {
     url,
@@ -178,6 +181,7 @@ export function resolveCertifyOptions(flags: Record<string, string | boolean | u
     rampDownSeconds: rampDown,
     budgetBps: budget,
     overBudgetBps: out.overBudget as number,
+    mobileLines: out.mobileLines as number,
     maxLoss: out.maxLoss as number,
     maxP99Ms: out.maxP99Ms as number,
     lateMs: out.lateMs as number,

@@ -3,12 +3,22 @@
  * each line joins and leaves, and the tone each peer sends. Both peers of a line always live in
  * one worker process, so that a frame's send and arrival times are read on the same clock.
  */
+import type { LayerName } from '@studioline/protocol';
 import { CertifyOptions } from './options.js';
 
+/**
+ * normal: a peer of the measured lines; flooder and partner: the over-budget line; mobile and
+ * mobile-partner: a mobile line (a `mobile=1` peer and the full-rate peer it calls, which sends
+ * the compact layer beside the full one).
+ */
+export type PeerRole = 'normal' | 'flooder' | 'partner' | 'mobile' | 'mobile-partner';
+
 export interface PeerPlan {
-  /** Global name, `L<line>.<member>` (the over-budget line is `over.flooder` and `over.partner`). */
+  /** Global name, `L<line>.<member>` (the over-budget line is `over.flooder` and `over.partner`, mobile line k `mobile<k>.full` and `mobile<k>.mobile`). */
   id: string;
-  role: 'normal' | 'flooder' | 'partner';
+  role: PeerRole;
+  /** The layer it sends and receives on: full rate, or compact only (a `mobile=1` peer). */
+  layer: LayerName;
   toneHz: number;
   amplitude: number;
   /** Keep what it hears for the tone and level check (the certificate says how many did). */
@@ -23,7 +33,13 @@ export interface LinePlan {
   peers: PeerPlan[];
   /** The over-budget sender's bit rate (the over-budget line only). */
   floodBps?: number;
+  /** A mobile line: its second peer joins with `mobile=1`. */
+  mobile?: boolean;
 }
+
+/** Line numbers of the lines that are not measured lines: the over-budget line is -1, mobile line k is -2 - k. */
+export const OVER_BUDGET_LINE = -1;
+export const mobileLineIndex = (k: number) => -2 - k;
 
 export interface WorkerPlan {
   shard: number;
@@ -78,19 +94,37 @@ export function planShard(o: CertifyOptions & { key: string }, startEpochMs: num
       const p = i * o.linesOf + m;
       const record = recordBudget[w] >= perPeer;
       if (record) recordBudget[w] -= perPeer;
-      peers.push({ id: `L${i}.${m}`, role: 'normal', toneHz: toneFor(p), amplitude: amplitudeFor(p), record });
+      peers.push({ id: `L${i}.${m}`, role: 'normal', layer: 'full', toneHz: toneFor(p), amplitude: amplitudeFor(p), record });
     }
     workers[w].lines.push({ index: i, startMs, sendMs, peers });
   }
   if (o.overBudgetBps > 0 && o.shardIndex === 0) {
     workers[0].lines.push({
-      index: -1,
+      index: OVER_BUDGET_LINE,
       startMs: rampUpMs,
       sendMs: holdMs,
       floodBps: o.overBudgetBps,
       peers: [
-        { id: 'over.flooder', role: 'flooder', toneHz: 1000, amplitude: 0.5, record: false },
-        { id: 'over.partner', role: 'partner', toneHz: 2000, amplitude: 0.5, record: false },
+        { id: 'over.flooder', role: 'flooder', layer: 'full', toneHz: 1000, amplitude: 0.5, record: false },
+        { id: 'over.partner', role: 'partner', layer: 'full', toneHz: 2000, amplitude: 0.5, record: false },
+      ],
+    });
+  }
+  // Mobile lines run through the hold, like the over-budget line, in a worker of their own: their
+  // peers encode and decode Opus (about 0.4 ms of CPU per frame in WebAssembly, 0.17 cores for one
+  // line), which in a worker of the measured lines would delay their frames and fail its own
+  // event-loop check.
+  const mobileWorker: WorkerPlan = { ...workers[0], worker: o.workers, lines: [] };
+  if (o.shardIndex === 0 && o.mobileLines > 0) workers.push(mobileWorker);
+  for (let k = 0; o.shardIndex === 0 && k < o.mobileLines; k++) {
+    mobileWorker.lines.push({
+      index: mobileLineIndex(k),
+      startMs: rampUpMs,
+      sendMs: holdMs,
+      mobile: true,
+      peers: [
+        { id: `mobile${k}.full`, role: 'mobile-partner', layer: 'full', toneHz: 3000 + 100 * k, amplitude: 0.5, record: false },
+        { id: `mobile${k}.mobile`, role: 'mobile', layer: 'compact', toneHz: 4000 + 100 * k, amplitude: 0.5, record: false },
       ],
     });
   }

@@ -1,5 +1,7 @@
 /** What workers and shards report: plain JSON, so it crosses process boundaries and merges by addition. */
+import type { LayerName } from '@studioline/protocol';
 import { SparseCounts } from './histogram.js';
+import type { PeerRole } from './plan.js';
 
 export interface AudioCheck {
   /** The tones the other members sent, and the one heard (the dominant frequency of the recording). */
@@ -13,7 +15,11 @@ export interface AudioCheck {
 
 export interface PeerResult {
   id: string;
-  role: 'normal' | 'flooder' | 'partner';
+  role: PeerRole;
+  /** The layer it sends and receives on (full, or compact for a `mobile=1` peer): its budget follows from it. */
+  layer: LayerName;
+  /** The budget each way that applies to it (bit/s), set by the certificate (certify/layer-budget.ts). */
+  budgetBps?: number;
   shard: number;
   line: number;
   joined: boolean;
@@ -26,6 +32,8 @@ export interface PeerResult {
   /** Frames the other members sent while this one listened (each frame is expected once at each other member). */
   expected: number;
   received: number;
+  /** Of those, frames of the compact layer (a mobile peer must hear nothing else). */
+  compactReceived?: number;
   lost: number;
   late: number;
   reordered: number;

@@ -99,6 +99,7 @@ async function certifyWithKey(o: CertifyOptions & { key: string }, progress: Pro
       rampDownSeconds: o.rampDownSeconds,
       shards: o.shards,
       overBudgetBps: o.overBudgetBps,
+      mobileLines: o.mobileLines,
     },
     limits: { budgetBps: o.budgetBps, maxLoss: o.maxLoss, maxP99Ms: o.maxP99Ms, lateMs: o.lateMs, maxJoinMs: o.maxJoinMs },
     shardsIncluded: [o.shardIndex],

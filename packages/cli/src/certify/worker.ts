@@ -4,8 +4,8 @@
  * reports progress each second and its results at the end. Started by run.ts with fork().
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { AudioSource, NodePeer, PeerSummary } from '@studioline/client';
-import { CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
+import { AudioSource, NodePeer, PeerSummary, nodeOpusCodec } from '@studioline/client';
+import { COMPACT_SAMPLE_RATE, CallLink, FRAME_MS, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
 import { useNodeCrypto } from '@studioline/protocol/node';
 import { checkAudio } from './audio-check.js';
 import { flood } from './flooder.js';
@@ -69,6 +69,7 @@ function result(plan: WorkerPlan, line: LinePlan, r: Running, s: Partial<PeerSum
   return {
     id: r.plan.id,
     role: r.plan.role,
+    layer: r.plan.layer,
     shard: plan.shard,
     line: line.index,
     joined: r.joinMs !== undefined,
@@ -78,6 +79,7 @@ function result(plan: WorkerPlan, line: LinePlan, r: Running, s: Partial<PeerSum
     sent,
     expected,
     received,
+    ...(s.compactReceived !== undefined ? { compactReceived: s.compactReceived } : {}),
     lost: Math.max(0, expected - received),
     late: r.track.late,
     reordered: r.track.reordered,
@@ -103,22 +105,29 @@ class Worker {
     this.tracker = new Tracker(plan.lateMs);
   }
 
-  private link(): CallLink {
-    return parseCallLink(formatCallLink(linkOrigin(this.plan.url), this.plan.key, generateLeaf()));
+  private link(leaf = generateLeaf(), mobile = false): CallLink {
+    return parseCallLink(formatCallLink(linkOrigin(this.plan.url), this.plan.key, leaf, mobile));
   }
 
-  private peer(link: CallLink, r: Running, sendMs: number, counted: boolean, receivers: number): NodePeer {
+  /**
+   * `compact`: send the compact layer beside the full one. `timed` (default true): time what it
+   * hears against its senders' send times; a mobile receiver is not timed, since it hears a full-rate
+   * sender's compact stream, whose counters are not those of the full frames the sender reports.
+   */
+  private peer(link: CallLink, r: Running, sendMs: number, counted: boolean, receivers: number, { compact = false, timed = true } = {}): NodePeer {
     const t0 = performance.now();
     return new NodePeer({
       link,
-      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude), sendMs),
+      compact,
+      // A mobile peer captures at the compact layer's rate: no rate conversion before its encoder.
+      source: withDeadline(periodicTone(r.plan.toneHz, r.plan.amplitude, link.mobile ? COMPACT_SAMPLE_RATE : undefined), sendMs),
       seconds: sendMs / 1000,
       record: r.plan.record,
       deferMix: true,
       peerTimeoutMs: PEER_TIMEOUT_MS,
       ca: this.plan.ca,
       onSent: (sender, ctr, at) => this.tracker.onSent(r.track, counted, receivers, sender, ctr, at),
-      onAudio: (sender, ctr, at) => this.tracker.onReceived(r.track, sender, ctr, at),
+      onAudio: timed ? (sender, ctr, at) => this.tracker.onReceived(r.track, sender, ctr, at) : (sender, ctr, at) => r.track.noteReceived(sender, ctr, at),
       onServerMessage: (m) => {
         if (m.type === 'joined' && r.joinMs === undefined) r.joinMs = performance.now() - t0;
       },
@@ -132,6 +141,7 @@ class Worker {
     this.active += running.length;
     try {
       if (line.floodBps) return await this.runOverBudget(line, link, running);
+      if (line.mobile) return await this.runMobile(line, running);
       const settled = await Promise.allSettled(running.map((r) => this.peer(link, r, line.sendMs, true, running.length - 1).run()));
       const sent = settled.map((s, i) => (s.status === 'fulfilled' ? s.value.sent : running[i].track.sentFrames));
       settled.forEach((s, i) => {
@@ -170,6 +180,23 @@ class Worker {
     this.results.push(p.status === 'fulfilled' ? result(this.plan, line, partner, p.value, fSent) : result(this.plan, line, partner, {}, fSent, (p.reason as Error).message));
   }
 
+  /**
+   * A mobile line: a full-rate peer that sends the compact layer beside the full one (as the page
+   * and `studioline peer` do) calls a `mobile=1` peer, which sends and hears only the compact
+   * layer. Each expects the other's frames of the layer it hears: the full-rate peer the mobile
+   * one's compact frames; the mobile one the full-rate one's compact frames (its full frames are
+   * not for it). Not in the measured lines' loss and latency: the certificate judges this line by
+   * the mobile receiver's layer budget and by how much of its partner it heard.
+   */
+  private async runMobile(line: LinePlan, [full, mobile]: Running[]): Promise<void> {
+    const leaf = generateLeaf();
+    const [f, m] = await Promise.allSettled([this.peer(this.link(leaf), full, line.sendMs, false, 1, { compact: true }).run(), this.peer(this.link(leaf, true), mobile, line.sendMs, false, 1, { timed: false }).run()]);
+    const fSent = f.status === 'fulfilled' ? f.value.compactSent : 0;
+    const mSent = m.status === 'fulfilled' ? m.value.sent : mobile.track.sentFrames;
+    this.results.push(f.status === 'fulfilled' ? result(this.plan, line, full, f.value, mSent) : result(this.plan, line, full, {}, mSent, (f.reason as Error).message));
+    this.results.push(m.status === 'fulfilled' ? result(this.plan, line, mobile, m.value, fSent) : result(this.plan, line, mobile, {}, fSent, (m.reason as Error).message));
+  }
+
   async run(): Promise<WorkerResult> {
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     const cpu0 = process.cpuUsage();
@@ -183,6 +210,9 @@ class Worker {
     // Measure the event loop only once peers run: the wait before the first line says nothing.
     const firstStart = Math.min(...this.plan.lines.map((l) => l.startMs), Infinity);
     const enableLoop = setTimeout(() => loop.enable(), Math.max(0, this.plan.startEpochMs + (Number.isFinite(firstStart) ? firstStart : 0) - Date.now()));
+    // A mobile line's peers encode and decode Opus (WebAssembly): compiled now, before any line
+    // sends, not in the middle of the hold where it would stall every line of this worker.
+    if (this.plan.lines.some((l) => l.mobile)) await nodeOpusCodec.prepare();
     try {
       await Promise.all(this.plan.lines.map((l) => this.runLine(l)));
     } finally {
