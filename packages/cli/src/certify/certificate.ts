@@ -6,7 +6,7 @@
  */
 import { COMPACT_BUDGET_BPS } from '@studioline/protocol';
 import { LatencyHistogram, SparseCounts, quantileOf } from './histogram.js';
-import { BUDGET_TOLERANCE, LayerBudget, layerBudgets, peerBudgetBps } from './layer-budget.js';
+import { LayerBudget, budgetTolerance, layerBudgets, peerBudgetBps } from './layer-budget.js';
 import { CertifierLoad, LossSeries, PeerResult } from './results.js';
 import { Scrape, ServerView, serverView, spanScrapes } from './server-view.js';
 
@@ -197,7 +197,8 @@ export function finalize(m: Measurements): Certificate {
   check('latency', `mouth-to-ear p99 at most ${m.limits.maxP99Ms} ms`, `p50 ${summary.latencyMs.p50} ms, p95 ${summary.latencyMs.p95} ms, p99 ${summary.latencyMs.p99} ms`, summary.latencyMs.p99 !== null && summary.latencyMs.p99 <= m.limits.maxP99Ms);
   // Every peer but the over-budget sender (whose excess is the point) is held to its layer's budget.
   const within = m.peers.filter((p) => p.role !== 'flooder');
-  const budgets = layerBudgets(within, m.limits.budgetBps);
+  const tolerance = budgetTolerance(m.run.durationSeconds);
+  const budgets = layerBudgets(within, m.limits.budgetBps, tolerance);
   check(
     'budget',
     budgets.map((b) => (b.per === 'peer' ? `${b.layer}-layer peers at most ${rateText(b.budgetBps)} each way` : `${b.layer}-layer peers at most ${rateText(b.budgetBps)} per speaker heard`)).join('; ') || `every peer at most ${mbps(m.limits.budgetBps)} each way`,
@@ -208,7 +209,7 @@ export function finalize(m: Measurements): Certificate {
     .filter((p) => p.role === 'mobile')
     .map((p) => ({ id: p.id, downBps: p.downBps, upBps: p.upBps, budgetBps: peerBudgetBps(p, within, m.limits.budgetBps), heard: p.compactReceived ?? 0, expected: p.expected, fullRateReceived: p.received - (p.compactReceived ?? 0) }));
   if ((m.run.mobileLines ?? 0) > 0 && m.shardsIncluded.includes(0)) {
-    const held = (v: MobileView) => v.downBps <= v.budgetBps * BUDGET_TOLERANCE && v.fullRateReceived === 0 && v.expected > 0 && v.heard >= MOBILE_HEARD_FLOOR * v.expected;
+    const held = (v: MobileView) => v.downBps <= v.budgetBps * tolerance && v.fullRateReceived === 0 && v.expected > 0 && v.heard >= MOBILE_HEARD_FLOOR * v.expected;
     const shown = mobile.find((v) => !held(v)) ?? mobile[0];
     check(
       'mobile held to its layer',
@@ -230,7 +231,7 @@ export function finalize(m: Measurements): Certificate {
       'over-budget throttled',
       `a ${mbps(m.run.overBudgetBps)} sender reaches its partner at ${mbps(floor)} to ${mbps(m.limits.budgetBps)}${server.scrapedFrom.length ? ', counted by the gateway' : ''}`,
       `sent ${mbps(overBudget?.flooderSentBps ?? 0)}, partner received ${mbps(got)}${server.scrapedFrom.length ? `, gateway counted ${server.budgetExceededIn} frames over budget` : ' (no /metrics reachable)'}`,
-      Boolean(overBudget) && got >= floor && got <= m.limits.budgetBps * BUDGET_TOLERANCE && serverSaw,
+      Boolean(overBudget) && got >= floor && got <= m.limits.budgetBps * tolerance && serverSaw,
     );
     check(
       'over-budget isolated',
