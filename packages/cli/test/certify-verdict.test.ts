@@ -48,7 +48,7 @@ describe('certificate verdict', () => {
 
   const cases: [string, () => Measurements, RegExp][] = [
     ['loss', () => run([peer('L0.0', 0, { received: 990, lost: 10 }), peer('L0.1', 0)]), /0\.500 % \(10 of 2000\); worst L0\.0: 10 lost/],
-    ['budget', () => run([peer('L0.0', 0, { upBps: 7_200_000 }), peer('L0.1', 0)]), /highest 7\.20 Mbit\/s \(L0\.0\)/],
+    ['budget', () => run([peer('L0.0', 0, { upBps: 7_500_000 }), peer('L0.1', 0)]), /highest 7\.50 Mbit\/s \(L0\.0\)/],
     ['decryption', () => run([peer('L0.0', 0, { decryptFailed: 3 }), peer('L0.1', 0)]), /3 failed/],
     ['audio', () => run([peer('L0.0', 0, { audio: { expectedHz: [440], heardHz: 880, expectedDb: -9, heardDb: -9, ok: false } }), peer('L0.1', 0)]), /L0\.0 heard 880 Hz/],
     ['joined', () => run([peer('L0.0', 0, { joined: false, error: 'the API key was revoked' }), peer('L0.1', 0)]), /L0\.0: the API key was revoked/],
@@ -63,6 +63,12 @@ describe('certificate verdict', () => {
       assert.match(cert.thresholds.find((t) => t.name === name)!.measured, measured);
     });
   }
+
+  it('allows one budget window over a short run (a sender at the limit passes its run and a window), and no more', () => {
+    // A 20 s run: 1 s of 20 is 5 %.
+    assert.deepEqual(finalize(run([peer('L0.0', 0, { upBps: 7_340_000 }), peer('L0.1', 0)])).broken, []);
+    assert.deepEqual(finalize(run([peer('L0.0', 0, { upBps: 7_380_000 }), peer('L0.1', 0)])).broken, ['budget']);
+  });
 
   describe('a mobile line: its peers are held to their own layer\'s budget', () => {
     // A full-rate peer (full and compact layers up) and a mobile one (compact only) on line -2.
