@@ -18,6 +18,7 @@
 // starts, then one JSON line of figures.
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import { paceFrames } from './generator.mjs';
 import { COMPACT_FRAME_SAMPLES, FrameSealer, LAYER_COMPACT, encodeOpusFrame } from '@studioline/protocol';
 import { useNodeCrypto } from '@studioline/protocol/node';
 import { nodeOpusCodec } from '@studioline/client';
@@ -154,53 +155,31 @@ const allJoined = new Promise((resolve, reject) => {
 for (const s of sockets) s.compact = await s.compact;
 await allJoined;
 
-// Real time, each peer on its own phase within the 10 ms period (as load.mjs, for the same reason).
-const start = performance.now();
-let cpuAtWarm = process.cpuUsage();
-const total = (warmup + seconds) * 100;
-let warm = false;
-const next = new Array(peers).fill(0);
-const phase = sockets.map((_, i) => (i * 10) / peers);
-await new Promise((resolve) => {
-  const tick = () => {
-    const now = performance.now() - start;
-    let done = true;
-    for (let i = 0; i < peers; i++) {
-      const s = sockets[i];
-      for (; next[i] < total && next[i] * 10 + phase[i] <= now; next[i]++) {
-        if (s.ws.readyState !== 1) continue;
-        const n = next[i];
-        const counted = n >= firstCounted;
-        if (s.full) {
-          s.full.writeUInt32BE(n, 8);
-          s.full.writeDoubleLE(clock(), SENT_AT_OFFSET);
-          s.ws.send(s.full);
-          if (counted) stats.sentFull++;
-        }
-        // The compact sealer's counter is this frame's number: one compact frame per 10 ms, from 0.
-        compactSentAt[i * RING + (n % RING)] = clock();
-        s.compact.seal(LEVEL, loop[n % LOOP_FRAMES]).then((wire) => s.ws.readyState === 1 && s.ws.send(wire));
-        if (counted) stats.sentCompact++;
-      }
-      if (next[i] < total) done = false;
+// Real time, each peer on its own phase within the 10 ms period (generator.mjs).
+const { elapsed, cpuSeconds } = await paceFrames({
+  peers,
+  warmup,
+  seconds,
+  send(i, n) {
+    const s = sockets[i];
+    if (s.ws.readyState !== 1) return;
+    const counted = n >= firstCounted;
+    if (s.full) {
+      s.full.writeUInt32BE(n, 8);
+      s.full.writeDoubleLE(clock(), SENT_AT_OFFSET);
+      s.ws.send(s.full);
+      if (counted) stats.sentFull++;
     }
-    if (!warm && now >= warmup * 1000) {
-      warm = true;
-      cpuAtWarm = process.cpuUsage();
-      process.stdout.write(JSON.stringify({ warm: true }) + '\n');
-    }
-    if (done) resolve();
-    else setTimeout(tick, 1);
-  };
-  tick();
+    // The compact sealer's counter is this frame's number: one compact frame per 10 ms, from 0.
+    compactSentAt[i * RING + (n % RING)] = clock();
+    s.compact.seal(LEVEL, loop[n % LOOP_FRAMES]).then((wire) => s.ws.readyState === 1 && s.ws.send(wire));
+    if (counted) stats.sentCompact++;
+  },
 });
-await new Promise((r) => setTimeout(r, 1000)); // frames in flight
-const elapsed = (performance.now() - start) / 1000 - warmup;
-const cpu = process.cpuUsage(cpuAtWarm);
 for (const s of sockets) {
   s.ws.terminate();
   for (const layer of [0, 1]) s.cls.streams[layer].push([...s.streams.values()].filter((x) => x.layer === layer).length);
 }
 process.stdout.write(
-  JSON.stringify({ peers, ...stats, classes, seconds: elapsed, lagging: elapsed - seconds - 1, cpuSeconds: (cpu.user + cpu.system) / 1e6, latencyBinMs: LATENCY_BIN_MS, latency: [...latency] }) + '\n',
+  JSON.stringify({ peers, ...stats, classes, seconds: elapsed, lagging: elapsed - seconds - 1, cpuSeconds, latencyBinMs: LATENCY_BIN_MS, latency: [...latency] }) + '\n',
 );

@@ -10,6 +10,7 @@
 // run.mjs starts several of these processes for one step when one cannot drive it.
 // Prints {"warm":true} when the measured window starts, then one JSON line of figures.
 import WebSocket from 'ws';
+import { paceFrames } from './generator.mjs';
 
 const url = process.env.URL;
 const apiKey = process.env.APIKEY ?? '';
@@ -65,42 +66,19 @@ const allJoined = new Promise((resolve, reject) => {
 });
 
 await allJoined;
-// Send on the real-time clock: every due frame of every peer, never more. Each peer has its own
-// phase within the 10 ms frame period, as independent callers do: sending all peers' frames on one
-// tick would measure the queueing of an artificial burst instead of the server.
-const start = performance.now();
-let cpuAtWarm = process.cpuUsage();
-const total = (warmup + seconds) * 100;
-let warm = false;
-const next = new Array(peers).fill(0);
-const phase = sockets.map((_, i) => (i * 10) / peers);
-await new Promise((resolve) => {
-  const tick = () => {
-    const now = performance.now() - start;
-    let done = true;
-    for (let i = 0; i < peers; i++) {
-      const s = sockets[i];
-      for (; next[i] < total && next[i] * 10 + phase[i] <= now; next[i]++) {
-        if (s.ws.readyState !== 1) continue;
-        s.frame.writeUInt32BE(next[i], SEQ_OFFSET);
-        s.frame.writeDoubleLE(clock(), SENT_AT_OFFSET);
-        s.ws.send(s.frame);
-        if (next[i] >= firstCounted) stats.sent++;
-      }
-      if (next[i] < total) done = false;
-    }
-    if (!warm && now >= warmup * 1000) {
-      warm = true;
-      cpuAtWarm = process.cpuUsage();
-      process.stdout.write(JSON.stringify({ warm: true }) + '\n');
-    }
-    if (done) resolve();
-    else setTimeout(tick, 1);
-  };
-  tick();
+// Real time, each peer on its own phase (generator.mjs).
+const { elapsed, cpuSeconds } = await paceFrames({
+  peers,
+  warmup,
+  seconds,
+  send(i, n) {
+    const s = sockets[i];
+    if (s.ws.readyState !== 1) return;
+    s.frame.writeUInt32BE(n, SEQ_OFFSET);
+    s.frame.writeDoubleLE(clock(), SENT_AT_OFFSET);
+    s.ws.send(s.frame);
+    if (n >= firstCounted) stats.sent++;
+  },
 });
-await new Promise((r) => setTimeout(r, 1000)); // frames in flight
-const elapsed = (performance.now() - start) / 1000 - warmup;
-const cpu = process.cpuUsage(cpuAtWarm);
 for (const s of sockets) s.ws.terminate();
-process.stdout.write(JSON.stringify({ peers, ...stats, seconds: elapsed, lagging: elapsed - seconds - 1, cpuSeconds: (cpu.user + cpu.system) / 1e6, latencyBinMs: LATENCY_BIN_MS, latency: [...latency] }) + '\n');
+process.stdout.write(JSON.stringify({ peers, ...stats, seconds: elapsed, lagging: elapsed - seconds - 1, cpuSeconds, latencyBinMs: LATENCY_BIN_MS, latency: [...latency] }) + '\n');

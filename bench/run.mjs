@@ -7,6 +7,7 @@
 // For 2-4: the largest number of full-rate peers (3.2 Mbit/s each way) with >= 99.9 % of frames
 // delivered, stepping up; CPU and RSS per peer; for 3-4 the server-added latency (gateway in to
 // gateway out) from the gateway's histogram. Prints a table and writes BENCHMARKS.md.
+import { runGenerator as runGeneratorProcess } from './generator.mjs';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -49,29 +50,10 @@ function quantile(before, after, q) {
   return quantileFromBuckets([...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)]), q) ?? NaN;
 }
 
-const WARM = '{"warm":true}\n';
 
 /** One generator process; `onWarm` runs when its measured window starts (after its warm-up). */
 function runGenerator(url, peers, onWarm) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bench/load.mjs')], { env: { PATH: process.env.PATH, URL: url, APIKEY, PEERS: String(peers), SECONDS: String(SECONDS) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let warmed = Promise.resolve();
-    child.stdout.on('data', (c) => {
-      out += c;
-      if (out.includes(WARM)) {
-        out = out.replace(WARM, '');
-        warmed = onWarm();
-      }
-    });
-    child.stderr.on('data', (c) => (err += c));
-    child.on('exit', async (code) => {
-      await warmed;
-      if (code === 0) resolve(JSON.parse(out));
-      else reject(new Error(`load generator failed: ${err.slice(-500)}`));
-    });
-  });
+  return runGeneratorProcess(join(root, 'bench/load.mjs'), { URL: url, APIKEY, PEERS: String(peers), SECONDS: String(SECONDS) }, onWarm);
 }
 
 /**

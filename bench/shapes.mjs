@@ -9,6 +9,7 @@
 // and receiver class, the streams each receiver got, and the servers' CPU per frame in. Several
 // generator processes (bench/load-shapes.mjs) per step, each reporting its own CPU. Rewrites the
 // shapes section of BENCHMARKS.md.
+import { runGenerator as runGeneratorProcess } from './generator.mjs';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -74,7 +75,6 @@ const APIKEY = 'b'.repeat(72);
 const ONE_ADDRESS = { SOCKETS_PER_ADDRESS: '100000', UNAUTHENTICATED_PER_ADDRESS: '100000' };
 /** A server-to-client websocket header: 4 bytes for a full-rate frame (load.mjs does not count them). */
 const FULL_WIRE_BYTES = 4032 + 4;
-const WARM = '{"warm":true}\n';
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 
 function* steps() {
@@ -84,26 +84,7 @@ function* steps() {
 
 function runGenerator(shape, url, peers, onWarm) {
   const script = join(root, shape === 'pairs' ? 'bench/load.mjs' : 'bench/load-shapes.mjs');
-  const env = { PATH: process.env.PATH, URL: url, APIKEY, PEERS: String(peers), SECONDS: String(SECONDS), SHAPE: shape, LINE_PEERS: String(LINE_PEERS) };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let warmed = Promise.resolve();
-    child.stdout.on('data', (c) => {
-      out += c;
-      if (out.includes(WARM)) {
-        out = out.replace(WARM, '');
-        warmed = onWarm();
-      }
-    });
-    child.stderr.on('data', (c) => (err += c));
-    child.on('exit', async (code) => {
-      await warmed;
-      if (code === 0) resolve(JSON.parse(out));
-      else reject(new Error(`load generator failed: ${err.slice(-500)}`));
-    });
-  });
+  return runGeneratorProcess(script, { URL: url, APIKEY, PEERS: String(peers), SECONDS: String(SECONDS), SHAPE: shape, LINE_PEERS: String(LINE_PEERS) }, onWarm);
 }
 
 /** The figures of one generator, pairs or shapes, in one form: frames in, delivered, per receiver class. */
