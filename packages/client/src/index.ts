@@ -13,3 +13,4 @@ export * from './jitter-buffer.js';
 export * from './playout.js';
 export * from './compact-codec.js';
 export * from './opus-node.js';
+export * from './resampler.js';

@@ -1,0 +1,190 @@
+/**
+ * One call from a phone to a line, on the SIP side: the INVITE server transaction answered (100,
+ * then 200 with our SDP answer once the line is joined, or a failure), then the dialog (ACK, BYE,
+ * CANCEL) and its media (call-media.ts). A call that ends from our side (the line ended it, the
+ * bridge stops) sends BYE to the phone.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Remote, SipMessage } from 'sip';
+import { Logger } from '@studioline/server-kit';
+import { CallError } from '@studioline/client';
+import { CallMedia } from './call-media.js';
+import { LineEntry } from './directory.js';
+import { LineLeg } from './line-leg.js';
+import { SipBridgeMetrics } from './metrics.js';
+import { createPhoneCodec } from './phone-codecs.js';
+import { PhonePlayout } from './phone-playout.js';
+import { RtpPorts, RtpSession } from './rtp-session.js';
+import { Negotiated, writeAnswer } from './sdp-negotiation.js';
+import { SipStack } from './sip-stack.js';
+import { COMPACT_SAMPLE_RATE } from '@studioline/protocol';
+
+export interface CallContext {
+  stack: SipStack;
+  rtpPorts: RtpPorts;
+  publicAddress: string;
+  metrics: SipBridgeMetrics;
+  logger: Logger;
+}
+
+type State = 'joining' | 'answered' | 'ended';
+
+/** The SIP answer to a line that could not be joined, by the call core's refusal code. */
+function failureStatus(err: unknown): [number, string] {
+  const code = err instanceof CallError ? err.code : undefined;
+  if (code === 'line_full') return [486, 'Line Full'];
+  if (code === 'connect_failed') return [503, 'Line Unreachable'];
+  return [480, 'Line Refused'];
+}
+
+export class InboundCall {
+  private state: State = 'joining';
+  private readonly localTag = randomBytes(6).toString('hex');
+  private localSeq = 1;
+  private leg?: LineLeg;
+  private rtp?: RtpSession;
+  private media?: CallMedia;
+  private playout?: PhonePlayout;
+  readonly callId: string;
+
+  constructor(
+    private readonly invite: SipMessage,
+    private readonly remote: Remote,
+    private readonly line: LineEntry,
+    private readonly negotiated: Negotiated,
+    private readonly ctx: CallContext,
+    private readonly onEnded: (call: InboundCall) => void,
+  ) {
+    this.callId = invite.headers['call-id'];
+  }
+
+  get codec(): string {
+    return this.negotiated.codec.name;
+  }
+
+  /** Joins the line, opens RTP, and answers 200 with the SDP answer (or a failure). */
+  async answer(): Promise<void> {
+    const { ctx, negotiated } = this;
+    ctx.stack.respond(this.invite, 100, 'Trying');
+    try {
+      const [socket, codec] = await Promise.all([ctx.rtpPorts.bind(), createPhoneCodec(negotiated.codec, negotiated.ptimeMs)]);
+      this.playout = new PhonePlayout((COMPACT_SAMPLE_RATE * negotiated.ptimeMs) / 1000);
+      this.leg = new LineLeg(this.line.link, this.playout, (error) => this.lineEnded(error));
+      this.media = new CallMedia(codec, negotiated.ptimeMs, this.playout, this.leg);
+      const media = this.media;
+      this.rtp = new RtpSession(socket, negotiated.remote, negotiated.payloadType, negotiated.codec.clockRate, ctx.metrics, (p, gap) => media.fromPhone(p, gap));
+      await this.leg.join();
+    } catch (err) {
+      if (this.state === 'ended') return; // cancelled meanwhile
+      const [status, reason] = failureStatus(err);
+      ctx.logger.warn({ callId: this.callId, status, err: (err as Error).message }, 'call not answered: the line could not be joined');
+      ctx.metrics.calls.inc({ result: 'line_failed' });
+      ctx.stack.respond(this.invite, status, reason);
+      return this.end();
+    }
+    if (this.state !== 'joining') return;
+    this.state = 'answered';
+    const rtp = this.rtp as RtpSession;
+    const answer = writeAnswer(negotiated, { address: ctx.publicAddress, port: rtp.localPort }, Date.now());
+    ctx.stack.respond(this.invite, 200, 'OK', {
+      headers: {
+        to: { ...this.invite.headers.to, params: { ...this.invite.headers.to.params, tag: this.localTag } },
+        contact: [{ uri: `sip:${this.line.number}@${this.hostPort()}${this.remote.protocol === 'TCP' ? ';transport=tcp' : ''}`, params: {} }],
+        'content-type': 'application/sdp',
+      },
+      content: answer,
+    });
+    this.media?.start(rtp);
+    ctx.metrics.calls.inc({ result: 'answered' });
+    ctx.metrics.activeCalls.inc({ codec: this.codec });
+    ctx.logger.info({ callId: this.callId, codec: this.codec, ptimeMs: negotiated.ptimeMs, rtpPort: rtp.localPort }, 'call answered');
+  }
+
+  private hostPort(): string {
+    const host = this.ctx.publicAddress.includes(':') ? `[${this.ctx.publicAddress}]` : this.ctx.publicAddress;
+    return `${host}:${this.ctx.stack.port}`;
+  }
+
+  /** The 2xx's ACK: nothing to do (the media runs from the 200 on; a phone may send RTP before ACK). */
+  onAck(): void {}
+
+  onBye(request: SipMessage): void {
+    this.ctx.stack.respond(request, 200, 'OK');
+    this.end();
+  }
+
+  onCancel(request: SipMessage): void {
+    this.ctx.stack.respond(request, 200, 'OK');
+    if (this.state !== 'joining') return; // answered already: the phone sends BYE next
+    this.ctx.stack.respond(this.invite, 487, 'Request Terminated');
+    this.ctx.metrics.calls.inc({ result: 'cancelled' });
+    this.end();
+  }
+
+  /** Re-INVITE (hold, resume, a session refresh): answered with the same SDP until hold is done (issue 17). */
+  onReinvite(request: SipMessage): void {
+    if (this.state !== 'answered' || !this.rtp) return void this.ctx.stack.respond(request, 491, 'Request Pending');
+    const answer = writeAnswer(this.negotiated, { address: this.ctx.publicAddress, port: this.rtp.localPort }, Date.now());
+    this.ctx.stack.respond(request, 200, 'OK', { headers: { contact: [{ uri: `sip:${this.line.number}@${this.hostPort()}`, params: {} }], 'content-type': 'application/sdp' }, content: answer });
+  }
+
+  private lineEnded(error?: CallError): void {
+    if (this.state === 'ended') return;
+    if (this.state === 'answered') this.ctx.logger.info({ callId: this.callId, reason: error?.code ?? 'stopped' }, 'the line ended the call');
+    this.hangUp();
+  }
+
+  /** Ends the call from our side: BYE to an answered phone. */
+  hangUp(): void {
+    if (this.state === 'answered') {
+      const contact = this.invite.headers.contact;
+      const uri = Array.isArray(contact) && contact[0] ? contact[0].uri : this.invite.headers.from.uri;
+      this.ctx.stack.send({
+        method: 'BYE',
+        uri,
+        version: '2.0',
+        headers: {
+          to: this.invite.headers.from,
+          from: { ...this.invite.headers.to, params: { ...this.invite.headers.to.params, tag: this.localTag } },
+          'call-id': this.callId,
+          cseq: { method: 'BYE', seq: this.localSeq++ },
+          via: [],
+        },
+      });
+    } else if (this.state === 'joining') {
+      this.ctx.stack.respond(this.invite, 503, 'Service Unavailable');
+    }
+    this.end();
+  }
+
+  private end(): void {
+    if (this.state === 'ended') return;
+    const wasAnswered = this.state === 'answered';
+    this.state = 'ended';
+    this.media?.stop();
+    this.rtp?.close();
+    this.leg?.leave();
+    if (wasAnswered) {
+      this.ctx.metrics.activeCalls.dec({ codec: this.codec });
+      const rtp = this.rtp?.stats;
+      const buffers = this.playout?.stats() ?? [];
+      this.ctx.logger.info(
+        {
+          callId: this.callId,
+          rtpReceived: rtp?.received,
+          rtpLost: rtp?.lost,
+          rtpJitterMs: rtp && Math.round(rtp.jitterMs * 10) / 10,
+          framesToLine: this.media?.framesToLine,
+          jitterBufferMs: buffers.map((b) => Math.round(b.residenceMs * 10) / 10),
+        },
+        'call ended',
+      );
+    }
+    this.onEnded(this);
+  }
+
+  /** RTP figures for the jitter histogram. */
+  get rtpJitterMs(): number | undefined {
+    return this.rtp?.stats.jitterMs;
+  }
+}
