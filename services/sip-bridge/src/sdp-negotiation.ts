@@ -24,7 +24,8 @@ export interface Negotiated {
 }
 
 function findCodec(media: SdpMedia): { codec: PhoneCodecSpec; payloadType: number } | undefined {
-  const offered = (media.payloads ?? '').split(/\s+/).filter(Boolean).map(Number);
+  // sdp-transform gives a lone payload type as a number, several as a string.
+  const offered = String(media.payloads ?? '').split(/\s+/).filter(Boolean).map(Number);
   for (const codec of PHONE_CODECS) {
     for (const pt of offered) {
       const rtp = media.rtp.find((r) => r.payload === pt);

@@ -10,7 +10,8 @@ declare module 'sdp-transform' {
     type: string;
     port: number;
     protocol: string;
-    payloads?: string;
+    /** A number when there is only one. */
+    payloads?: string | number;
     connection?: { version: number; ip: string };
     rtp: SdpRtp[];
     fmtp: { payload: number; config: string }[];

@@ -1,0 +1,185 @@
+/**
+ * Real SIP user agents from Debian for the bridge's tests: SIPp (`sip-tester`) plays scripted
+ * scenarios and says by its exit code whether every step came as written; baresip is a softphone
+ * that registers, dials, sends a WAV file as its microphone (aufile) and records what it hears
+ * (sndfile). Both talk only to 127.0.0.1. Missing tools fail the run under CI=true.
+ */
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IN_CI } from './env.js';
+
+/** undefined when baresip and sipp are installed; otherwise the reason to skip (or throws under CI). */
+export function requireSipAgents(): string | undefined {
+  const missing = ['baresip', 'sipp'].filter((tool) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (!missing.length) return undefined;
+  const reason = `${missing.join(' and ')} missing: install the Debian packages baresip and sip-tester (apt-get install -y baresip sip-tester)`;
+  if (IN_CI) throw new Error(`CI=true and ${reason}`);
+  process.stderr.write(`\n!!! SKIPPING: ${reason}\n\n`);
+  return reason;
+}
+
+/** A UDP port free on 127.0.0.1 now (for a user agent that cannot be given port 0). */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface AgentRun {
+  code: number | null;
+  output: string;
+}
+
+function run(command: string, args: string[], cwd: string, timeoutMs: number): Promise<AgentRun> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/** Runs one SIPp scenario against the bridge once; exit code 0 means every step matched. */
+export async function runSipp(dir: string, name: string, scenario: string, bridgePort: number, args: string[]): Promise<AgentRun> {
+  const file = join(dir, `${name}.xml`);
+  writeFileSync(file, scenario);
+  const port = await freeUdpPort();
+  return run('sipp', [`127.0.0.1:${bridgePort}`, '-sf', file, '-i', '127.0.0.1', '-p', String(port), '-m', '1', '-nostdin', '-timeout', '15s', '-timeout_error', ...args], dir, 30_000);
+}
+
+/** A REGISTER, its 401, the REGISTER again with digest credentials (-au/-ap), then the `expect`ed answer. */
+export function registerScenario(expect: number): string {
+  const register = (cseq: number, auth: boolean) => `
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: ${cseq} REGISTER
+Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
+${auth ? '[authentication]\n' : ''}Max-Forwards: 70
+Expires: 120
+Content-Length: 0
+
+]]></send>`;
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register">${register(1, false)}
+  <recv response="401" auth="true"/>${register(2, true)}
+  <recv response="${expect}"/>
+</scenario>
+`;
+}
+
+/** An INVITE with the given SDP (empty for none) and the one final answer `expect`ed after the auth round. */
+export function inviteScenario(number: string, sdp: string, expect: number): string {
+  const invite = (cseq: number, auth: boolean) => `
+  <send retrans="500"><![CDATA[
+INVITE sip:${number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:${number}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: ${cseq} INVITE
+Contact: <sip:[service]@[local_ip]:[local_port]>
+${auth ? '[authentication]\n' : ''}Max-Forwards: 70
+${sdp ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
+
+${sdp}
+]]></send>`;
+  const ack = (cseq: number) => `
+  <send><![CDATA[
+ACK sip:${number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:${number}@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: ${cseq} ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>`;
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="invite">${invite(1, false)}
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>${ack(1)}${invite(2, true)}
+  <recv response="100" optional="true"/>
+  <recv response="${expect}"/>${ack(2)}
+</scenario>
+`;
+}
+
+export interface Softphone {
+  /** The WAVs baresip's sndfile wrote: what it sent (enc) and what it heard (dec). */
+  recordings(): { sent?: string; heard?: string };
+  output: string;
+  code: number | null;
+}
+
+/**
+ * baresip as a desk phone: registers `user` with `password`, dials `target` at once, sends `wav`
+ * as its microphone, records both directions, and hangs up after `seconds`.
+ */
+export async function runSoftphone(options: { dir: string; bridgePort: number; user: string; password: string; target: string; wav: string; seconds: number; codecs: string[] }): Promise<Softphone> {
+  const { dir } = options;
+  const recordings = join(dir, 'recordings');
+  mkdirSync(recordings, { recursive: true });
+  const sipPort = await freeUdpPort();
+  const rtpBase = 30_000 + Math.floor(Math.random() * 5000) * 2;
+  writeFileSync(
+    join(dir, 'config'),
+    [
+      `sip_listen 127.0.0.1:${sipPort}`,
+      'sip_transports udp',
+      'module_path /usr/lib/baresip/modules',
+      'module g711.so',
+      'module opus.so',
+      'module aufile.so',
+      'module aubridge.so',
+      'module sndfile.so',
+      'module menu.so',
+      'module_app account.so',
+      `audio_source aufile,${options.wav}`,
+      // No sound card here: the player is a bridge device nobody reads; sndfile keeps what was heard.
+      'audio_player aubridge,nowhere',
+      'audio_alert aubridge,nowhere',
+      `snd_path ${recordings}`,
+      `rtp_ports ${rtpBase}-${rtpBase + 20}`,
+      // Only loopback: baresip would otherwise put the machine's LAN address into its SDP.
+      'net_interface 127.0.0.1',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'accounts'), `<sip:${options.user}@127.0.0.1:${options.bridgePort};transport=udp>;auth_pass=${options.password};regint=600;audio_codecs=${options.codecs.join(',')}\n`);
+  const result = await run('baresip', ['-f', dir, '-e', `/dial ${options.target}`, '-t', String(options.seconds)], dir, (options.seconds + 20) * 1000);
+  return {
+    ...result,
+    recordings() {
+      const files = readdirSync(recordings);
+      const pick = (suffix: string) => files.find((f) => f.endsWith(suffix));
+      const sent = pick('-enc.wav');
+      const heard = pick('-dec.wav');
+      return { sent: sent && join(recordings, sent), heard: heard && join(recordings, heard) };
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The SIP bridge against real SIP user agents (issue 17, first slice): SIPp registers with digest
+ * authentication (and is refused with a wrong password), is refused calls the bridge cannot serve;
+ * baresip, as a desk phone, dials a line's number and talks with a Node peer on that line, each
+ * hearing the other's tone at its frequency.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { NodePeer, decodeWav, dominantFrequency, encodeWav, toneSource } from '@studioline/client';
+import { STUDIO_SAMPLE_RATE, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
+import { createLogger } from '@studioline/server-kit';
+import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
+import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
+import { inviteScenario, registerScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
+
+const PHONE = { user: '1001', password: 'phone-secret-1001' };
+const LINE_NUMBER = '500';
+const PHONE_TONE_HZ = 700;
+const PEER_TONE_HZ = 1000;
+
+function rms(samples: Int16Array): number {
+  let sum = 0;
+  for (const s of samples) sum += s * s;
+  return Math.sqrt(sum / Math.max(1, samples.length));
+}
+
+function toneWav(file: string, frequency: number, rate: number, seconds: number): void {
+  const samples = new Int16Array(rate * seconds);
+  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(12_000 * Math.sin((2 * Math.PI * frequency * i) / rate));
+  writeFileSync(file, encodeWav({ sampleRate: rate, samples }));
+}
+
+const skip = requireSipAgents();
+
+describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sl-sip-bridge-'));
+  let server: Embedded;
+  let bridge: SipBridge;
+  let link: string;
+
+  before(async () => {
+    server = await startEmbedded();
+    link = formatCallLink(server.url, server.apiKey, generateLeaf());
+    const directory = parseDirectory(JSON.stringify({ phones: { [PHONE.user]: { password: PHONE.password } }, lines: { [LINE_NUMBER]: { link } } }), 'test directory');
+    const rtpBase = 40_000 + Math.floor(Math.random() * 10_000);
+    bridge = new SipBridge(
+      { ...SIP_BRIDGE_DEFAULTS, host: '127.0.0.1', publicAddress: '127.0.0.1', sipPort: 0, metricsPort: 0, rtpPortMin: rtpBase, rtpPortMax: rtpBase + 99, directory },
+      { logger: createLogger('sip-bridge', { level: 'warn' }) },
+    );
+    await bridge.start();
+  });
+
+  after(async () => {
+    await bridge?.destroy();
+    await server?.stop();
+  });
+
+  it('registers a phone with digest authentication over UDP and TCP, and refuses a wrong password with 403', async () => {
+    const udp = await runSipp(dir, 'register-udp', registerScenario(200), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1']);
+    assert.equal(udp.code, 0, `SIPp REGISTER over UDP: ${udp.output}`);
+    const tcp = await runSipp(dir, 'register-tcp', registerScenario(200), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 't1']);
+    assert.equal(tcp.code, 0, `SIPp REGISTER over TCP: ${tcp.output}`);
+    const wrong = await runSipp(dir, 'register-wrong', registerScenario(403), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', 'not-the-password', '-t', 'u1']);
+    assert.equal(wrong.code, 0, `SIPp REGISTER with a wrong password is refused with 403: ${wrong.output}`);
+    const unknown = await runSipp(dir, 'register-unknown', registerScenario(403), bridge.sipPort, ['-s', '9999', '-au', '9999', '-ap', PHONE.password, '-t', 'u1']);
+    assert.equal(unknown.code, 0, `SIPp REGISTER of an unknown account is refused with 403: ${unknown.output}`);
+
+    const metrics = await bridge.registry.metrics();
+    assert.equal(metricValue(metrics, 'studioline_sip_registrations_total', { result: 'ok' }), 2);
+    assert.equal(metricValue(metrics, 'studioline_sip_registrations_total', { result: 'refused' }), 2);
+    assert.equal(metricValue(metrics, 'studioline_sip_registered_phones'), 1);
+    const ops = await fetch(`${bridge.opsUrl}/readyz`);
+    assert.equal(ops.status, 200);
+  });
+
+  it('answers calls it cannot serve with a clear status: 404 for an unknown number, 488 with a Warning for no common codec', async () => {
+    const g729 = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 6000 RTP/AVP 18', 'a=rtpmap:18 G729/8000', ''].join('\r\n');
+    const pcmu = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 6000 RTP/AVP 0', ''].join('\r\n');
+    const auth = ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1'];
+    const notFound = await runSipp(dir, 'invite-404', inviteScenario('777', pcmu, 404), bridge.sipPort, auth);
+    assert.equal(notFound.code, 0, `an unknown number: 404: ${notFound.output}`);
+    const noCodec = await runSipp(dir, 'invite-488', inviteScenario(LINE_NUMBER, g729, 488), bridge.sipPort, [...auth, '-trace_msg', '-message_file', join(dir, 'invite-488.msg')]);
+    assert.equal(noCodec.code, 0, `G.729 only: 488: ${noCodec.output}`);
+    assert.match(readFileSync(join(dir, 'invite-488.msg'), 'utf8'), /Warning: 305 studioline "no common codec/i);
+    const metrics = await bridge.registry.metrics();
+    assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'not_found' }), 1);
+    assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'not_acceptable' }), 1);
+  });
+
+  it(`a baresip phone dials the line (G.711 µ-law): the Node peer hears its ${PHONE_TONE_HZ} Hz, the phone hears the peer's ${PEER_TONE_HZ} Hz`, async () => {
+    const phoneDir = join(dir, 'phone-pcmu');
+    mkdirSync(phoneDir);
+    const wav = join(phoneDir, 'tone.wav');
+    toneWav(wav, PHONE_TONE_HZ, 8000, 12);
+    const peer = new NodePeer({ link: parseCallLink(link), source: toneSource(PEER_TONE_HZ, STUDIO_SAMPLE_RATE), seconds: 6, record: true, compact: true, peerTimeoutMs: 20_000 });
+    const heardByPeer = peer.run();
+    const phone = await runSoftphone({ dir: phoneDir, bridgePort: bridge.sipPort, ...PHONE, target: `sip:${LINE_NUMBER}@127.0.0.1:${bridge.sipPort}`, wav, seconds: 7, codecs: ['PCMU'] });
+    const summary = await heardByPeer;
+    assert.match(phone.output, /Call established/, phone.output);
+
+    // The peer: one track (the bridge), at 48 kHz (the compact layer), holding the phone's tone.
+    assert.equal(summary.tracks?.length, 1, `the peer heard one sender: ${JSON.stringify({ ...summary, tracks: undefined, recording: undefined })}`);
+    const track = summary.tracks![0];
+    assert.equal(track.sampleRate, 48_000);
+    assert.ok(track.samples.length > 48_000 * 4, `at least 4 s heard, got ${track.samples.length / 48_000} s`);
+    assert.ok(Math.abs(dominantFrequency(track.samples, 48_000) - PHONE_TONE_HZ) < 3, `the peer hears ${dominantFrequency(track.samples, 48_000)} Hz`);
+    assert.ok(rms(track.samples) > 4000, `the phone's tone arrives at its level (RMS ${rms(track.samples).toFixed(0)}, sent 8485)`);
+
+    // The phone: what baresip decoded from the bridge's RTP, at 8 kHz, holding the peer's tone.
+    const { heard } = phone.recordings();
+    assert.ok(heard, `baresip recorded what it heard: ${phone.output}`);
+    const pcm = decodeWav(readFileSync(heard));
+    assert.equal(pcm.sampleRate, 8000);
+    assert.ok(pcm.samples.length > 8000 * 4, `the phone heard at least 4 s, got ${pcm.samples.length / 8000} s`);
+    assert.ok(Math.abs(dominantFrequency(pcm.samples, 8000) - PEER_TONE_HZ) < 3, `the phone hears ${dominantFrequency(pcm.samples, 8000)} Hz`);
+
+    const metrics = await bridge.registry.metrics();
+    assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'answered' }), 1);
+    assert.equal(metricValue(metrics, 'studioline_sip_rtp_lost_total'), 0);
+    assert.ok(metricValue(metrics, 'studioline_sip_rtp_packets_total', { direction: 'in' }) > 200);
+    assert.equal(metricValue(metrics, 'studioline_sip_active_calls', { codec: 'PCMU' }), 0, 'the phone hung up: the call is over');
+  });
+});
