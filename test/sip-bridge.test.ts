@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { NodePeer, decodeWav, dominantFrequency, encodeWav, toneSource } from '@studioline/client';
+import { NodePeer, decodeWav, dominantFrequency, toneSource } from '@studioline/client';
 import { STUDIO_SAMPLE_RATE, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
 import { createLogger } from '@studioline/server-kit';
 import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
@@ -27,10 +27,28 @@ function rms(samples: Int16Array): number {
   return Math.sqrt(sum / Math.max(1, samples.length));
 }
 
-function toneWav(file: string, frequency: number, rate: number, seconds: number): void {
-  const samples = new Int16Array(rate * seconds);
-  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(12_000 * Math.sin((2 * Math.PI * frequency * i) / rate));
-  writeFileSync(file, encodeWav({ sampleRate: rate, samples }));
+/** A tone as a 16-bit WAV, the same on every channel (baresip's aufile wants the codec's rate and channels). */
+function toneWav(file: string, frequency: number, rate: number, channels: number, seconds: number): void {
+  const frames = rate * seconds;
+  const data = Buffer.alloc(frames * channels * 2);
+  for (let i = 0; i < frames; i++) {
+    const v = Math.round(12_000 * Math.sin((2 * Math.PI * frequency * i) / rate));
+    for (let c = 0; c < channels; c++) data.writeInt16LE(v, (i * channels + c) * 2);
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(channels, 22);
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * channels * 2, 28);
+  header.writeUInt16LE(channels * 2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  writeFileSync(file, Buffer.concat([header, data]));
 }
 
 const skip = requireSipAgents();
@@ -90,37 +108,58 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'not_acceptable' }), 1);
   });
 
-  it(`a baresip phone dials the line (G.711 µ-law): the Node peer hears its ${PHONE_TONE_HZ} Hz, the phone hears the peer's ${PEER_TONE_HZ} Hz`, async () => {
-    const phoneDir = join(dir, 'phone-pcmu');
+  /** A phone and a Node peer on the line for 6 s, each sending its tone; what each heard. */
+  async function call(codec: { name: string; baresip: string; rate: number; channels: number }) {
+    const phoneDir = join(dir, `phone-${codec.name}`);
     mkdirSync(phoneDir);
     const wav = join(phoneDir, 'tone.wav');
-    toneWav(wav, PHONE_TONE_HZ, 8000, 12);
+    toneWav(wav, PHONE_TONE_HZ, codec.rate, codec.channels, 12);
     const peer = new NodePeer({ link: parseCallLink(link), source: toneSource(PEER_TONE_HZ, STUDIO_SAMPLE_RATE), seconds: 6, record: true, compact: true, peerTimeoutMs: 20_000 });
     const heardByPeer = peer.run();
-    const phone = await runSoftphone({ dir: phoneDir, bridgePort: bridge.sipPort, ...PHONE, target: `sip:${LINE_NUMBER}@127.0.0.1:${bridge.sipPort}`, wav, seconds: 7, codecs: ['PCMU'] });
-    const summary = await heardByPeer;
-    assert.match(phone.output, /Call established/, phone.output);
+    const phone = await runSoftphone({ dir: phoneDir, bridgePort: bridge.sipPort, ...PHONE, target: `sip:${LINE_NUMBER}@127.0.0.1:${bridge.sipPort}`, wav, seconds: 7, codecs: [codec.baresip] });
+    return { phone, summary: await heardByPeer };
+  }
 
+  /** The peer heard the phone's tone and the phone the peer's, each at its frequency and level. */
+  function assertHeard(phone: Awaited<ReturnType<typeof call>>['phone'], summary: Awaited<ReturnType<typeof call>>['summary'], phoneRate: number): void {
+    assert.match(phone.output, /Call established/, phone.output);
     // The peer: one track (the bridge), at 48 kHz (the compact layer), holding the phone's tone.
     assert.equal(summary.tracks?.length, 1, `the peer heard one sender: ${JSON.stringify({ ...summary, tracks: undefined, recording: undefined })}`);
     const track = summary.tracks![0];
     assert.equal(track.sampleRate, 48_000);
     assert.ok(track.samples.length > 48_000 * 4, `at least 4 s heard, got ${track.samples.length / 48_000} s`);
-    assert.ok(Math.abs(dominantFrequency(track.samples, 48_000) - PHONE_TONE_HZ) < 3, `the peer hears ${dominantFrequency(track.samples, 48_000)} Hz`);
+    const atPeer = dominantFrequency(track.samples, 48_000);
+    assert.ok(Math.abs(atPeer - PHONE_TONE_HZ) < 3, `the peer hears ${atPeer} Hz`);
     assert.ok(rms(track.samples) > 4000, `the phone's tone arrives at its level (RMS ${rms(track.samples).toFixed(0)}, sent 8485)`);
 
-    // The phone: what baresip decoded from the bridge's RTP, at 8 kHz, holding the peer's tone.
+    // The phone: what baresip decoded from the bridge's RTP (its first channel), holding the peer's tone.
     const { heard } = phone.recordings();
     assert.ok(heard, `baresip recorded what it heard: ${phone.output}`);
     const pcm = decodeWav(readFileSync(heard));
-    assert.equal(pcm.sampleRate, 8000);
-    assert.ok(pcm.samples.length > 8000 * 4, `the phone heard at least 4 s, got ${pcm.samples.length / 8000} s`);
-    assert.ok(Math.abs(dominantFrequency(pcm.samples, 8000) - PEER_TONE_HZ) < 3, `the phone hears ${dominantFrequency(pcm.samples, 8000)} Hz`);
+    assert.equal(pcm.sampleRate, phoneRate);
+    const seconds = pcm.samples.length / pcm.sampleRate;
+    assert.ok(seconds > 4, `the phone heard at least 4 s, got ${seconds} s`);
+    const atPhone = dominantFrequency(pcm.samples, pcm.sampleRate);
+    assert.ok(Math.abs(atPhone - PEER_TONE_HZ) < 3, `the phone hears ${atPhone} Hz`);
+    assert.ok(rms(pcm.samples) > 4000, `the peer's tone reaches the phone at its level (RMS ${rms(pcm.samples).toFixed(0)}, sent 11585)`);
+  }
 
+  it(`a baresip phone dials the line with G.711 µ-law: the Node peer hears its ${PHONE_TONE_HZ} Hz, the phone hears the peer's ${PEER_TONE_HZ} Hz`, async () => {
+    const { phone, summary } = await call({ name: 'pcmu', baresip: 'PCMU', rate: 8000, channels: 1 });
+    assertHeard(phone, summary, 8000);
     const metrics = await bridge.registry.metrics();
-    assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'answered' }), 1);
+    assert.ok(metricValue(metrics, 'studioline_sip_calls_total', { result: 'answered' }) >= 1);
     assert.equal(metricValue(metrics, 'studioline_sip_rtp_lost_total'), 0);
     assert.ok(metricValue(metrics, 'studioline_sip_rtp_packets_total', { direction: 'in' }) > 200);
     assert.equal(metricValue(metrics, 'studioline_sip_active_calls', { codec: 'PCMU' }), 0, 'the phone hung up: the call is over');
+  });
+
+  it('a phone offering Opus gets Opus (the first choice), and the tones cross both ways', async () => {
+    const answered = async () => metricValue(await bridge.registry.metrics(), 'studioline_sip_calls_total', { result: 'answered' });
+    const before = await answered();
+    const { phone, summary } = await call({ name: 'opus', baresip: 'opus/48000/2', rate: 48_000, channels: 2 });
+    assert.match(phone.output, /Set audio encoder: opus 48000Hz/, phone.output);
+    assertHeard(phone, summary, 48_000);
+    assert.equal(await answered(), before + 1);
   });
 });
