@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { AddressInfo, Socket, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NodePeer, decodeWav, dominantFrequency, toneSource } from '@studioline/client';
@@ -18,6 +19,9 @@ import { inviteScenario, registerScenario, requireSipAgents, runSipp, runSoftpho
 
 const PHONE = { user: '1001', password: 'phone-secret-1001' };
 const LINE_NUMBER = '500';
+/** A line whose gateway never answers. */
+const STUCK_NUMBER = '501';
+const JOIN_TIMEOUT_MS = 1500;
 const PHONE_TONE_HZ = 700;
 const PEER_TONE_HZ = 1000;
 
@@ -58,14 +62,22 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
   let server: Embedded;
   let bridge: SipBridge;
   let link: string;
+  // A gateway that accepts connections and never answers: a line that cannot be joined.
+  const sockets = new Set<Socket>();
+  const blackHole = createServer((s) => sockets.add(s));
 
   before(async () => {
     server = await startEmbedded();
     link = formatCallLink(server.url, server.apiKey, generateLeaf());
-    const directory = parseDirectory(JSON.stringify({ phones: { [PHONE.user]: { password: PHONE.password } }, lines: { [LINE_NUMBER]: { link } } }), 'test directory');
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const stuck = formatCallLink(`http://127.0.0.1:${(blackHole.address() as AddressInfo).port}`, server.apiKey, generateLeaf());
+    const directory = parseDirectory(
+      JSON.stringify({ phones: { [PHONE.user]: { password: PHONE.password } }, lines: { [LINE_NUMBER]: { link }, [STUCK_NUMBER]: { link: stuck } } }),
+      'test directory',
+    );
     const rtpBase = 40_000 + Math.floor(Math.random() * 10_000);
     bridge = new SipBridge(
-      { ...SIP_BRIDGE_DEFAULTS, host: '127.0.0.1', publicAddress: '127.0.0.1', sipPort: 0, metricsPort: 0, rtpPortMin: rtpBase, rtpPortMax: rtpBase + 99, directory },
+      { ...SIP_BRIDGE_DEFAULTS, host: '127.0.0.1', publicAddress: '127.0.0.1', sipPort: 0, metricsPort: 0, rtpPortMin: rtpBase, rtpPortMax: rtpBase + 99, lineJoinTimeoutMs: JOIN_TIMEOUT_MS, directory },
       { logger: createLogger('sip-bridge', { level: 'warn' }) },
     );
     await bridge.start();
@@ -74,6 +86,8 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
   after(async () => {
     await bridge?.destroy();
     await server?.stop();
+    for (const s of sockets) s.destroy();
+    blackHole.close();
   });
 
   it('registers a phone with digest authentication over UDP and TCP, and refuses a wrong password with 403', async () => {
@@ -106,6 +120,21 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     const metrics = await bridge.registry.metrics();
     assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'not_found' }), 1);
     assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'not_acceptable' }), 1);
+  });
+
+  it(`a phone that hangs up while the line is joined gets 487 (CANCEL), and a line that does not answer gives 504 within ${JOIN_TIMEOUT_MS} ms`, async () => {
+    const pcmu = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 6000 RTP/AVP 0', ''].join('\r\n');
+    const auth = ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1'];
+    const cancelled = await runSipp(dir, 'invite-cancel', inviteScenario(STUCK_NUMBER, pcmu, 487, true), bridge.sipPort, auth);
+    assert.equal(cancelled.code, 0, `CANCEL: 200, then 487 for the INVITE: ${cancelled.output}`);
+    const started = performance.now();
+    const timedOut = await runSipp(dir, 'invite-timeout', inviteScenario(STUCK_NUMBER, pcmu, 504), bridge.sipPort, auth);
+    assert.equal(timedOut.code, 0, `a line that does not answer: 504: ${timedOut.output}`);
+    assert.ok(performance.now() - started >= JOIN_TIMEOUT_MS, 'the bridge waited for the line');
+    const metrics = await bridge.registry.metrics();
+    assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'cancelled' }), 1);
+    assert.equal(metricValue(metrics, 'studioline_sip_calls_total', { result: 'line_failed' }), 1);
+    assert.equal(metricValue(metrics, 'studioline_sip_active_calls'), 0);
   });
 
   /** A phone and a Node peer on the line for 6 s, each sending its tone; what each heard. */

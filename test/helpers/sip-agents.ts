@@ -91,8 +91,11 @@ Content-Length: 0
 `;
 }
 
-/** An INVITE with the given SDP (empty for none) and the one final answer `expect`ed after the auth round. */
-export function inviteScenario(number: string, sdp: string, expect: number): string {
+/**
+ * An INVITE with the given SDP (empty for none) and the one final answer `expect`ed after the auth
+ * round; with `cancel`, a CANCEL right after the 100 Trying (answered 200 before the `expect`ed 487).
+ */
+export function inviteScenario(number: string, sdp: string, expect: number, cancel = false): string {
   const invite = (cseq: number, auth: boolean) => `
   <send retrans="500"><![CDATA[
 INVITE sip:${number}@[remote_ip]:[remote_port] SIP/2.0
@@ -123,7 +126,23 @@ Content-Length: 0
 <scenario name="invite">${invite(1, false)}
   <recv response="100" optional="true"/>
   <recv response="401" auth="true"/>${ack(1)}${invite(2, true)}
-  <recv response="100" optional="true"/>
+  <recv response="100" optional="${cancel ? 'false' : 'true'}"/>${
+    cancel
+      ? `
+  <send><![CDATA[
+CANCEL sip:${number}@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:${number}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 2 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>`
+      : ''
+  }
   <recv response="${expect}"/>${ack(2)}
 </scenario>
 `;

@@ -27,6 +27,8 @@ export interface SipBridgeConfig {
   minExpires: number;
   /** Calls at once; more are answered 486 Busy Here (SIP_MAX_CALLS). Default 50. */
   maxCalls: number;
+  /** A line not joined within this is answered 504 (LINE_JOIN_TIMEOUT_MS): the phone is not left ringing. Default 5000. */
+  lineJoinTimeoutMs: number;
   /** Phone accounts and dialable lines, from the JSON file SIP_DIRECTORY_FILE (directory.ts). Required. */
   directory: Directory;
   /** /healthz, /readyz, /metrics on this port (METRICS_PORT); 0 picks a free one (logged). Default 0. */
@@ -42,6 +44,7 @@ export const SIP_BRIDGE_DEFAULTS = {
   maxExpires: 3600,
   minExpires: 60,
   maxCalls: 50,
+  lineJoinTimeoutMs: 5000,
   metricsPort: DEFAULT_METRICS_PORT,
 } as const;
 
@@ -68,6 +71,7 @@ export function sipBridgeConfigFromEnv(env: Env, readFile: (path: string) => str
     maxExpires: envInt(env, 'SIP_MAX_EXPIRES', d.maxExpires, { min: 60, max: 86_400 }),
     minExpires: envInt(env, 'SIP_MIN_EXPIRES', d.minExpires, { min: 1, max: 3600 }),
     maxCalls: envInt(env, 'SIP_MAX_CALLS', d.maxCalls, { min: 1, max: 10_000 }),
+    lineJoinTimeoutMs: envInt(env, 'LINE_JOIN_TIMEOUT_MS', d.lineJoinTimeoutMs, { min: 100, max: 30_000 }),
     directory: parseDirectory(text, `SIP_DIRECTORY_FILE ${file}`),
     metricsPort: envInt(env, 'METRICS_PORT', d.metricsPort, { min: 0, max: 65535 }),
   };

@@ -25,16 +25,30 @@ export interface CallContext {
   publicAddress: string;
   metrics: SipBridgeMetrics;
   logger: Logger;
+  lineJoinTimeoutMs: number;
+}
+
+export class LineJoinTimeout extends Error {
+  readonly code = 'line_join_timeout';
 }
 
 type State = 'joining' | 'answered' | 'ended';
 
 /** The SIP answer to a line that could not be joined, by the call core's refusal code. */
 function failureStatus(err: unknown): [number, string] {
+  if (err instanceof LineJoinTimeout) return [504, 'Line Did Not Answer'];
   const code = err instanceof CallError ? err.code : undefined;
   if (code === 'line_full') return [486, 'Line Full'];
   if (code === 'connect_failed') return [503, 'Line Unreachable'];
   return [480, 'Line Refused'];
+}
+
+function joinWithin(leg: LineLeg, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LineJoinTimeout(`the line was not joined within ${ms} ms`)), ms);
+  });
+  return Promise.race([leg.join(), timeout]).finally(() => clearTimeout(timer));
 }
 
 export class InboundCall {
@@ -73,7 +87,7 @@ export class InboundCall {
       this.media = new CallMedia(codec, negotiated.ptimeMs, this.playout, this.leg);
       const media = this.media;
       this.rtp = new RtpSession(socket, negotiated.remote, negotiated.payloadType, negotiated.codec.clockRate, ctx.metrics, (p, gap) => media.fromPhone(p, gap));
-      await this.leg.join();
+      await joinWithin(this.leg, ctx.lineJoinTimeoutMs);
     } catch (err) {
       if (this.state === 'ended') return; // cancelled meanwhile
       const [status, reason] = failureStatus(err);

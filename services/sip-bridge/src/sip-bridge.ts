@@ -176,7 +176,7 @@ export class SipBridge {
       count('not_acceptable');
       return void stack.respond(rq, 488, 'Not Acceptable Here', { headers: { warning: `305 studioline "${err.message.replace(/"/g, "'")}"` } });
     }
-    const call = new InboundCall(rq, remote, line, negotiated, { stack, rtpPorts: this.rtpPorts, publicAddress: this.config.publicAddress, metrics: this.metrics, logger: this.deps.logger }, (c) => this.calls.delete(c.callId));
+    const call = new InboundCall(rq, remote, line, negotiated, { stack, rtpPorts: this.rtpPorts, publicAddress: this.config.publicAddress, metrics: this.metrics, logger: this.deps.logger, lineJoinTimeoutMs: this.config.lineJoinTimeoutMs }, (c) => this.calls.delete(c.callId));
     this.calls.set(call.callId, call);
     void call.answer();
   }
