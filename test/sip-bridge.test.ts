@@ -9,16 +9,20 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { AddressInfo, Socket, createServer } from 'node:net';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { NodePeer, decodeWav, dominantFrequency, toneSource } from '@studioline/client';
 import { STUDIO_SAMPLE_RATE, formatCallLink, generateLeaf, parseCallLink } from '@studioline/protocol';
 import { createLogger } from '@studioline/server-kit';
 import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
 import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
-import { inviteScenario, registerScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
+import { answeredCallScenario, inviteScenario, registerScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
 
 const PHONE = { user: '1001', password: 'phone-secret-1001' };
+/** One line per test that calls, so that a call's end never overlaps the next call's start. */
 const LINE_NUMBER = '500';
+const PCMU_LINE = '510';
+const OPUS_LINE = '520';
 /** A line whose gateway never answers. */
 const STUCK_NUMBER = '501';
 const JOIN_TIMEOUT_MS = 1500;
@@ -62,6 +66,11 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
   let server: Embedded;
   let bridge: SipBridge;
   let link: string;
+  const links: Record<string, string> = {};
+  // The bridge's log, for the failure messages of the calls.
+  let bridgeLogText = '';
+  const bridgeLog = new PassThrough();
+  bridgeLog.on('data', (c: Buffer) => (bridgeLogText += c.toString()));
   // A gateway that accepts connections and never answers: a line that cannot be joined.
   const sockets = new Set<Socket>();
   const blackHole = createServer((s) => sockets.add(s));
@@ -69,16 +78,17 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
   before(async () => {
     server = await startEmbedded();
     link = formatCallLink(server.url, server.apiKey, generateLeaf());
+    for (const n of [PCMU_LINE, OPUS_LINE]) links[n] = formatCallLink(server.url, server.apiKey, generateLeaf());
     await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
     const stuck = formatCallLink(`http://127.0.0.1:${(blackHole.address() as AddressInfo).port}`, server.apiKey, generateLeaf());
     const directory = parseDirectory(
-      JSON.stringify({ phones: { [PHONE.user]: { password: PHONE.password } }, lines: { [LINE_NUMBER]: { link }, [STUCK_NUMBER]: { link: stuck } } }),
+      JSON.stringify({ phones: { [PHONE.user]: { password: PHONE.password } }, lines: { [LINE_NUMBER]: { link }, [STUCK_NUMBER]: { link: stuck }, [PCMU_LINE]: { link: links[PCMU_LINE] }, [OPUS_LINE]: { link: links[OPUS_LINE] } } }),
       'test directory',
     );
     const rtpBase = 40_000 + Math.floor(Math.random() * 10_000);
     bridge = new SipBridge(
       { ...SIP_BRIDGE_DEFAULTS, host: '127.0.0.1', publicAddress: '127.0.0.1', sipPort: 0, metricsPort: 0, rtpPortMin: rtpBase, rtpPortMax: rtpBase + 99, lineJoinTimeoutMs: JOIN_TIMEOUT_MS, directory },
-      { logger: createLogger('sip-bridge', { level: 'warn' }) },
+      { logger: createLogger('sip-bridge', { destination: bridgeLog }) },
     );
     await bridge.start();
   });
@@ -137,15 +147,26 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.equal(metricValue(metrics, 'studioline_sip_active_calls'), 0);
   });
 
+  it('sends the 200 OK again over UDP until the phone acknowledges it, and ends the call on BYE', async () => {
+    const pcmu = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 6000 RTP/AVP 0', ''].join('\r\n');
+    const trace = join(dir, 'invite-answered.msg');
+    const run = await runSipp(dir, 'invite-answered', answeredCallScenario(LINE_NUMBER, pcmu), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1', '-trace_msg', '-message_file', trace]);
+    assert.equal(run.code, 0, `200, ACK 1.2 s later, BYE answered 200: ${run.output}`);
+    const oks = readFileSync(trace, 'utf8').split(/^-{10,}.*$/m).filter((m) => /received/.test(m) && /SIP\/2\.0 200 OK/.test(m) && /CSeq: 2 INVITE/.test(m));
+    assert.ok(oks.length >= 2, `the 200 OK came again while unacknowledged (${oks.length} received)`);
+    const metrics = await bridge.registry.metrics();
+    assert.equal(metricValue(metrics, 'studioline_sip_active_calls'), 0, 'the BYE ended the call');
+  });
+
   /** A phone and a Node peer on the line for 6 s, each sending its tone; what each heard. */
-  async function call(codec: { name: string; baresip: string; rate: number; channels: number }) {
+  async function call(codec: { name: string; baresip: string; rate: number; channels: number; line: string }) {
     const phoneDir = join(dir, `phone-${codec.name}`);
     mkdirSync(phoneDir);
     const wav = join(phoneDir, 'tone.wav');
     toneWav(wav, PHONE_TONE_HZ, codec.rate, codec.channels, 12);
-    const peer = new NodePeer({ link: parseCallLink(link), source: toneSource(PEER_TONE_HZ, STUDIO_SAMPLE_RATE), seconds: 6, record: true, compact: true, peerTimeoutMs: 20_000 });
+    const peer = new NodePeer({ link: parseCallLink(links[codec.line]), source: toneSource(PEER_TONE_HZ, STUDIO_SAMPLE_RATE), seconds: 6, record: true, compact: true, peerTimeoutMs: 20_000 });
     const heardByPeer = peer.run();
-    const phone = await runSoftphone({ dir: phoneDir, bridgePort: bridge.sipPort, ...PHONE, target: `sip:${LINE_NUMBER}@127.0.0.1:${bridge.sipPort}`, wav, seconds: 7, codecs: [codec.baresip] });
+    const phone = await runSoftphone({ dir: phoneDir, bridgePort: bridge.sipPort, ...PHONE, target: `sip:${codec.line}@127.0.0.1:${bridge.sipPort}`, wav, seconds: 10, codecs: [codec.baresip] });
     return { phone, summary: await heardByPeer };
   }
 
@@ -167,14 +188,14 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     const pcm = decodeWav(readFileSync(heard));
     assert.equal(pcm.sampleRate, phoneRate);
     const seconds = pcm.samples.length / pcm.sampleRate;
-    assert.ok(seconds > 4, `the phone heard at least 4 s, got ${seconds} s`);
+    assert.ok(seconds > 4, `the phone heard at least 4 s, got ${seconds} s; the bridge logged:\n${bridgeLogText.slice(-3000)}\nbaresip:\n${phone.output.replace(/\[[^\]]*\] audio=[^ ]*/g, '').slice(-3000)}`);
     const atPhone = dominantFrequency(pcm.samples, pcm.sampleRate);
     assert.ok(Math.abs(atPhone - PEER_TONE_HZ) < 3, `the phone hears ${atPhone} Hz`);
     assert.ok(rms(pcm.samples) > 4000, `the peer's tone reaches the phone at its level (RMS ${rms(pcm.samples).toFixed(0)}, sent 11585)`);
   }
 
   it(`a baresip phone dials the line with G.711 µ-law: the Node peer hears its ${PHONE_TONE_HZ} Hz, the phone hears the peer's ${PEER_TONE_HZ} Hz`, async () => {
-    const { phone, summary } = await call({ name: 'pcmu', baresip: 'PCMU', rate: 8000, channels: 1 });
+    const { phone, summary } = await call({ name: 'pcmu', baresip: 'PCMU', rate: 8000, channels: 1, line: PCMU_LINE });
     assertHeard(phone, summary, 8000);
     const metrics = await bridge.registry.metrics();
     assert.ok(metricValue(metrics, 'studioline_sip_calls_total', { result: 'answered' }) >= 1);
@@ -186,7 +207,7 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
   it('a phone offering Opus gets Opus (the first choice), and the tones cross both ways', async () => {
     const answered = async () => metricValue(await bridge.registry.metrics(), 'studioline_sip_calls_total', { result: 'answered' });
     const before = await answered();
-    const { phone, summary } = await call({ name: 'opus', baresip: 'opus/48000/2', rate: 48_000, channels: 2 });
+    const { phone, summary } = await call({ name: 'opus', baresip: 'opus/48000/2', rate: 48_000, channels: 2, line: OPUS_LINE });
     assert.match(phone.output, /Set audio encoder: opus 48000Hz/, phone.output);
     assertHeard(phone, summary, 48_000);
     assert.equal(await answered(), before + 1);

@@ -110,10 +110,11 @@ ${sdp ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
 
 ${sdp}
 ]]></send>`;
+  // The ACK of a failure answer belongs to the INVITE's transaction: the INVITE's Via (and branch).
   const ack = (cseq: number) => `
   <send><![CDATA[
 ACK sip:${number}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_Via:]
 From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
 To: <sip:${number}@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]
@@ -144,6 +145,39 @@ Content-Length: 0
       : ''
   }
   <recv response="${expect}"/>${ack(2)}
+</scenario>
+`;
+}
+
+/**
+ * A call that is answered: the auth round, then the 200 OK is deliberately left unacknowledged for
+ * 1.2 s (the bridge must send it again over UDP; SIPp absorbs the repeats, which its message trace
+ * shows), then ACK, a pause, BYE and its 200.
+ */
+export function answeredCallScenario(number: string, sdp: string): string {
+  const inDialog = (method: string, cseq: number, content = '') => `
+  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
+${method} sip:${number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:${number}@[remote_ip]:[remote_port]>${method === 'INVITE' ? '' : '[peer_tag_param]'}
+Call-ID: [call_id]
+CSeq: ${cseq} ${method}
+Contact: <sip:[service]@[local_ip]:[local_port]>
+${cseq === 2 && method === 'INVITE' ? '[authentication]\n' : ''}Max-Forwards: 70
+${content ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
+
+${content}
+]]></send>`;
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="answered">${inDialog('INVITE', 1, sdp)}
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>${inDialog('ACK', 1).replace('[peer_tag_param]', '').replace(/Via: .*\n/, '[last_Via:]\n')}${inDialog('INVITE', 2, sdp)}
+  <recv response="100" optional="true"/>
+  <recv response="200"/>
+  <pause milliseconds="1200"/>${inDialog('ACK', 2)}
+  <pause milliseconds="300"/>${inDialog('BYE', 3)}
+  <recv response="200"/>
 </scenario>
 `;
 }

@@ -34,6 +34,14 @@ export class LineJoinTimeout extends Error {
 
 type State = 'joining' | 'answered' | 'ended';
 
+/**
+ * RFC 3261 §13.3.1.4: over UDP the 200 to an INVITE is sent again at T1, 2 T1, ... capped at T2,
+ * until its ACK comes; without an ACK after 64 T1 the call is given up (BYE).
+ */
+const T1_MS = 500;
+const T2_MS = 4000;
+const ACK_TIMEOUT_MS = 64 * T1_MS;
+
 /** The SIP answer to a line that could not be joined, by the call core's refusal code. */
 function failureStatus(err: unknown): [number, string] {
   if (err instanceof LineJoinTimeout) return [504, 'Line Did Not Answer'];
@@ -59,6 +67,8 @@ export class InboundCall {
   private rtp?: RtpSession;
   private media?: CallMedia;
   private playout?: PhonePlayout;
+  private retransmit?: ReturnType<typeof setTimeout>;
+  private acked = false;
   readonly callId: string;
 
   constructor(
@@ -100,7 +110,7 @@ export class InboundCall {
     this.state = 'answered';
     const rtp = this.rtp as RtpSession;
     const answer = writeAnswer(negotiated, { address: ctx.publicAddress, port: rtp.localPort }, Date.now());
-    ctx.stack.respond(this.invite, 200, 'OK', {
+    const ok = ctx.stack.respond(this.invite, 200, 'OK', {
       headers: {
         to: { ...this.invite.headers.to, params: { ...this.invite.headers.to.params, tag: this.localTag } },
         contact: [{ uri: `sip:${this.line.number}@${this.hostPort()}${this.remote.protocol === 'TCP' ? ';transport=tcp' : ''}`, params: {} }],
@@ -108,6 +118,7 @@ export class InboundCall {
       },
       content: answer,
     });
+    if (this.remote.protocol === 'UDP') this.retransmitUntilAck(ok);
     this.media?.start(rtp);
     ctx.metrics.calls.inc({ result: 'answered' });
     ctx.metrics.activeCalls.inc({ codec: this.codec });
@@ -119,8 +130,32 @@ export class InboundCall {
     return `${host}:${this.ctx.stack.port}`;
   }
 
-  /** The 2xx's ACK: nothing to do (the media runs from the 200 on; a phone may send RTP before ACK). */
-  onAck(): void {}
+  private retransmitUntilAck(ok: SipMessage): void {
+    const started = Date.now();
+    const again = (interval: number) => {
+      this.retransmit = setTimeout(() => {
+        if (this.acked || this.state !== 'answered') return;
+        if (Date.now() - started >= ACK_TIMEOUT_MS) {
+          this.ctx.logger.warn({ callId: this.callId }, 'the phone never acknowledged the 200 OK: hanging up');
+          return this.hangUp();
+        }
+        this.ctx.stack.resend(ok);
+        again(Math.min(interval * 2, T2_MS));
+      }, interval);
+    };
+    again(T1_MS);
+  }
+
+  /**
+   * The 2xx's ACK ends its retransmissions (the media runs from the 200 on: a phone may send RTP
+   * before ACK). Only the ACK with the INVITE's CSeq: the ACK of the 401 that challenged it has the
+   * same Call-ID but the earlier CSeq (and a phone may send it again).
+   */
+  onAck(request: SipMessage): void {
+    if (request.headers.cseq?.seq !== this.invite.headers.cseq.seq) return;
+    this.acked = true;
+    clearTimeout(this.retransmit);
+  }
 
   onBye(request: SipMessage): void {
     this.ctx.stack.respond(request, 200, 'OK');
@@ -175,6 +210,7 @@ export class InboundCall {
     if (this.state === 'ended') return;
     const wasAnswered = this.state === 'answered';
     this.state = 'ended';
+    clearTimeout(this.retransmit);
     this.media?.stop();
     this.rtp?.close();
     this.leg?.leave();

@@ -97,7 +97,7 @@ export class SipBridge {
         if (call) return; // a retransmission the transaction layer did not catch
         return this.onInvite(rq, remote);
       case 'ACK':
-        return call?.onAck();
+        return call?.onAck(rq);
       case 'BYE':
         return call ? call.onBye(rq) : void stack.respond(rq, 481, 'Call/Transaction Does Not Exist');
       case 'CANCEL':

@@ -24,6 +24,8 @@ export interface SipStack {
   send(message: sip.SipMessage, onResponse?: (response: sip.SipMessage) => void): void;
   /** Answers `request` (through its server transaction) with `status`; `extra` adds headers or a body. */
   respond(request: sip.SipMessage, status: number, reason?: string, extra?: { headers?: Record<string, unknown>; content?: string }): sip.SipMessage;
+  /** Sends `response` again through its server transaction (a 2xx to INVITE, until the ACK). */
+  resend(response: sip.SipMessage): void;
   close(): void;
 }
 
@@ -93,6 +95,7 @@ export async function startSipStack(options: {
       stack.send(response);
       return response;
     },
+    resend: (response) => stack.send(response),
     close: () => stack.destroy(),
   };
 }
