@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { AddressInfo, Socket, createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { AddressInfo, Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +17,7 @@ import { STUDIO_SAMPLE_RATE, formatCallLink, generateLeaf, parseCallLink } from 
 import { createLogger } from '@studioline/server-kit';
 import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
 import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
-import { answeredCallScenario, inviteScenario, registerScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
+import { answeredCallScenario, inviteScenario, registerScenario, requestScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
 
 const PHONE = { user: '1001', password: 'phone-secret-1001' };
 /** One line per test that calls, so that a call's end never overlaps the next call's start. */
@@ -116,6 +117,34 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.equal(metricValue(metrics, 'studioline_sip_registered_phones'), 1);
     const ops = await fetch(`${bridge.opsUrl}/readyz`);
     assert.equal(ops.status, 200);
+  });
+
+  it('survives malformed SIP over UDP and TCP (no crash, nothing answered wrongly) and keeps answering OPTIONS, 405 for other methods', async () => {
+    const junk = [
+      'garbage',
+      'INVITE\r\n\r\n',
+      'INVITE sip:500@127.0.0.1 SIP/2.0\r\nVia: nonsense\r\n\r\n',
+      'REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\nCSeq: x\r\n\r\n',
+      'INVITE sip:500@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKy\r\nFrom: <sip:1001@127.0.0.1>;tag=1\r\nCall-ID: junk-1\r\nCSeq: 1 INVITE\r\nContent-Length: 99999\r\n\r\nv=0',
+      Buffer.from(Array.from({ length: 1500 }, (_, i) => (i * 131) % 256)).toString('latin1'),
+    ];
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    for (const m of junk) udp.send(Buffer.from(m, 'latin1'), bridge.sipPort, '127.0.0.1');
+    const tcp = connect(bridge.sipPort, '127.0.0.1');
+    await new Promise((r) => tcp.once('connect', r));
+    tcp.on('error', () => undefined);
+    // Headers past the stack's limit (16 KiB): the stream is closed, not buffered without end.
+    tcp.write(junk.slice(0, 5).join('') + 'X-Long: ' + 'a'.repeat(20_000) + '\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    udp.close();
+    tcp.destroy();
+    const options = await runSipp(dir, 'options', requestScenario('OPTIONS', 200), bridge.sipPort, ['-s', PHONE.user, '-t', 'u1']);
+    assert.equal(options.code, 0, `OPTIONS after the junk: 200: ${options.output}`);
+    const message = await runSipp(dir, 'message', requestScenario('MESSAGE', 405), bridge.sipPort, ['-s', PHONE.user, '-t', 'u1']);
+    assert.equal(message.code, 0, `MESSAGE: 405: ${message.output}`);
+    const ready = await fetch(`${bridge.opsUrl}/readyz`);
+    assert.equal(ready.status, 200);
   });
 
   it('answers calls it cannot serve with a clear status: 404 for an unknown number, 488 with a Warning for no common codec', async () => {

@@ -182,6 +182,26 @@ ${content}
 `;
 }
 
+/** One out-of-dialog request (OPTIONS, MESSAGE, ...) and the status `expect`ed, without authentication. */
+export function requestScenario(method: string, expect: number): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="request">
+  <send retrans="500"><![CDATA[
+${method} sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 ${method}
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="${expect}"/>
+</scenario>
+`;
+}
+
 export interface Softphone {
   /** The WAVs baresip's sndfile wrote: what it sent (enc) and what it heard (dec). */
   recordings(): { sent?: string; heard?: string };
