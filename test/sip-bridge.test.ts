@@ -17,7 +17,7 @@ import { STUDIO_SAMPLE_RATE, formatCallLink, generateLeaf, parseCallLink } from 
 import { createLogger } from '@studioline/server-kit';
 import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
 import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
-import { answeredCallScenario, inviteScenario, registerScenario, requestScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
+import { answeredCallScenario, holdResumeScenario, inviteScenario, registerScenario, requestScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
 
 const PHONE = { user: '1001', password: 'phone-secret-1001' };
 /** One line per test that calls, so that a call's end never overlaps the next call's start. */
@@ -185,6 +185,24 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.ok(oks.length >= 2, `the 200 OK came again while unacknowledged (${oks.length} received)`);
     const metrics = await bridge.registry.metrics();
     assert.equal(metricValue(metrics, 'studioline_sip_active_calls'), 0, 'the BYE ended the call');
+  });
+
+  it('a phone that puts the call on hold (re-INVITE sendonly) is sent nothing until it resumes (sendrecv)', async () => {
+    const rtp = createSocket('udp4');
+    await new Promise<void>((r) => rtp.bind(0, '127.0.0.1', r));
+    const arrivals: number[] = [];
+    rtp.on('message', () => arrivals.push(performance.now()));
+    const sdp = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${rtp.address().port} RTP/AVP 0`, 'a=sendrecv', ''].join('\r\n');
+    const run = await runSipp(dir, 'hold-resume', holdResumeScenario(LINE_NUMBER, sdp), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1']);
+    rtp.close();
+    assert.equal(run.code, 0, `answered sendrecv, held (recvonly), resumed (sendrecv), BYE: ${run.output}\n${bridgeLogText.slice(-2000)}`);
+    let gap = 0;
+    let gapAt = 0;
+    for (let i = 1; i < arrivals.length; i++) if (arrivals[i] - arrivals[i - 1] > gap) [gap, gapAt] = [arrivals[i] - arrivals[i - 1], i];
+    assert.ok(gap > 700 && gap < 1500, `RTP to the phone stopped for the hold (about 1 s), longest gap ${gap.toFixed(0)} ms`);
+    assert.ok(gapAt > 25 && arrivals.length - gapAt > 25, `RTP flowed before the hold (${gapAt} packets) and after the resume (${arrivals.length - gapAt})`);
+    assert.match(bridgeLogText, /call held by the phone/);
+    assert.match(bridgeLogText, /call resumed by the phone/);
   });
 
   /** A phone and a Node peer on the line for 6 s, each sending its tone; what each heard. */

@@ -202,6 +202,44 @@ Content-Length: 0
 `;
 }
 
+/**
+ * Hold and resume: an answered call (SDP `sdp` with `a=sendrecv`), then 1 s later a re-INVITE
+ * offering `a=sendonly` (answered `a=recvonly`, checked), 1 s on hold, a re-INVITE offering
+ * `a=sendrecv` again (answered `a=sendrecv`), 1 s, BYE.
+ */
+export function holdResumeScenario(number: string, sdp: string): string {
+  const request = (method: string, cseq: number, content = '', auth = false) => `
+  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
+${method} sip:${number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:${number}@[remote_ip]:[remote_port]>${cseq <= 2 ? '' : '[peer_tag_param]'}
+Call-ID: [call_id]
+CSeq: ${cseq} ${method}
+Contact: <sip:[service]@[local_ip]:[local_port]>
+${auth ? '[authentication]\n' : ''}Max-Forwards: 70
+${content ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
+
+${content}
+]]></send>`;
+  const answered = (direction: string) => `
+  <recv response="200"><action><ereg regexp="a=${direction}" search_in="body" check_it="true" assign_to="answer"/></action></recv>`;
+  const ack = (cseq: number) => request('ACK', cseq).replace(/To: (.*)\n/, (line) => (cseq === 2 ? line.replace('\n', '[peer_tag_param]\n') : line));
+  const offer = (direction: string) => sdp.replace('a=sendrecv', `a=${direction}`);
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="hold-resume">${request('INVITE', 1, sdp)}
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>${request('ACK', 1).replace(/Via: .*\n/, '[last_Via:]\n')}${request('INVITE', 2, sdp, true)}
+  <recv response="100" optional="true"/>${answered('sendrecv')}${ack(2)}
+  <pause milliseconds="1000"/>${request('INVITE', 3, offer('sendonly'))}${answered('recvonly')}${request('ACK', 3)}
+  <pause milliseconds="1000"/>${request('INVITE', 4, offer('sendrecv'))}${answered('sendrecv')}${request('ACK', 4)}
+  <pause milliseconds="1000"/>${request('BYE', 5)}
+  <recv response="200"/>
+  <Reference variables="answer"/>
+</scenario>
+`;
+}
+
 export interface Softphone {
   /** The WAVs baresip's sndfile wrote: what it sent (enc) and what it heard (dec). */
   recordings(): { sent?: string; heard?: string };

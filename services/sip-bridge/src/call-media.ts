@@ -40,6 +40,11 @@ export class CallMedia {
   private sentPackets = 0;
   /** Frames sent to the line (for the figures). */
   framesToLine = 0;
+  /**
+   * False while the phone holds the call (its SDP asked not to be sent to): the clock runs on and
+   * the line's audio is read (the jitter buffers stay drained), but nothing goes to the phone.
+   */
+  sendToPhone = true;
 
   constructor(
     private readonly codec: PhoneCodec,
@@ -93,7 +98,8 @@ export class CallMedia {
       this.phoneFifo.push(this.toPhone.process(this.mix));
       // The resampler's first output lags by its filter: the first packets are padded with silence.
       const pcm = toPcm16(this.phoneFifo.takePadded(this.packetPhone));
-      rtp.send(this.codec.encode(pcm), this.packetClock);
+      if (this.sendToPhone) rtp.send(this.codec.encode(pcm), this.packetClock);
+      else rtp.skip(this.packetClock);
     }
   }
 

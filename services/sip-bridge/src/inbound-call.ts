@@ -15,7 +15,7 @@ import { SipBridgeMetrics } from './metrics.js';
 import { createPhoneCodec } from './phone-codecs.js';
 import { PhonePlayout } from './phone-playout.js';
 import { RtpPorts, RtpSession } from './rtp-session.js';
-import { Negotiated, writeAnswer } from './sdp-negotiation.js';
+import { Negotiated, negotiate, writeAnswer } from './sdp-negotiation.js';
 import { SipStack } from './sip-stack.js';
 import { COMPACT_SAMPLE_RATE } from '@studioline/protocol';
 
@@ -75,7 +75,7 @@ export class InboundCall {
     private readonly invite: SipMessage,
     private readonly remote: Remote,
     private readonly line: LineEntry,
-    private readonly negotiated: Negotiated,
+    private negotiated: Negotiated,
     private readonly ctx: CallContext,
     private readonly onEnded: (call: InboundCall) => void,
   ) {
@@ -95,6 +95,8 @@ export class InboundCall {
       this.playout = new PhonePlayout((COMPACT_SAMPLE_RATE * negotiated.ptimeMs) / 1000);
       this.leg = new LineLeg(this.line.link, this.playout, (error) => this.lineEnded(error));
       this.media = new CallMedia(codec, negotiated.ptimeMs, this.playout, this.leg);
+      // A call may start held (an offer of sendonly or inactive): nothing is sent until it resumes.
+      this.media.sendToPhone = negotiated.direction === 'sendrecv' || negotiated.direction === 'recvonly';
       const media = this.media;
       this.rtp = new RtpSession(socket, negotiated.remote, negotiated.payloadType, negotiated.codec.clockRate, ctx.metrics, (p, gap) => media.fromPhone(p, gap));
       await joinWithin(this.leg, ctx.lineJoinTimeoutMs);
@@ -170,11 +172,29 @@ export class InboundCall {
     this.end();
   }
 
-  /** Re-INVITE (hold, resume, a session refresh): answered with the same SDP until hold is done (issue 17). */
+  /**
+   * Re-INVITE: hold (the phone offers sendonly or inactive: nothing is sent to it, and the line
+   * hears silence, as the phone stops sending), resume (sendrecv), or a session refresh. The codec
+   * stays the one first chosen; an offer without it is refused with 488 and the call goes on as it was.
+   */
   onReinvite(request: SipMessage): void {
-    if (this.state !== 'answered' || !this.rtp) return void this.ctx.stack.respond(request, 491, 'Request Pending');
+    const { stack, logger } = this.ctx;
+    if (this.state !== 'answered' || !this.rtp || !this.media) return void stack.respond(request, 491, 'Request Pending');
+    let offer: Negotiated;
+    try {
+      offer = negotiate(request.content);
+    } catch (err) {
+      return void stack.respond(request, 488, 'Not Acceptable Here', { headers: { warning: `305 studioline "${(err as Error).message.replace(/"/g, "'")}"` } });
+    }
+    if (offer.codec !== this.negotiated.codec || offer.payloadType !== this.negotiated.payloadType) {
+      return void stack.respond(request, 488, 'Not Acceptable Here', { headers: { warning: `305 studioline "the codec cannot change within a call (${this.codec})"` } });
+    }
+    const held = offer.direction === 'sendonly' || offer.direction === 'inactive';
+    if (held !== !this.media.sendToPhone) logger.info({ callId: this.callId, direction: offer.direction }, held ? 'call held by the phone' : 'call resumed by the phone');
+    this.negotiated = { ...this.negotiated, direction: offer.direction };
+    this.media.sendToPhone = !held;
     const answer = writeAnswer(this.negotiated, { address: this.ctx.publicAddress, port: this.rtp.localPort }, Date.now());
-    this.ctx.stack.respond(request, 200, 'OK', { headers: { contact: [{ uri: `sip:${this.line.number}@${this.hostPort()}`, params: {} }], 'content-type': 'application/sdp' }, content: answer });
+    stack.respond(request, 200, 'OK', { headers: { contact: [{ uri: `sip:${this.line.number}@${this.hostPort()}`, params: {} }], 'content-type': 'application/sdp' }, content: answer });
   }
 
   private lineEnded(error?: CallError): void {

@@ -142,6 +142,11 @@ export class RtpSession {
     this.metrics.rtpPackets.inc({ direction: 'out' });
   }
 
+  /** A packet time not sent (the call is held): the timestamp runs on, as the phone's clock does. */
+  skip(samples: number): void {
+    this.timestamp = (this.timestamp + samples) >>> 0;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -15,7 +15,14 @@ export const DEFAULT_PTIME_MS = 20;
 /** Packet durations we send; a phone asking another gets the nearest. */
 const PTIMES_MS = [10, 20, 30, 40, 60];
 
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** Our side of a direction the phone offered (RFC 3264 §6.1): a phone that only sends is only received. */
+export const ANSWER_DIRECTION: Record<Direction, Direction> = { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' };
+
 export interface Negotiated {
+  /** What the phone offered: `sendonly` or `inactive` is a phone putting the call on hold. */
+  direction: Direction;
   codec: PhoneCodecSpec;
   payloadType: number;
   /** Where the phone wants RTP. */
@@ -48,12 +55,14 @@ export function negotiate(offer: string | undefined): Negotiated {
   if (!audio) throw new NegotiationError('the SDP offer has no audio stream');
   if (audio.protocol !== 'RTP/AVP') throw new NegotiationError(`audio over ${audio.protocol} is not supported yet (RTP/AVP only; no SRTP)`);
   const address = audio.connection?.ip ?? session.connection?.ip;
-  if (!address || address === '0.0.0.0') throw new NegotiationError('the SDP offer has no connection address');
+  if (!address) throw new NegotiationError('the SDP offer has no connection address');
+  // c=0.0.0.0 is the old way (RFC 2543) of putting a call on hold.
+  const direction: Direction = address === '0.0.0.0' ? 'inactive' : (audio.direction ?? session.direction ?? 'sendrecv');
   const found = findCodec(audio);
   if (!found) throw new NegotiationError(`no common codec: the bridge speaks ${PHONE_CODECS.map((c) => c.name).join(', ')}`);
   const asked = audio.ptime ?? DEFAULT_PTIME_MS;
   const ptimeMs = PTIMES_MS.reduce((best, p) => (Math.abs(p - asked) < Math.abs(best - asked) ? p : best));
-  return { ...found, remote: { address, port: audio.port }, ptimeMs };
+  return { ...found, direction, remote: { address, port: audio.port }, ptimeMs };
 }
 
 /** Our answer: the one codec chosen, at our RTP address. */
@@ -75,7 +84,7 @@ export function writeAnswer(n: Negotiated, local: { address: string; port: numbe
         rtp: [{ payload: payloadType, codec: codec.name, rate: codec.clockRate, ...(codec.channels ? { encoding: codec.channels } : {}) }],
         fmtp: codec.fmtp ? [{ payload: payloadType, config: codec.fmtp }] : [],
         ptime: n.ptimeMs,
-        direction: 'sendrecv',
+        direction: ANSWER_DIRECTION[n.direction],
       },
     ],
   });

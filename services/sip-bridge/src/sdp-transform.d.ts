@@ -24,6 +24,7 @@ declare module 'sdp-transform' {
     name?: string;
     connection?: { version: number; ip: string };
     timing?: { start: number; stop: number };
+    direction?: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
     media: SdpMedia[];
   }
   export function parse(sdp: string): SdpSession;

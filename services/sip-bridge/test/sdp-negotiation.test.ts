@@ -33,6 +33,14 @@ describe('SDP offer/answer with phones', () => {
     refuses('v=0\r\nm=audio 7000 RTP/AVP 0\r\n', /no connection address/);
   });
 
+  it('reads hold from the offer (sendonly, inactive, or the old c=0.0.0.0) and answers its mirror', () => {
+    assert.equal(negotiate(offer('m=audio 7000 RTP/AVP 0')).direction, 'sendrecv');
+    const held = negotiate(offer('m=audio 7000 RTP/AVP 0', ['a=sendonly']));
+    assert.equal(held.direction, 'sendonly');
+    assert.equal(parse(writeAnswer(held, { address: '127.0.0.1', port: 20_000 }, 1)).media[0].direction, 'recvonly');
+    assert.equal(negotiate(offer('m=audio 7000 RTP/AVP 0').replace('c=IN IP4 127.0.0.1', 'c=IN IP4 0.0.0.0')).direction, 'inactive');
+  });
+
   it('answers with the one codec chosen, at the bridge\'s RTP address, sendrecv', () => {
     const n = negotiate(offer('m=audio 7000 RTP/AVP 0 111', ['a=rtpmap:111 opus/48000/2']));
     const answer = parse(writeAnswer(n, { address: '127.0.0.1', port: 20_002 }, 42));
