@@ -17,7 +17,7 @@ import { STUDIO_SAMPLE_RATE, formatCallLink, generateLeaf, parseCallLink } from 
 import { createLogger } from '@studioline/server-kit';
 import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
 import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
-import { answeredCallScenario, holdResumeScenario, inviteScenario, registerScenario, requestScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
+import { answeredCallScenario, dtmfScenario, freeUdpPort, holdResumeScenario, inviteScenario, registerScenario, requestScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
 
 const PHONE = { user: '1001', password: 'phone-secret-1001' };
 /** One line per test that calls, so that a call's end never overlaps the next call's start. */
@@ -203,6 +203,17 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.ok(gapAt > 25 && arrivals.length - gapAt > 25, `RTP flowed before the hold (${gapAt} packets) and after the resume (${arrivals.length - gapAt})`);
     assert.match(bridgeLogText, /call held by the phone/);
     assert.match(bridgeLogText, /call resumed by the phone/);
+  });
+
+  it('DTMF (RFC 4733) drives the menu: *1 mutes the phone toward the line, # hangs up (the bridge sends BYE)', async () => {
+    const mediaPort = await freeUdpPort();
+    const run = await runSipp(dir, 'dtmf', dtmfScenario(LINE_NUMBER, ['*', '1', '#']), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1', '-mi', '127.0.0.1', '-mp', String(mediaPort)]);
+    assert.equal(run.code, 0, `telephone-event answered, *1 #, BYE from the bridge: ${run.output}\n${bridgeLogText.slice(-2000)}`);
+    const metrics = await bridge.registry.metrics();
+    assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'mute' }), 1);
+    assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'hangup' }), 1);
+    assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'key' }), 1, 'the * alone');
+    assert.match(bridgeLogText, /phone muted by its keys/);
   });
 
   /** A phone and a Node peer on the line for 6 s, each sending its tone; what each heard. */

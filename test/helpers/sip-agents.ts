@@ -240,6 +240,58 @@ ${content}
 `;
 }
 
+/** Debian's SIPp ships RFC 4733 key presses as pcap files (payload type 101). */
+export const DTMF_PCAP = (key: string) => `/usr/share/sip-tester/dtmf_2833_${key === '#' ? 'pound' : key === '*' ? 'star' : key}.pcap`;
+
+/**
+ * An answered call offering telephone-event/8000 (payload 101, checked in the answer), then the
+ * `keys` pressed one by one (SIPp plays Debian's RFC 4733 pcaps at the bridge's RTP port), and the
+ * bridge's BYE (the last key is #) answered 200.
+ */
+export function dtmfScenario(number: string, keys: string[]): string {
+  const sdp = ['v=0', 'o=- 1 1 IN IP4 [media_ip]', 's=-', 'c=IN IP4 [media_ip]', 't=0 0', 'm=audio [media_port] RTP/AVP 0 101', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15', ''].join('\r\n');
+  const request = (method: string, cseq: number, content = '', auth = false) => `
+  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
+${method} sip:${number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:${number}@[remote_ip]:[remote_port]>${cseq === 2 && method === 'ACK' ? '[peer_tag_param]' : ''}
+Call-ID: [call_id]
+CSeq: ${cseq} ${method}
+Contact: <sip:[service]@[local_ip]:[local_port]>
+${auth ? '[authentication]\n' : ''}Max-Forwards: 70
+${content ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
+
+${content}
+]]></send>`;
+  // A pause between presses, none after the last: the bridge's BYE may come at once (SIPp takes a
+  // request that arrives during a pause for an unexpected one).
+  const presses = keys.map((k) => `
+  <nop><action><exec play_pcap_audio="${DTMF_PCAP(k)}"/></action></nop>`).join(`
+  <pause milliseconds="500"/>`);
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="dtmf">${request('INVITE', 1, sdp)}
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>${request('ACK', 1).replace(/Via: .*\n/, '[last_Via:]\n')}${request('INVITE', 2, sdp, true)}
+  <recv response="100" optional="true"/>
+  <recv response="200"><action><ereg regexp="a=rtpmap:101 telephone-event/8000" search_in="body" check_it="true" assign_to="answer"/></action></recv>${request('ACK', 2)}
+  <pause milliseconds="300"/>${presses}
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <Reference variables="answer"/>
+</scenario>
+`;
+}
+
 export interface Softphone {
   /** The WAVs baresip's sndfile wrote: what it sent (enc) and what it heard (dec). */
   recordings(): { sent?: string; heard?: string };

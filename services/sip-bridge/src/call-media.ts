@@ -45,6 +45,8 @@ export class CallMedia {
    * the line's audio is read (the jitter buffers stay drained), but nothing goes to the phone.
    */
   sendToPhone = true;
+  /** The phone muted itself toward the line (DTMF *1): its packets are counted but not sent on. */
+  muted = false;
 
   constructor(
     private readonly codec: PhoneCodec,
@@ -65,6 +67,7 @@ export class CallMedia {
 
   /** A packet from the phone (already checked by the RTP session); `gap` packets were lost just before it. */
   fromPhone(packet: RtpPacket, gap: number): void {
+    if (this.muted) return;
     if (gap > 0 && gap <= MAX_FILLED_PACKETS) this.toLineSamples(new Float32Array(gap * this.packetPhone));
     let pcm: Int16Array;
     try {

@@ -9,6 +9,7 @@ import type { Remote, SipMessage } from 'sip';
 import { Logger } from '@studioline/server-kit';
 import { CallError } from '@studioline/client';
 import { CallMedia } from './call-media.js';
+import { DtmfMenu, MenuAction, parseTelephoneEvent } from './dtmf.js';
 import { LineEntry } from './directory.js';
 import { LineLeg } from './line-leg.js';
 import { SipBridgeMetrics } from './metrics.js';
@@ -99,6 +100,15 @@ export class InboundCall {
       this.media.sendToPhone = negotiated.direction === 'sendrecv' || negotiated.direction === 'recvonly';
       const media = this.media;
       this.rtp = new RtpSession(socket, negotiated.remote, negotiated.payloadType, negotiated.codec.clockRate, ctx.metrics, (p, gap) => media.fromPhone(p, gap));
+      if (negotiated.dtmfPayloadType !== undefined) {
+        const menu = new DtmfMenu((action) => this.onMenu(action));
+        this.rtp.dtmfPayloadType = negotiated.dtmfPayloadType;
+        this.rtp.onEvent = (p) => {
+          const event = parseTelephoneEvent(p.payload);
+          if (event) menu.packet(p.timestamp, event);
+          else ctx.metrics.rtpDropped.inc({ reason: 'malformed' });
+        };
+      }
       await joinWithin(this.leg, ctx.lineJoinTimeoutMs);
     } catch (err) {
       if (this.state === 'ended') return; // cancelled meanwhile
@@ -197,6 +207,19 @@ export class InboundCall {
     stack.respond(request, 200, 'OK', { headers: { contact: [{ uri: `sip:${this.line.number}@${this.hostPort()}`, params: {} }], 'content-type': 'application/sdp' }, content: answer });
   }
 
+  /** What a phone's keys asked for (dtmf.ts). */
+  private onMenu(action: MenuAction): void {
+    this.ctx.metrics.dtmf.inc({ action });
+    if (this.state !== 'answered' || !this.media) return;
+    if (action === 'mute' || action === 'unmute') {
+      this.media.muted = action === 'mute';
+      this.ctx.logger.info({ callId: this.callId }, action === 'mute' ? 'phone muted by its keys (*1)' : 'phone unmuted by its keys (*1)');
+    } else if (action === 'hangup') {
+      this.ctx.logger.info({ callId: this.callId }, 'phone hung up by its keys (#)');
+      this.hangUp();
+    }
+  }
+
   private lineEnded(error?: CallError): void {
     if (this.state === 'ended') return;
     if (this.state === 'answered') this.ctx.logger.info({ callId: this.callId, reason: error?.code ?? 'stopped' }, 'the line ended the call');
@@ -217,7 +240,9 @@ export class InboundCall {
           from: { ...this.invite.headers.to, params: { ...this.invite.headers.to.params, tag: this.localTag } },
           'call-id': this.callId,
           cseq: { method: 'BYE', seq: this.localSeq++ },
-          via: [],
+          // The stack fills in the Via's address and branch, but needs the entry to be there.
+          via: [{ host: '', params: {} }],
+          route: [this.ctx.stack.routeOver(this.remote)],
         },
       });
     } else if (this.state === 'joining') {

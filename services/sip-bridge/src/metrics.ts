@@ -11,6 +11,7 @@ export interface SipBridgeMetrics {
   rtpLost: Counter;
   rtpDropped: Counter<'reason'>;
   rtpJitter: Histogram;
+  dtmf: Counter<'action'>;
 }
 
 export function createSipBridgeMetrics(registry: Registry, registeredNow: () => number): SipBridgeMetrics {
@@ -50,6 +51,12 @@ export function createSipBridgeMetrics(registry: Registry, registeredNow: () => 
       name: 'studioline_sip_rtp_jitter_ms',
       help: 'Interarrival jitter of phones\' RTP (RFC 3550), sampled once a second per call, ms',
       buckets: [1, 2, 5, 10, 20, 40, 80, 160],
+      registers,
+    }),
+    dtmf: new Counter({
+      name: 'studioline_sip_dtmf_events_total',
+      help: 'DTMF key presses from phones (RFC 4733), by what they did: mute, unmute, hangup, key (no menu action)',
+      labelNames: ['action'],
       registers,
     }),
   };

@@ -64,6 +64,9 @@ export class RtpSession {
   private transit?: number;
   private jitter = 0; // in timestamp units
   private closed = false;
+  /** RFC 4733 telephone-events, when negotiated: handed to `onEvent`, not to the audio path. */
+  dtmfPayloadType?: number;
+  onEvent?: (packet: RtpPacket) => void;
 
   constructor(
     private readonly socket: Socket,
@@ -79,8 +82,9 @@ export class RtpSession {
       if (from.address !== remote.address) return void metrics.rtpDropped.inc({ reason: 'wrong_source' });
       const packet = parseRtp(data);
       if (!packet) return void metrics.rtpDropped.inc({ reason: 'malformed' });
+      if (packet.payloadType === this.dtmfPayloadType && this.dtmfPayloadType !== undefined) return this.onEvent?.(packet);
       if (packet.payloadType !== payloadType) {
-        // telephone-event and comfort noise land here until DTMF is done (issue 17).
+        // Comfort noise (CN) and anything else not negotiated.
         return void metrics.rtpDropped.inc({ reason: 'payload_type' });
       }
       if (!latched) {

@@ -28,6 +28,8 @@ export interface Negotiated {
   /** Where the phone wants RTP. */
   remote: { address: string; port: number };
   ptimeMs: number;
+  /** The phone's RFC 4733 telephone-event payload type at the codec's clock, when it offered one. */
+  dtmfPayloadType?: number;
 }
 
 function findCodec(media: SdpMedia): { codec: PhoneCodecSpec; payloadType: number } | undefined {
@@ -62,12 +64,13 @@ export function negotiate(offer: string | undefined): Negotiated {
   if (!found) throw new NegotiationError(`no common codec: the bridge speaks ${PHONE_CODECS.map((c) => c.name).join(', ')}`);
   const asked = audio.ptime ?? DEFAULT_PTIME_MS;
   const ptimeMs = PTIMES_MS.reduce((best, p) => (Math.abs(p - asked) < Math.abs(best - asked) ? p : best));
-  return { ...found, direction, remote: { address, port: audio.port }, ptimeMs };
+  const dtmf = audio.rtp.find((r) => r.codec.toLowerCase() === 'telephone-event' && r.rate === found.codec.clockRate);
+  return { ...found, direction, remote: { address, port: audio.port }, ptimeMs, ...(dtmf ? { dtmfPayloadType: dtmf.payload } : {}) };
 }
 
 /** Our answer: the one codec chosen, at our RTP address. */
 export function writeAnswer(n: Negotiated, local: { address: string; port: number }, sessionId: number): string {
-  const { codec, payloadType } = n;
+  const { codec, payloadType, dtmfPayloadType: dtmf } = n;
   const ipVer = local.address.includes(':') ? 6 : 4;
   return write({
     version: 0,
@@ -80,9 +83,12 @@ export function writeAnswer(n: Negotiated, local: { address: string; port: numbe
         type: 'audio',
         port: local.port,
         protocol: 'RTP/AVP',
-        payloads: String(payloadType),
-        rtp: [{ payload: payloadType, codec: codec.name, rate: codec.clockRate, ...(codec.channels ? { encoding: codec.channels } : {}) }],
-        fmtp: codec.fmtp ? [{ payload: payloadType, config: codec.fmtp }] : [],
+        payloads: [payloadType, ...(dtmf === undefined ? [] : [dtmf])].join(' '),
+        rtp: [
+          { payload: payloadType, codec: codec.name, rate: codec.clockRate, ...(codec.channels ? { encoding: codec.channels } : {}) },
+          ...(dtmf === undefined ? [] : [{ payload: dtmf, codec: 'telephone-event', rate: codec.clockRate }]),
+        ],
+        fmtp: [...(codec.fmtp ? [{ payload: payloadType, config: codec.fmtp }] : []), ...(dtmf === undefined ? [] : [{ payload: dtmf, config: '0-15' }])],
         ptime: n.ptimeMs,
         direction: ANSWER_DIRECTION[n.direction],
       },

@@ -64,6 +64,8 @@ declare module 'sip' {
   }
   export interface Stack {
     send(message: SipMessage, onResponse?: (response: SipMessage) => void): void;
+    /** A URI naming a transport flow (the stack's host, the flow as a signed token): requests routed to it leave over that flow. */
+    encodeFlowUri(flow: Remote): SipUri;
     destroy(): void;
     hostname(): string;
   }

@@ -24,6 +24,13 @@ export interface SipStack {
   send(message: sip.SipMessage, onResponse?: (response: sip.SipMessage) => void): void;
   /** Answers `request` (through its server transaction) with `status`; `extra` adds headers or a body. */
   respond(request: sip.SipMessage, status: number, reason?: string, extra?: { headers?: Record<string, unknown>; content?: string }): sip.SipMessage;
+  /**
+   * A Route entry that sends a request back over the flow a request came in on (the phone's
+   * address and port as seen here, the same TCP connection): how an in-dialog request from us
+   * (BYE) reaches a phone behind a NAT, and a phone on the bridge's own address (the stack would
+   * otherwise take such a request for one addressed to itself, and drop it).
+   */
+  routeOver(flow: sip.Remote): { uri: string; params: Record<string, string> };
   /** Sends `response` again through its server transaction (a 2xx to INVITE, until the ACK). */
   resend(response: sip.SipMessage): void;
   close(): void;
@@ -96,6 +103,10 @@ export async function startSipStack(options: {
       return response;
     },
     resend: (response) => stack.send(response),
+    routeOver(flow) {
+      const uri = stack.encodeFlowUri(flow);
+      return { uri: sip.stringifyUri({ ...uri, params: { ...uri.params, lr: null } }), params: {} };
+    },
     close: () => stack.destroy(),
   };
 }
