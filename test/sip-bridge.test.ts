@@ -17,6 +17,7 @@ import { STUDIO_SAMPLE_RATE, formatCallLink, generateLeaf, parseCallLink } from 
 import { createLogger } from '@studioline/server-kit';
 import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
 import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
+import { tonesHeard } from './helpers/tones.js';
 import { answeredCallScenario, dtmfScenario, freeUdpPort, holdResumeScenario, inviteScenario, registerScenario, requestScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
 
 const PHONE = { user: '1001', password: 'phone-secret-1001' };
@@ -24,6 +25,9 @@ const PHONE = { user: '1001', password: 'phone-secret-1001' };
 const LINE_NUMBER = '500';
 const PCMU_LINE = '510';
 const OPUS_LINE = '520';
+/** A group line (peers=4): the phone and two Node peers. */
+const GROUP_LINE = '530';
+const SECOND_PEER_TONE_HZ = 600;
 /** A line whose gateway never answers. */
 const STUCK_NUMBER = '501';
 const JOIN_TIMEOUT_MS = 1500;
@@ -80,10 +84,11 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     server = await startEmbedded();
     link = formatCallLink(server.url, server.apiKey, generateLeaf());
     for (const n of [PCMU_LINE, OPUS_LINE]) links[n] = formatCallLink(server.url, server.apiKey, generateLeaf());
+    links[GROUP_LINE] = formatCallLink(server.url, server.apiKey, generateLeaf(), false, 4);
     await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
     const stuck = formatCallLink(`http://127.0.0.1:${(blackHole.address() as AddressInfo).port}`, server.apiKey, generateLeaf());
     const directory = parseDirectory(
-      JSON.stringify({ phones: { [PHONE.user]: { password: PHONE.password } }, lines: { [LINE_NUMBER]: { link }, [STUCK_NUMBER]: { link: stuck }, [PCMU_LINE]: { link: links[PCMU_LINE] }, [OPUS_LINE]: { link: links[OPUS_LINE] } } }),
+      JSON.stringify({ phones: { [PHONE.user]: { password: PHONE.password } }, lines: { [LINE_NUMBER]: { link }, [STUCK_NUMBER]: { link: stuck }, [PCMU_LINE]: { link: links[PCMU_LINE] }, [OPUS_LINE]: { link: links[OPUS_LINE] }, [GROUP_LINE]: { link: links[GROUP_LINE] } } }),
       'test directory',
     );
     const rtpBase = 40_000 + Math.floor(Math.random() * 10_000);
@@ -269,5 +274,32 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.match(phone.output, /Set audio encoder: opus 48000Hz/, phone.output);
     assertHeard(phone, summary, 48_000);
     assert.equal(await answered(), before + 1);
+  });
+
+  it(`on a group line the phone hears the speakers mixed (${PEER_TONE_HZ} Hz and ${SECOND_PEER_TONE_HZ} Hz), and both peers hear the phone`, async () => {
+    const phoneDir = join(dir, 'phone-group');
+    mkdirSync(phoneDir);
+    const wav = join(phoneDir, 'tone.wav');
+    toneWav(wav, PHONE_TONE_HZ, 8000, 1, 12);
+    const link = parseCallLink(links[GROUP_LINE]);
+    const peers = [PEER_TONE_HZ, SECOND_PEER_TONE_HZ].map((hz) =>
+      new NodePeer({ link, source: toneSource(hz, STUDIO_SAMPLE_RATE, 0.25), seconds: 6, record: true, compact: true, peerTimeoutMs: 20_000 }).run(),
+    );
+    const phone = await runSoftphone({ dir: phoneDir, bridgePort: bridge.sipPort, ...PHONE, target: `sip:${GROUP_LINE}@127.0.0.1:${bridge.sipPort}`, wav, seconds: 10, codecs: ['PCMU'] });
+    const summaries = await Promise.all(peers);
+    assert.match(phone.output, /Call established/, phone.output);
+    const { heard } = phone.recordings();
+    assert.ok(heard, phone.output);
+    const pcm = decodeWav(readFileSync(heard));
+    const tones = tonesHeard(pcm.samples, pcm.sampleRate, [PEER_TONE_HZ, SECOND_PEER_TONE_HZ]);
+    for (const t of tones) {
+      assert.ok(Math.abs(t.frequency - t.expected) < 5, `the phone hears ${t.expected} Hz at ${t.frequency} Hz`);
+      assert.ok(t.amplitude > 2000, `the phone hears ${t.expected} Hz at a level (amplitude ${t.amplitude.toFixed(0)}): ${JSON.stringify(tones)}`);
+    }
+    // Each peer hears the phone (one of its tracks holds 700 Hz).
+    for (const summary of summaries) {
+      const fromPhone = (summary.tracks ?? []).filter((t) => Math.abs(dominantFrequency(t.samples, t.sampleRate) - PHONE_TONE_HZ) < 3);
+      assert.equal(fromPhone.length, 1, `a peer heard the phone: ${(summary.tracks ?? []).map((t) => dominantFrequency(t.samples, t.sampleRate)).join(', ')} Hz`);
+    }
   });
 });
