@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IN_CI } from './env.js';
@@ -38,6 +39,26 @@ export function freeUdpPort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port for baresip's SIP: free for UDP, and for TCP on it and the next one (baresip 1.0 listens
+ * on TCP there and TLS one above whatever `sip_transports` says).
+ */
+export async function freeSoftphonePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freeUdpPort();
+    if (port < 65535 && (await tcpFree(port)) && (await tcpFree(port + 1))) return port;
+  }
+  throw new Error('no port free for baresip on 127.0.0.1');
 }
 
 export interface AgentRun {
@@ -307,7 +328,7 @@ export async function runSoftphone(options: { dir: string; bridgePort: number; u
   const { dir } = options;
   const recordings = join(dir, 'recordings');
   mkdirSync(recordings, { recursive: true });
-  const sipPort = await freeUdpPort();
+  const sipPort = await freeSoftphonePort();
   const rtpBase = 30_000 + Math.floor(Math.random() * 5000) * 2;
   writeFileSync(
     join(dir, 'config'),
