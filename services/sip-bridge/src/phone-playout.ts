@@ -8,6 +8,8 @@ import { FrameSink, JitterBuffer, JitterBufferStats, ReceivedFrame } from '@stud
 
 export class PhonePlayout implements FrameSink {
   private readonly buffers = new Map<string, JitterBuffer>();
+  /** The figures of senders who left, for the call's closing log line. */
+  private readonly left: JitterBufferStats[] = [];
   private readonly scratch: Float32Array;
 
   /** `quantum`: samples at 48 kHz read at a time (one phone packet). */
@@ -26,6 +28,8 @@ export class PhonePlayout implements FrameSink {
   }
 
   forget(sender: string): void {
+    const buffer = this.buffers.get(sender);
+    if (buffer) this.left.push(buffer.stats);
     this.buffers.delete(sender);
   }
 
@@ -39,8 +43,8 @@ export class PhonePlayout implements FrameSink {
     }
   }
 
-  /** Each sender's jitter buffer, for the call's closing log line. */
+  /** Each sender's jitter buffer (those who left too), for the call's closing log line. */
   stats(): JitterBufferStats[] {
-    return [...this.buffers.values()].map((b) => b.stats);
+    return [...this.left, ...[...this.buffers.values()].map((b) => b.stats)];
   }
 }
