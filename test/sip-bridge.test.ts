@@ -152,6 +152,24 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.equal(ready.status, 200);
   });
 
+  it('refuses an address that failed SIP_AUTH_FAIL_LIMIT times with 403 unchecked, the right password too, until its window ends', async () => {
+    const strict = new SipBridge({ ...bridge.config, sipPort: 0, metricsPort: 0, authFailLimit: 3, authFailWindowMs: 60_000 }, { logger: createLogger('sip-bridge', { level: 'silent' }) });
+    await strict.start();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const wrong = await runSipp(dir, `guess-${i}`, registerScenario(403), strict.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', `guess-${i}-password`, '-t', 'u1']);
+        assert.equal(wrong.code, 0, `guess ${i}: 403 after the challenge: ${wrong.output}`);
+      }
+      const blocked = await runSipp(dir, 'blocked', requestScenario('REGISTER', 403), strict.sipPort, ['-s', PHONE.user, '-t', 'u1']);
+      assert.equal(blocked.code, 0, `the 4th attempt gets 403 at once, not a challenge: ${blocked.output}`);
+      const metrics = await strict.registry.metrics();
+      assert.equal(metricValue(metrics, 'studioline_sip_registrations_total', { result: 'refused' }), 3);
+      assert.equal(metricValue(metrics, 'studioline_sip_registrations_total', { result: 'rate_limited' }), 1);
+    } finally {
+      await strict.destroy();
+    }
+  });
+
   it('answers calls it cannot serve with a clear status: 404 for an unknown number, 488 with a Warning for no common codec', async () => {
     const g729 = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 6000 RTP/AVP 18', 'a=rtpmap:18 G729/8000', ''].join('\r\n');
     const pcmu = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 6000 RTP/AVP 0', ''].join('\r\n');
@@ -221,6 +239,8 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.match(bridgeLogText, /phone muted by its keys/);
   });
 
+  const answeredCalls = async () => metricValue(await bridge.registry.metrics(), 'studioline_sip_calls_total', { result: 'answered' });
+
   /** A phone and a Node peer on the line for 6 s, each sending its tone; what each heard. */
   async function call(codec: { name: string; baresip: string; rate: number; channels: number; line: string }) {
     const phoneDir = join(dir, `phone-${codec.name}`);
@@ -237,7 +257,7 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
   function assertHeard(phone: Awaited<ReturnType<typeof call>>['phone'], summary: Awaited<ReturnType<typeof call>>['summary'], phoneRate: number): void {
     assert.match(phone.output, /Call established/, phone.output);
     // The peer: one track (the bridge), at 48 kHz (the compact layer), holding the phone's tone.
-    assert.equal(summary.tracks?.length, 1, `the peer heard one sender: ${JSON.stringify({ ...summary, tracks: undefined, recording: undefined })}`);
+    assert.equal(summary.tracks?.length, 1, `the peer heard one sender: ${JSON.stringify({ ...summary, tracks: undefined, recording: undefined })}; the bridge logged:\n${bridgeLogText.slice(-2000)}`);
     const track = summary.tracks![0];
     assert.equal(track.sampleRate, 48_000);
     assert.ok(track.samples.length > 48_000 * 4, `at least 4 s heard, got ${track.samples.length / 48_000} s`);
@@ -282,10 +302,17 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     const wav = join(phoneDir, 'tone.wav');
     toneWav(wav, PHONE_TONE_HZ, 8000, 1, 12);
     const link = parseCallLink(links[GROUP_LINE]);
+    const phoneDone = runSoftphone({ dir: phoneDir, bridgePort: bridge.sipPort, ...PHONE, target: `sip:${GROUP_LINE}@127.0.0.1:${bridge.sipPort}`, wav, seconds: 10, codecs: ['PCMU'] });
+    // The peers start once the phone is in (each would otherwise start as soon as the other joined).
+    const answeredBefore = await answeredCalls();
+    for (let waited = 0; (await answeredCalls()) === answeredBefore; waited += 50) {
+      assert.ok(waited < 15_000, `the phone's call was not answered within 15 s; the bridge logged:\n${bridgeLogText.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const peers = [PEER_TONE_HZ, SECOND_PEER_TONE_HZ].map((hz) =>
       new NodePeer({ link, source: toneSource(hz, STUDIO_SAMPLE_RATE, 0.25), seconds: 6, record: true, compact: true, peerTimeoutMs: 20_000 }).run(),
     );
-    const phone = await runSoftphone({ dir: phoneDir, bridgePort: bridge.sipPort, ...PHONE, target: `sip:${GROUP_LINE}@127.0.0.1:${bridge.sipPort}`, wav, seconds: 10, codecs: ['PCMU'] });
+    const phone = await phoneDone;
     const summaries = await Promise.all(peers);
     assert.match(phone.output, /Call established/, phone.output);
     const { heard } = phone.recordings();

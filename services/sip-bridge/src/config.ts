@@ -29,6 +29,14 @@ export interface SipBridgeConfig {
   maxCalls: number;
   /** A line not joined within this is answered 504 (LINE_JOIN_TIMEOUT_MS): the phone is not left ringing. Default 5000. */
   lineJoinTimeoutMs: number;
+  /**
+   * Failed authentications (wrong password, unknown account) per source address per window
+   * (SIP_AUTH_FAIL_LIMIT, SIP_AUTH_FAIL_WINDOW_MS); past it every REGISTER and INVITE from that
+   * address is refused with 403 unchecked until the window ends: password guessing is slowed to a
+   * crawl. Defaults 10 per 60000 ms.
+   */
+  authFailLimit: number;
+  authFailWindowMs: number;
   /** Phone accounts and dialable lines, from the JSON file SIP_DIRECTORY_FILE (directory.ts). Required. */
   directory: Directory;
   /** /healthz, /readyz, /metrics on this port (METRICS_PORT); 0 picks a free one (logged). Default 0. */
@@ -45,6 +53,8 @@ export const SIP_BRIDGE_DEFAULTS = {
   minExpires: 60,
   maxCalls: 50,
   lineJoinTimeoutMs: 5000,
+  authFailLimit: 10,
+  authFailWindowMs: 60_000,
   metricsPort: DEFAULT_METRICS_PORT,
 } as const;
 
@@ -72,6 +82,8 @@ export function sipBridgeConfigFromEnv(env: Env, readFile: (path: string) => str
     minExpires: envInt(env, 'SIP_MIN_EXPIRES', d.minExpires, { min: 1, max: 3600 }),
     maxCalls: envInt(env, 'SIP_MAX_CALLS', d.maxCalls, { min: 1, max: 10_000 }),
     lineJoinTimeoutMs: envInt(env, 'LINE_JOIN_TIMEOUT_MS', d.lineJoinTimeoutMs, { min: 100, max: 30_000 }),
+    authFailLimit: envInt(env, 'SIP_AUTH_FAIL_LIMIT', d.authFailLimit, { min: 1, max: 10_000 }),
+    authFailWindowMs: envInt(env, 'SIP_AUTH_FAIL_WINDOW_MS', d.authFailWindowMs, { min: 1000, max: 3_600_000 }),
     directory: parseDirectory(text, `SIP_DIRECTORY_FILE ${file}`),
     metricsPort: envInt(env, 'METRICS_PORT', d.metricsPort, { min: 0, max: 65535 }),
   };

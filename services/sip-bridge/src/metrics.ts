@@ -20,7 +20,7 @@ export function createSipBridgeMetrics(registry: Registry, registeredNow: () => 
     sipRequests: new Counter({ name: 'studioline_sip_requests_total', help: 'SIP requests received, by method (OTHER for methods the bridge does not know)', labelNames: ['method'], registers }),
     registrations: new Counter({
       name: 'studioline_sip_registrations_total',
-      help: 'REGISTER outcomes: ok, unregistered, challenged (no credentials yet), refused (wrong password or unknown account), stale (expired nonce), interval_too_brief, forbidden (registering another account)',
+      help: 'REGISTER outcomes: ok, unregistered, challenged (no credentials yet), refused (wrong password or unknown account), rate_limited (too many failures from the address), stale (expired nonce), interval_too_brief, forbidden (registering another account), malformed',
       labelNames: ['result'],
       registers,
     }),
@@ -34,7 +34,7 @@ export function createSipBridgeMetrics(registry: Registry, registeredNow: () => 
     }),
     calls: new Counter({
       name: 'studioline_sip_calls_total',
-      help: 'Incoming calls by outcome: answered, challenged, refused (authentication), not_found, busy, not_acceptable (no common codec or no SDP offer), cancelled, line_failed (the line could not be joined)',
+      help: 'Incoming calls by outcome: answered, challenged, refused (authentication), rate_limited (too many failures from the address), not_found, busy, not_acceptable (no common codec or no SDP offer), cancelled, line_failed (the line could not be joined)',
       labelNames: ['result'],
       registers,
     }),

@@ -4,7 +4,7 @@
  * request to the one that answers it.
  */
 import type { Remote, SipMessage } from 'sip';
-import { Logger, OpsServer, Registry, createRegistry, once, runAll, startOpsServer } from '@studioline/server-kit';
+import { Logger, MemoryAuthFailureCounter, OpsServer, Registry, createRegistry, once, runAll, startOpsServer } from '@studioline/server-kit';
 import { prepareResamplers } from '@studioline/client';
 import { SipBridgeConfig } from './config.js';
 import { DigestAuth } from './digest-auth.js';
@@ -33,6 +33,8 @@ export class SipBridge {
   private readonly auth: DigestAuth;
   private readonly rtpPorts: RtpPorts;
   private readonly calls = new Map<string, InboundCall>();
+  /** Failed authentications per source address (the transport's, not a Via anyone can write). */
+  private readonly failures = new MemoryAuthFailureCounter();
   private stack?: SipStack;
   private ops?: OpsServer;
   private draining = false;
@@ -110,8 +112,13 @@ export class SipBridge {
   }
 
   /** Authenticates a request; answers the failure itself and returns undefined when it failed. */
-  private authenticate(rq: SipMessage, count: (result: string) => void): string | undefined {
+  private authenticate(rq: SipMessage, remote: Remote, count: (result: string) => void): string | undefined {
     const stack = this.stack as SipStack;
+    if (this.failures.countNow(remote.address) >= this.config.authFailLimit) {
+      count('rate_limited');
+      stack.respond(rq, 403, 'Too Many Failed Attempts');
+      return undefined;
+    }
     const result = this.auth.verify(rq);
     if (result.ok) return result.user;
     if (result.reason === 'missing' || result.reason === 'stale') {
@@ -124,19 +131,15 @@ export class SipBridge {
       // A wrong password or an unknown account: refused outright (a second challenge would only
       // have the phone retry the same password).
       count('refused');
-      this.deps.logger.warn({ method: rq.method, from: rq.headers.from?.uri?.slice(0, 64), address: `${this.clientAddress(rq)}` }, 'SIP authentication failed');
+      const failures = this.failures.recordNow(remote.address, this.config.authFailWindowMs);
+      this.deps.logger.warn({ method: rq.method, from: rq.headers.from?.uri?.slice(0, 64), address: remote.address, failures }, 'SIP authentication failed');
       stack.respond(rq, 403, 'Forbidden');
     }
     return undefined;
   }
 
-  private clientAddress(rq: SipMessage): string {
-    const via = rq.headers.via?.[0];
-    return String(via?.params.received ?? via?.host ?? '?');
-  }
-
   private onRegister(rq: SipMessage, remote: Remote): void {
-    const user = this.authenticate(rq, (result) => this.metrics.registrations.inc({ result }));
+    const user = this.authenticate(rq, remote, (result) => this.metrics.registrations.inc({ result }));
     if (!user) return;
     const outcome = this.registrar.register(rq, remote, user);
     this.metrics.registrations.inc({ result: outcome.result });
@@ -148,7 +151,7 @@ export class SipBridge {
   private onInvite(rq: SipMessage, remote: Remote): void {
     const stack = this.stack as SipStack;
     const count = (result: string) => this.metrics.calls.inc({ result });
-    if (!this.authenticate(rq, (r) => count(r === 'challenged' || r === 'stale' ? 'challenged' : 'refused'))) return;
+    if (!this.authenticate(rq, remote, (r) => count(r === 'challenged' || r === 'stale' ? 'challenged' : r === 'rate_limited' ? 'rate_limited' : 'refused'))) return;
     let number: string | undefined;
     try {
       number = (rq.uri && /^sips?:([^@;]+)@/.exec(rq.uri)?.[1]) || undefined;
