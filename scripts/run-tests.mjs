@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const dirs = ['packages/protocol', 'packages/server-kit', 'packages/client', 'services/relay', 'services/gateway', 'services/keys-admin', 'packages/cli']
+const dirs = ['packages/protocol', 'packages/server-kit', 'packages/client', 'services/relay', 'services/gateway', 'services/keys-admin', 'services/sip-bridge', 'packages/cli']
   .map((d) => join(root, d, 'dist/test'))
   .concat(join(root, 'test/dist'), join(root, 'test/dist/cluster'));
 const filters = process.argv.slice(2);

@@ -20,3 +20,4 @@ export * from './roster.js';
 export * from './membership.js';
 export * from './member-call.js';
 export * from './host-link.js';
+export * from './resampler.js';

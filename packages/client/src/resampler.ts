@@ -57,6 +57,10 @@ const spares: Converter[] = [];
 let refilling: Promise<void> | undefined;
 
 function refill(): Promise<void> {
+  // A full pool needs no load. (Without this return, the loader below would finish synchronously,
+  // run its `finally` before being stored, and leave a settled promise in `refilling` for good:
+  // no refill would ever load again.)
+  if (!refilling && spares.length >= SPARE_CONVERTERS) return Promise.resolve();
   refilling ??= (async () => {
     try {
       while (spares.length < SPARE_CONVERTERS) spares.push(await load());
@@ -72,20 +76,30 @@ export async function prepareResamplers(): Promise<void> {
   await refill();
 }
 
-/** Why a converter could not load, if it could not (kept so a silent background refill is not lost). */
-let loadFailure: Error | undefined;
-
 function takeSpare(): Converter | Promise<Converter> {
   const spare = spares.shift();
-  const next = refill().catch((err: Error) => {
-    loadFailure = err;
-  });
-  if (spare) return spare;
-  return next.then(() => {
+  if (spare) {
+    // A failure here is met again, and reported, by the next resampler that has to wait.
+    refill().catch(() => undefined);
+    return spare;
+  }
+  return spareWhenLoaded();
+}
+
+/**
+ * Waits for a converter. More resamplers may wait on one refill than it loads (it loads
+ * SPARE_CONVERTERS): one that finds none left waits for the next refill, until it gets one or
+ * loading fails (they used to wait forever, holding their input).
+ */
+async function spareWhenLoaded(): Promise<Converter> {
+  for (;;) {
+    await refill();
     const c = spares.shift();
-    if (!c) throw loadFailure ?? new ResamplerError('the resampler could not be loaded');
-    return c;
-  });
+    if (c) {
+      refill().catch(() => undefined);
+      return c;
+    }
+  }
 }
 
 /**

@@ -97,3 +97,18 @@ test('impossible rates are refused with a clear error', () => {
   assert.throws(() => new Resampler(48_000, 44_100.5), ResamplerError);
   assert.throws(() => new Resampler(8_000, 8_000 * 300), /ratio/);
 });
+
+test('more resamplers made at once than the spare pool holds all get a converter (none holds its input forever)', async () => {
+  await prepareResamplers();
+  // Six at once: the pool holds two, and a refill loads two; the last ones wait for further refills.
+  const many = Array.from({ length: 6 }, () => new Resampler(8000, 48_000));
+  try {
+    const frame = new Float32Array(160);
+    for (let waited = 0; many.some((r) => r.process(frame).length === 0); waited += 20) {
+      assert.ok(waited < 20_000, 'every resampler converts within 20 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    for (const r of many) r.close();
+  }
+});

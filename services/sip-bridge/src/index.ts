@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './directory.js';
+export * from './sip-bridge.js';

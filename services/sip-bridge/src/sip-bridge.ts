@@ -1,0 +1,201 @@
+/**
+ * The SIP bridge: phones register (digest authentication) and dial a line's number; each call
+ * joins that line as a peer (inbound-call.ts). This file wires the parts and routes each SIP
+ * request to the one that answers it.
+ */
+import type { Remote, SipMessage } from 'sip';
+import { Logger, MemoryAuthFailureCounter, OpsServer, Registry, createRegistry, once, runAll, startOpsServer } from '@studioline/server-kit';
+import { prepareResamplers } from '@studioline/client';
+import { SipBridgeConfig } from './config.js';
+import { DigestAuth } from './digest-auth.js';
+import { InboundCall } from './inbound-call.js';
+import { SipBridgeMetrics, createSipBridgeMetrics } from './metrics.js';
+import { Registrar } from './registrar.js';
+import { RtpPorts } from './rtp-session.js';
+import { NegotiationError, negotiate } from './sdp-negotiation.js';
+import { SipStack, startSipStack } from './sip-stack.js';
+
+/** Methods the bridge answers (Allow); others get 405. */
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER'];
+const ALLOW = { allow: ALLOWED_METHODS.join(', ') };
+const JITTER_SAMPLE_MS = 1000;
+
+export interface SipBridgeDeps {
+  logger: Logger;
+  /** Shared registry (embedded); default a new one with the process metrics. */
+  registry?: Registry;
+}
+
+export class SipBridge {
+  readonly registry: Registry;
+  readonly metrics: SipBridgeMetrics;
+  private readonly registrar: Registrar;
+  private readonly auth: DigestAuth;
+  private readonly rtpPorts: RtpPorts;
+  private readonly calls = new Map<string, InboundCall>();
+  /** Failed authentications per source address (the transport's, not a Via anyone can write). */
+  private readonly failures = new MemoryAuthFailureCounter();
+  private stack?: SipStack;
+  private ops?: OpsServer;
+  private draining = false;
+  private jitterTimer?: ReturnType<typeof setInterval>;
+
+  constructor(
+    readonly config: SipBridgeConfig,
+    private readonly deps: SipBridgeDeps,
+  ) {
+    this.registry = deps.registry ?? createRegistry();
+    this.registrar = new Registrar(config);
+    this.metrics = createSipBridgeMetrics(this.registry, () => this.registrar.count);
+    this.auth = new DigestAuth(config.realm, (user) => config.directory.phones.get(user)?.password);
+    this.rtpPorts = new RtpPorts(config.host, config.rtpPortMin, config.rtpPortMax);
+  }
+
+  async start(): Promise<void> {
+    const { config, deps } = this;
+    await prepareResamplers();
+    this.ops = await startOpsServer({
+      port: config.metricsPort,
+      host: config.host,
+      setting: { service: 'SIP bridge metrics', portVariable: 'METRICS_PORT', hostVariable: 'SIP_HOST' },
+      registry: this.registry,
+      readiness: () => ({ ready: Boolean(this.stack) && !this.draining, calls: this.calls.size, registered: this.registrar.count }),
+    });
+    this.stack = await startSipStack({
+      host: config.host,
+      port: config.sipPort,
+      publicAddress: config.publicAddress,
+      logger: deps.logger.child({ component: 'sip' }),
+      onRequest: (rq, remote) => this.onRequest(rq, remote),
+    });
+    this.jitterTimer = setInterval(() => {
+      for (const call of this.calls.values()) {
+        const j = call.rtpJitterMs;
+        if (j !== undefined) this.metrics.rtpJitter.observe(j);
+      }
+    }, JITTER_SAMPLE_MS);
+    deps.logger.info({ sip: `${config.host}:${this.stack.port}`, transports: ['udp', 'tcp'], metrics: this.ops.url, phones: config.directory.phones.size, lines: config.directory.lines.size }, 'SIP bridge listening');
+  }
+
+  /** The SIP port (UDP and TCP). */
+  get sipPort(): number {
+    return this.stack?.port ?? 0;
+  }
+
+  get opsUrl(): string {
+    return this.ops?.url ?? '';
+  }
+
+  private onRequest(rq: SipMessage, remote: Remote): void {
+    const method = rq.method ?? '';
+    this.metrics.sipRequests.inc({ method: ALLOWED_METHODS.includes(method) ? method : 'OTHER' });
+    const stack = this.stack as SipStack;
+    const call = this.calls.get(rq.headers['call-id']);
+    switch (method) {
+      case 'REGISTER':
+        return this.onRegister(rq, remote);
+      case 'INVITE':
+        if (rq.headers.to.params.tag) return call ? call.onReinvite(rq) : void stack.respond(rq, 481, 'Call/Transaction Does Not Exist');
+        if (call) return; // a retransmission the transaction layer did not catch
+        return this.onInvite(rq, remote);
+      case 'ACK':
+        return call?.onAck(rq);
+      case 'BYE':
+        return call ? call.onBye(rq) : void stack.respond(rq, 481, 'Call/Transaction Does Not Exist');
+      case 'CANCEL':
+        return call ? call.onCancel(rq) : void stack.respond(rq, 481, 'Call/Transaction Does Not Exist');
+      case 'OPTIONS':
+        return void stack.respond(rq, 200, 'OK', { headers: { ...ALLOW, accept: 'application/sdp' } });
+      default:
+        return void stack.respond(rq, 405, 'Method Not Allowed', { headers: ALLOW });
+    }
+  }
+
+  /** Authenticates a request; answers the failure itself and returns undefined when it failed. */
+  private authenticate(rq: SipMessage, remote: Remote, count: (result: string) => void): string | undefined {
+    const stack = this.stack as SipStack;
+    if (this.failures.countNow(remote.address) >= this.config.authFailLimit) {
+      count('rate_limited');
+      stack.respond(rq, 403, 'Too Many Failed Attempts');
+      return undefined;
+    }
+    const result = this.auth.verify(rq);
+    if (result.ok) return result.user;
+    if (result.reason === 'missing' || result.reason === 'stale') {
+      count(result.reason === 'missing' ? 'challenged' : 'stale');
+      stack.respond(rq, 401, 'Unauthorized', { headers: this.auth.challenge(result.reason === 'stale') });
+    } else if (result.reason === 'malformed') {
+      count('malformed');
+      stack.respond(rq, 400, 'Bad Authorization Header');
+    } else {
+      // A wrong password or an unknown account: refused outright (a second challenge would only
+      // have the phone retry the same password).
+      count('refused');
+      const failures = this.failures.recordNow(remote.address, this.config.authFailWindowMs);
+      this.deps.logger.warn({ method: rq.method, from: rq.headers.from?.uri?.slice(0, 64), address: remote.address, failures }, 'SIP authentication failed');
+      stack.respond(rq, 403, 'Forbidden');
+    }
+    return undefined;
+  }
+
+  private onRegister(rq: SipMessage, remote: Remote): void {
+    const user = this.authenticate(rq, remote, (result) => this.metrics.registrations.inc({ result }));
+    if (!user) return;
+    const outcome = this.registrar.register(rq, remote, user);
+    this.metrics.registrations.inc({ result: outcome.result });
+    const reason = { 200: 'OK', 400: 'Bad Request', 403: 'Forbidden', 423: 'Interval Too Brief' }[outcome.status];
+    (this.stack as SipStack).respond(rq, outcome.status, reason, { headers: outcome.headers });
+    if (outcome.result === 'ok') this.deps.logger.info({ user, transport: remote.protocol }, 'phone registered');
+  }
+
+  private onInvite(rq: SipMessage, remote: Remote): void {
+    const stack = this.stack as SipStack;
+    const count = (result: string) => this.metrics.calls.inc({ result });
+    if (!this.authenticate(rq, remote, (r) => count(r === 'challenged' || r === 'stale' ? 'challenged' : r === 'rate_limited' ? 'rate_limited' : 'refused'))) return;
+    let number: string | undefined;
+    try {
+      number = (rq.uri && /^sips?:([^@;]+)@/.exec(rq.uri)?.[1]) || undefined;
+    } catch {
+      number = undefined;
+    }
+    const line = number ? this.config.directory.lines.get(decodeURIComponent(number)) : undefined;
+    if (!line) {
+      count('not_found');
+      return void stack.respond(rq, 404, 'Not Found');
+    }
+    if (this.draining) {
+      count('busy');
+      return void stack.respond(rq, 503, 'Service Unavailable', { headers: { 'retry-after': 5 } });
+    }
+    if (this.calls.size >= this.config.maxCalls) {
+      count('busy');
+      return void stack.respond(rq, 486, 'Busy Here');
+    }
+    let negotiated;
+    try {
+      negotiated = negotiate(rq.content);
+    } catch (err) {
+      if (!(err instanceof NegotiationError)) throw err;
+      count('not_acceptable');
+      return void stack.respond(rq, 488, 'Not Acceptable Here', { headers: { warning: `305 studioline "${err.message.replace(/"/g, "'")}"` } });
+    }
+    const call = new InboundCall(rq, remote, line, negotiated, { stack, rtpPorts: this.rtpPorts, publicAddress: this.config.publicAddress, metrics: this.metrics, logger: this.deps.logger, lineJoinTimeoutMs: this.config.lineJoinTimeoutMs }, (c) => this.calls.delete(c.callId));
+    this.calls.set(call.callId, call);
+    void call.answer();
+  }
+
+  /** Not ready, calls hung up (BYE), then SIP and the ops port closed. */
+  readonly destroy = once(async () => {
+    this.draining = true;
+    await runAll([
+      () => clearInterval(this.jitterTimer),
+      () => {
+        for (const call of [...this.calls.values()]) call.hangUp();
+      },
+      // Give the BYEs a moment on the wire before the sockets close.
+      () => new Promise((r) => setTimeout(r, 100)),
+      () => this.stack?.close(),
+      () => this.ops?.close(),
+    ]);
+  });
+}
