@@ -245,7 +245,9 @@ describe('studioline certify through Redis', { skip: requireDocker() }, () => {
   });
 
   it('certifies gateway + relay + Redis as separate processes: 10 peers for 20 s', async (t) => {
-    const { code, cert, stderr } = await certify('redis-topology', gateway.url, apiKey, ['--peers', '10', '--duration', '20s']);
+    // No mobile line here (the embedded run shows one): its Opus worker is a third process of the
+    // certifier's on a 2-core machine that already runs the gateway, the relay and Redis.
+    const { code, cert, stderr } = await certify('redis-topology', gateway.url, apiKey, ['--peers', '10', '--duration', '20s', '--mobile-lines', '0']);
     assert.equal(code, 0, stderr);
     assert.equal(cert.passed, true);
     assertSchema(cert);

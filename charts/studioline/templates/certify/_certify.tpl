@@ -1,6 +1,6 @@
 {{/*
 The `studioline certify` container of the certification Job and of the `helm test` hook:
-  include "studioline.certifyContainer" (dict "ctx" . "name" "certify" "peers" 200 "duration" "60s" "shards" 1 "resources" .Values.certify.resources)
+  include "studioline.certifyContainer" (dict "ctx" . "name" "certify" "peers" 200 "duration" "60s" "shards" 1 "mobileLines" .Values.certify.mobileLines "resources" .Values.certify.resources)
 It certifies the gateway Service from inside the cluster against this release's own budget, and
 scrapes every gateway and relay pod's /metrics through headless Services. Without a static API key
 it makes a temporary one through keys-admin and revokes it afterwards.
@@ -26,6 +26,8 @@ it makes a temporary one through keys-admin and revokes it afterwards.
     - {{ $.Values.config.budgetBps | int64 | quote }}
     - --over-budget
     - {{ $.Values.certify.overBudgetBps | int64 | quote }}
+    - --mobile-lines
+    - {{ .mobileLines | quote }}
     - --max-loss
     - {{ $.Values.certify.maxLoss | quote }}
     - --max-p99-ms
