@@ -64,23 +64,30 @@ describe('npm start: the embedded single-process server', () => {
     assert.equal(rb.code, 0, rb.stderr);
     const sa = JSON.parse(ra.stdout);
     const sb = JSON.parse(rb.stdout);
-    assert.equal(sa.sent, 1000, ra.stdout + ra.stderr);
-    assert.equal(sb.sent, 1000, rb.stdout + rb.stderr);
+    // Every frame of the 10 s was sent, or skipped by a peer that fell behind real time (a busy
+    // machine stalled it for over 200 ms: SEND_MAX_LATE_MS); those never reach the network.
+    assert.equal(sa.sent + sa.skippedLate, 1000, ra.stdout + ra.stderr);
+    assert.equal(sb.sent + sb.skippedLate, 1000, rb.stdout + rb.stderr);
     assert.equal(sa.received, sb.sent, `a received every frame b sent: ${ra.stdout} ${rb.stdout}`);
     assert.equal(sb.received, sa.sent, `b received every frame a sent: ${ra.stdout} ${rb.stdout}`);
-    for (const s of [sa, sb]) assert.deepEqual([s.lost, s.replayed, s.decryptFailed], [0, 0, 0]);
+    // Nothing lost on the way: a listener misses only what its partner skipped itself.
+    for (const [s, other] of [[sa, sb], [sb, sa]]) {
+      assert.ok(s.lost <= other.skippedLate, `lost ${s.lost}, skipped by the sender ${other.skippedLate}`);
+      assert.deepEqual([s.replayed, s.decryptFailed], [0, 0]);
+    }
 
     // One track per sender heard: a.<sender>.wav; b asked for the mix too, written to b.wav.
     const tracks = (prefix: string) => readdirSync(home).filter((f) => new RegExp(`^${prefix}\\.[0-9a-f]{1,12}\\.wav$`).test(f));
     assert.equal(tracks('a').length, 1, `a wrote one track: ${readdirSync(home).join(' ')}`);
     assert.equal(tracks('b').length, 1);
-    assert.match(ra.stderr, /recorded 10\.00 s of sender [0-9a-f]+ at 200000 Hz to .*a\.[0-9a-f]+\.wav/);
+    assert.match(ra.stderr, /recorded \d+\.\d\d s of sender [0-9a-f]+ at 200000 Hz to .*a\.[0-9a-f]+\.wav/);
     assert.ok(!readdirSync(home).includes('a.wav'), 'no mix unless asked');
     const heardByA = decodeWav(readFileSync(join(home, tracks('a')[0])));
     const heardByB = decodeWav(readFileSync(join(home, tracks('b')[0])));
     assert.deepEqual(decodeWav(readFileSync(b)).samples, heardByB.samples, 'with one sender the mix is its track');
     assert.equal(heardByA.sampleRate, 200_000);
-    assert.equal(heardByA.samples.length, 1000 * 2000);
+    // From b's first frame to its last: 10 s, less any frames b skipped at either end.
+    assert.ok(heardByA.samples.length <= 1000 * 2000 && heardByA.samples.length >= sb.sent * 2000, `a's track of b: ${heardByA.samples.length / 2000} frames`);
     assert.ok(Math.abs(dominantFrequency(heardByA.samples, heardByA.sampleRate) - 1000) < 1, 'a heard b’s 1000 Hz tone');
     assert.ok(Math.abs(dominantFrequency(heardByB.samples, heardByB.sampleRate) - 440) < 1, 'b heard a’s 440 Hz tone');
     assert.equal(output.match(/connection received/g)?.length, 2);
