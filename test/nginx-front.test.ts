@@ -153,7 +153,10 @@ describe('nginx in front: heartbeat across the idle timeout, reload during calls
     for (const [i, s] of summaries.entries()) {
       assert.equal(s.reconnects, 0, `peer ${i} stayed on its connection`);
       assert.ok(gaps[i] < 3000, `peer ${i}: audio kept arriving (longest silence ${gaps[i].toFixed(0)} ms)`);
-      assert.deepEqual([s.lost, s.decryptFailed], [0, 0], `peer ${i}: nothing lost`);
+      // Nothing lost on the way: a peer misses only what its partner skipped itself, behind real time (lines of two: 0-1, 2-3, ...).
+      const partner = summaries[i ^ 1];
+      assert.ok(s.lost <= (partner?.skippedLate ?? 0), `peer ${i}: lost ${s.lost}, skipped by its partner ${partner?.skippedLate}`);
+      assert.equal(s.decryptFailed, 0, `peer ${i}: every frame decrypted`);
     }
     // A call started after the reloads goes through the new workers.
     const link = newLink(base, apiKey);

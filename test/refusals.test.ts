@@ -28,7 +28,11 @@ describe('refusals', () => {
     assert.equal(a.received, b.sent);
     assert.equal(b.received, a.sent);
     assert.ok(a.sent >= 1190, `bystander sent ${a.sent}`);
-    for (const s of [a, b]) assert.deepEqual([s.lost, s.decryptFailed, s.reconnects], [0, 0, 0]);
+    // Lost on the way: nothing (a listener misses only what its partner skipped, behind real time).
+    for (const [s, other] of [[a, b], [b, a]]) {
+      assert.ok(s.lost <= other.skippedLate, `lost ${s.lost}, skipped by the sender ${other.skippedLate}`);
+      assert.deepEqual([s.decryptFailed, s.reconnects], [0, 0]);
+    }
     await server.stop();
   });
 
