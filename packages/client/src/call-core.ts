@@ -266,8 +266,6 @@ export class CallCore extends TypedEvents<CallEvents> {
   /** The counter of the first frame after the last pause (it, and its compact twin, go out marked as a talk spurt's start). */
   private spurtStart?: bigint;
   private compactSpurtMarked = true;
-  /** The best layer the gateway sends this peer now (stepped down while its link is in trouble). */
-  private receiving: LayerName = 'full';
   private readonly counts = emptyFigures();
   private readonly sinks = new Set<FrameSink>();
   private readonly clock: CallClock;
@@ -813,13 +811,8 @@ export class CallCore extends TypedEvents<CallEvents> {
     this.pingTimer = this.clock.setTimeout(ping, interval);
   }
 
-  /** The best layer it is sent now, and why it changed (absent: a new session's start). */
-  get receivingLayer(): LayerName {
-    return this.receiving;
-  }
-
+  /** Tells the sinks' owner the best layer it is sent now, and why it changed (absent: a new session's start). */
   private setReceiving(layer: LayerName, reason?: LayerChangeReason): void {
-    this.receiving = layer;
     this.emit('receiving', { layer, reason });
   }
 
