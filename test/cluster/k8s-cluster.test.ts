@@ -4,7 +4,11 @@
  * containerd, CoreDNS), with the bundled Redis and the product images imported into containerd,
  * in a namespace that enforces Pod Security "restricted"; `helm test --logs` makes a real call;
  * keys-admin mirrors a labelled Secret from the real API server; a rolling update of the gateways
- * during a call moves the peers to the new ones with no silence over 2 s.
+ * during a call moves the peers to the new ones with no silence over 2 s; the relays' eviction
+ * respects their PodDisruptionBudget; the Ingress's path, through the nginx configuration its
+ * annotations stand for (ingress-nginx cannot be built here: ./ingress-nginx.ts); and a second
+ * install with charts/studioline/ci/sentinel-values.yaml against a real Sentinel set, whose primary
+ * is killed during a call.
  *
  * Uses the cluster when one is up, else brings one up (the first build of its binaries takes
  * about 15 minutes) and tears it down afterwards. Needs root, Go, Docker with the product images
@@ -16,9 +20,17 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { IN_CI, dockerAvailable } from '../helpers/env.js';
+import { readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { connect } from 'node:tls';
+import { IN_CI, NGINX_IMAGE, dockerAvailable } from '../helpers/env.js';
+import { call, newLink, rawJoin } from '../helpers/peers.js';
 import { REPO } from '../helpers/processes.js';
+import { makeTls } from '../helpers/tls.js';
+import { tonesHeard } from '../helpers/tones.js';
 import { tool } from '../helpers/tools.js';
+import { IngressObject, ingressNginxConfig } from './ingress-nginx.js';
+import { FRONT, SENTINEL, frontManifests, redisDataManifests, sentinelManifests } from './manifests.js';
 
 const SCRIPTS = join(REPO, 'scripts/cluster');
 const IMAGE = process.env.STUDIOLINE_IMAGE ?? 'studioline:dev';
@@ -27,7 +39,8 @@ const helm = tool('helm');
 
 /** The cluster's settings, from the one place that has them. */
 function clusterEnv(): NodeJS.ProcessEnv {
-  const out = execFileSync('bash', ['-c', `. ${SCRIPTS}/env.sh; env -0`], { encoding: 'utf8', env: { ...process.env, STUDIOLINE_IMAGE: IMAGE, STUDIOLINE_REDIS_IMAGE: REDIS_IMAGE } });
+  const images = { STUDIOLINE_IMAGE: IMAGE, STUDIOLINE_REDIS_IMAGE: REDIS_IMAGE, CLUSTER_PRODUCT_IMAGES: `${IMAGE} ${REDIS_IMAGE} ${NGINX_IMAGE}` };
+  const out = execFileSync('bash', ['-c', `. ${SCRIPTS}/env.sh; env -0`], { encoding: 'utf8', env: { ...process.env, ...images } });
   return Object.fromEntries(out.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
 
@@ -35,7 +48,7 @@ function missing(): string | undefined {
   const reasons = [
     process.getuid?.() !== 0 && 'the cluster needs root',
     !dockerAvailable() && 'Docker is not running (bash scripts/ci/ensure-docker.sh)',
-    dockerAvailable() && spawnSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' }).status !== 0 && `no ${IMAGE} image (bash scripts/ci/build-images.sh)`,
+    ...[IMAGE, NGINX_IMAGE].map((image) => dockerAvailable() && spawnSync('docker', ['image', 'inspect', image], { stdio: 'ignore' }).status !== 0 && `no ${image} image (bash scripts/ci/build-images.sh)`),
     spawnSync('go', ['version'], { stdio: 'ignore' }).status !== 0 && 'no Go (>= 1.26) to build the cluster',
     helm.skip,
   ].filter(Boolean);
@@ -52,6 +65,10 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
   const env = skip ? {} : clusterEnv();
   const ns = `sl-cluster-${randomBytes(3).toString('hex')}`;
   const release = 'sl';
+  /** The second release, on the Sentinel set. */
+  const sentinelRelease = 'sls';
+  /** The Ingress's host (the front's certificate names it and its ClusterIP). */
+  const FRONT_HOST = 'calls.studioline.test';
   const times: Record<string, number> = {};
   let ownCluster = false;
   let installOutput = '';
@@ -92,7 +109,7 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
 
   after(() => {
     if (skip) return;
-    spawnSync('helm', ['uninstall', release, '-n', ns, '--wait', '--timeout', '60s'], { env, stdio: 'ignore' });
+    for (const r of [release, sentinelRelease]) spawnSync('helm', ['uninstall', r, '-n', ns, '--wait', '--timeout', '60s'], { env, stdio: 'ignore' });
     spawnSync('kubectl', ['delete', 'namespace', ns, '--wait=false'], { env, stdio: 'ignore' });
     if (ownCluster) timed('down', () => runLive('down.sh', 180_000));
     process.stderr.write(`stage times (s): ${JSON.stringify(times)}\n`);
@@ -109,7 +126,9 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
     installOutput = timed('helm install --wait', () =>
       run('helm', ['install', release, join(REPO, 'charts/studioline'), '-n', ns, '--wait', '--timeout', '5m',
         '--set', `image.repository=${IMAGE.slice(0, IMAGE.lastIndexOf(':'))},image.tag=${IMAGE.slice(IMAGE.lastIndexOf(':') + 1)},image.pullPolicy=Never`,
-        '--set', `redis.bundled.image=${REDIS_IMAGE},redis.bundled.pullPolicy=Never`]));
+        '--set', `redis.bundled.image=${REDIS_IMAGE},redis.bundled.pullPolicy=Never`,
+        // The Ingress (no controller acts on it; the front stage below stands in for one), and the pod network as its trusted proxies.
+        '--set', `ingress.enabled=true,ingress.host=${FRONT_HOST},ingress.tls.secretName=${FRONT.name}-tls,ingress.trustedProxies={${env.POD_CIDR}}`]));
     const pods = JSON.parse(kubectl('get', 'pods', '-o', 'json')).items as any[];
     const components = pods.map((p) => p.metadata.labels['app.kubernetes.io/component']).sort();
     assert.deepEqual(components, ['gateway', 'gateway', 'keys-admin', 'redis', 'relay', 'relay']);
@@ -121,12 +140,17 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
     t.diagnostic(`pods request ${requested}m CPU; node: ${run('kubectl', ['get', 'nodes', '-o', 'jsonpath={.items[0].status.allocatable.cpu}'])} CPU allocatable`);
   });
 
-  it('the keys command NOTES.txt prints makes a key', () => {
-    const line = installOutput.split('\n').find((l) => l.includes('keys create'));
-    assert.ok(line, `no keys command in NOTES:\n${installOutput}`);
+  /** Runs the keys command an install's NOTES.txt prints: the key it made. */
+  function keyFromNotes(notes: string): string {
+    const line = notes.split('\n').find((l) => l.includes('keys create'));
+    assert.ok(line, `no keys command in NOTES:\n${notes}`);
     const out = run('bash', ['-c', line!.trim()]);
     assert.match(out, /^Created key_\S+ \(first studio\)\. The secret is shown only this once:\n\S{20,}/);
-    apiKey = out.split('\n')[1].trim();
+    return out.split('\n')[1].trim();
+  }
+
+  it('the keys command NOTES.txt prints makes a key', () => {
+    apiKey = keyFromNotes(installOutput);
   });
 
   it('`helm test --logs` makes a real call through the gateways and passes', () => {
@@ -171,11 +195,11 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
    * A 20-second call between two peers in the keys-admin pod (gateway and relay disruptions leave
    * it alone; the image has no shell, so one exec each): resolves with each peer's figures.
    */
-  function callInCluster(): Promise<Record<string, any>[]> {
+  function callInCluster(rel = release, key = apiKey): Promise<Record<string, any>[]> {
     const cli = join(REPO, 'packages/cli/bin/studioline.js');
-    const link = execFileSync(process.execPath, [cli, 'link', `http://${release}-studioline-gateway`, '--apikey', apiKey], { encoding: 'utf8' }).trim();
+    const link = execFileSync(process.execPath, [cli, 'link', `http://${rel}-studioline-gateway`, '--apikey', key], { encoding: 'utf8' }).trim();
     const peer = (hz: number) => {
-      const child = spawn('kubectl', ['-n', ns, 'exec', `deploy/${release}-studioline-keys-admin`, '--', 'node', '/app/packages/cli/bin/studioline.js', 'peer', link, '--tone', String(hz), '--seconds', '20', '--json'], { env });
+      const child = spawn('kubectl', ['-n', ns, 'exec', `deploy/${rel}-studioline-keys-admin`, '--', 'node', '/app/packages/cli/bin/studioline.js', 'peer', link, '--tone', String(hz), '--seconds', '20', '--json'], { env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -232,5 +256,141 @@ describe('the chart on a real single-node Kubernetes cluster', { skip }, () => {
       assert.equal(s.decryptFailed, 0);
     }
     kubectl('rollout', 'status', `deploy/${release}-studioline-relay`, '--timeout', '120s');
+  });
+  /** Applies objects with kubectl in the test's namespace. */
+  const apply = (objects: Record<string, unknown>[]) => {
+    const r = spawnSync('kubectl', ['-n', ns, 'apply', '-f', '-'], { env, encoding: 'utf8', input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  /** Polls `probe` every 500 ms for at most `ms`: its last answer. */
+  const poll = async <T>(probe: () => T, ok: (v: T) => boolean, ms: number): Promise<T> => {
+    const by = Date.now() + ms;
+    let v = probe();
+    while (!ok(v) && Date.now() < by) {
+      await settle(500);
+      v = probe();
+    }
+    return v;
+  };
+
+  it("the Ingress's path, through the nginx configuration its annotations stand for: a call over TLS 1.3 hears both tones, the gateways see the caller's address, the browser origin passes", async (t) => {
+    const service = `${release}-studioline-gateway`;
+    const ingress = JSON.parse(kubectl('get', 'ingress', `${release}-studioline`, '-o', 'json')) as IngressObject;
+    const slices = JSON.parse(kubectl('get', 'endpointslices', '-l', `kubernetes.io/service-name=${service}`, '-o', 'json')).items as any[];
+    const endpoints = slices.flatMap((sl) => {
+      const port = sl.ports.find((p: any) => p.name === 'http').port;
+      return sl.endpoints.filter((e: any) => e.conditions.ready).flatMap((e: any) => e.addresses.map((a: string) => `${a}:${port}`));
+    });
+    assert.equal(endpoints.length, 2, `both gateways behind the front: ${endpoints}`);
+    const config = ingressNginxConfig(ingress, { endpoints: { [service]: endpoints }, certDir: FRONT.certDir, httpsPort: FRONT.httpsPort, httpPort: FRONT.httpPort });
+    // The controller's Service at a fixed address in the service range, named by its certificate.
+    const frontIp = env.SVC_CIDR!.replace(/\.\d+\/\d+$/, '.200');
+    const tls = makeTls([`DNS:${FRONT_HOST}`, `IP:${frontIp}`]);
+    const pem = (f: string) => readFileSync(join(tls.dir, f), 'utf8');
+    timed('ingress front up', () => {
+      apply(frontManifests(config, { crt: pem('tls.crt'), key: pem('tls.key') }, NGINX_IMAGE, frontIp));
+      kubectl('wait', '--for=condition=Ready', `pod/${FRONT.name}`, '--timeout=90s');
+    });
+    const base = `https://${frontIp}`;
+    // kube-proxy programs a new Service within a second or so; until then the guard refuses its address.
+    const reachable = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = createConnection({ host: frontIp, port: 443 }, () => resolve(true));
+        socket.on('error', () => resolve(false));
+        socket.on('connect', () => socket.destroy());
+      });
+    const by = Date.now() + 30_000;
+    while (!(await reachable()) && Date.now() < by) await settle(250);
+
+    // ssl-redirect and ssl-protocols
+    const plain = await fetch(`http://${frontIp}/`, { redirect: 'manual' });
+    assert.equal(plain.status, 308, 'plain HTTP is redirected');
+    assert.equal(plain.headers.get('location'), `${base}/`);
+    const tls12 = await new Promise<string>((resolve) => {
+      const socket = connect({ host: frontIp, port: 443, ca: tls.ca, maxVersion: 'TLSv1.2' }, () => resolve(`connected with ${socket.getProtocol()}`));
+      socket.on('error', (e) => resolve(`refused: ${e.message}`));
+    });
+    assert.match(tls12, /^refused/, 'TLS 1.2 is refused');
+
+    // The call: two Node peers on one line through the front (the websocket upgrade and the idle limits in place).
+    const link = newLink(base, apiKey);
+    const [a, b] = await call(link, link, 6, { ca: tls.ca });
+    for (const [who, summary, want] of [['the 440 Hz peer', b, 440], ['the 1000 Hz peer', a, 1000]] as const) {
+      const [heard] = tonesHeard(summary.recording!.samples, summary.recording!.sampleRate, [want]);
+      t.diagnostic(`${who} was heard at ${heard.frequency.toFixed(2)} Hz (amplitude ${heard.amplitude.toFixed(0)}); ${summary.received} frames`);
+      assert.ok(heard.amplitude > 300 && Math.abs(heard.frequency - want) / want < 0.005, `${who} heard at ${heard.frequency} Hz`);
+    }
+
+    // A page served from the Ingress's host (the chart's PUBLIC_URL) joins; another origin is refused.
+    const page = await rawJoin(link, { origin: `https://${FRONT_HOST}`, ca: tls.ca });
+    await poll(() => page.messages.some((m) => m.type === 'joined'), Boolean, 5000);
+    assert.ok(page.messages.some((m) => m.type === 'joined'), `the page's origin joins: ${JSON.stringify(page.messages)}`);
+    page.ws.close();
+    await assert.rejects(rawJoin(link, { origin: 'https://elsewhere.example', ca: tls.ca }), /403/, 'another origin is refused');
+
+    // X-Forwarded-For: the gateways log the address nginx saw, not nginx's own.
+    const frontPodIp = kubectl('get', 'pod', FRONT.name, '-o', 'jsonpath={.status.podIP}').trim();
+    const proxied = await poll(() => kubectl('logs', FRONT.name).split('\n').flatMap((l) => /^(\S+) \[[^\]]+\] "GET \/ws" 101 /.exec(l)?.[1] ?? []), (v) => v.length >= 3, 10_000);
+    const accepted = kubectl('logs', '-l', 'app.kubernetes.io/component=gateway', '--tail=-1', '--prefix=false')
+      .split('\n')
+      .filter((l) => l.includes('connection received'))
+      .map((l) => JSON.parse(l).address as string);
+    t.diagnostic(`nginx saw ${[...new Set(proxied)]}; the gateways logged ${[...new Set(accepted)]}; nginx itself is ${frontPodIp}`);
+    assert.ok(proxied.length >= 3, 'nginx proxied the two peers and the page');
+    assert.ok(!accepted.includes(frontPodIp), "the gateways never saw nginx's own address as a client");
+    assert.ok(accepted.filter((a) => a === proxied[0]).length >= 3, `the gateways logged ${proxied[0]} for the calls through the front`);
+  });
+
+  it('installs with the Sentinel values against a real Sentinel set (a primary, two replicas, three Sentinels); the primary killed during a call, audio resumes within 5 s; then `helm test` passes', async (t) => {
+    // The first release makes room (its CPU requests) on the one node.
+    run('helm', ['uninstall', release, '-n', ns, '--wait', '--timeout', '120s']);
+    timed('Sentinel set up', () => {
+      apply(redisDataManifests(REDIS_IMAGE));
+      kubectl('rollout', 'status', 'statefulset/redis-data', '--timeout', '120s');
+      apply(sentinelManifests(REDIS_IMAGE));
+      kubectl('rollout', 'status', 'statefulset/redis-sentinel', '--timeout', '120s');
+    });
+    const sentinelSays = (pod: string, ...cmd: string[]) => kubectl('exec', pod, '--', 'redis-cli', '-p', '26379', ...cmd);
+    const master = () => sentinelSays('redis-sentinel-0', 'sentinel', 'get-master-addr-by-name', SENTINEL.master).split('\n')[0].trim();
+    // The Sentinels know each other and the two replicas before the chart relies on them.
+    const known = await poll(() => sentinelSays('redis-sentinel-0', 'sentinel', 'master', SENTINEL.master), (v) => /num-other-sentinels\n2\n/.test(v) && /num-slaves\n2\n/.test(v), 60_000);
+    assert.match(known, /num-other-sentinels\n2\n/);
+    assert.match(known, /num-slaves\n2\n/);
+    const first = master();
+
+    const output = timed('helm install (Sentinel) --wait', () =>
+      run('helm', ['install', sentinelRelease, join(REPO, 'charts/studioline'), '-n', ns, '--wait', '--timeout', '5m', '-f', join(REPO, 'charts/studioline/ci/sentinel-values.yaml'),
+        '--set', `image.repository=${IMAGE.slice(0, IMAGE.lastIndexOf(':'))},image.tag=${IMAGE.slice(IMAGE.lastIndexOf(':') + 1)},image.pullPolicy=Never`]));
+    const key = keyFromNotes(output);
+
+    const callDone = callInCluster(sentinelRelease, key);
+    await settle(6000);
+    const primaryPod = JSON.parse(kubectl('get', 'pods', '-l', 'app=redis-data', '-o', 'json')).items.find((p: any) => p.status.podIP === first)?.metadata.name;
+    assert.ok(primaryPod, `the primary ${first} is one of the data pods`);
+    const killedAt = Date.now();
+    kubectl('delete', 'pod', primaryPod, '--grace-period=0', '--force', '--wait=false');
+    const promoted = await poll(master, (m) => m !== first, 30_000);
+    const summaries = await callDone;
+    t.diagnostic(`Sentinel promoted ${promoted} ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (call ended since)`);
+    process.stdout.write(`# Sentinel primary killed during a call: longest silence ${summaries.map((s) => s.longestSilenceMs).join(', ')} ms, reconnects ${summaries.map((s) => s.reconnects).join(', ')}\n`);
+    assert.notEqual(promoted, first, 'a replica was promoted');
+    // When the Sentinels saw it and when each service was back on Redis: what a failure message needs.
+    const timeline = [
+      ...kubectl('logs', 'redis-sentinel-0').split('\n').filter((l) => /[+-](sdown|odown) master|switch-master/.test(l)),
+      ...['gateway', 'relay'].flatMap((c) =>
+        kubectl('logs', '-l', `app.kubernetes.io/component=${c},app.kubernetes.io/instance=${sentinelRelease}`, '--tail=-1', '--prefix')
+          .split('\n')
+          .filter((l) => l.includes('redis reconnected'))
+          .map((l) => `${l.slice(0, l.indexOf(' '))} reconnected at ${new Date(JSON.parse(l.slice(l.indexOf(' ') + 1)).time).toISOString()}`),
+      ),
+    ].join('\n');
+    t.diagnostic(`killed at ${new Date(killedAt).toISOString()}\n${timeline}`);
+    for (const s of summaries) {
+      assert.ok(s.longestSilenceMs <= 5000, `longest silence ${s.longestSilenceMs} ms; killed at ${new Date(killedAt).toISOString()}:\n${timeline}`);
+      assert.equal(s.decryptFailed, 0);
+    }
+    // And the release passes its own test on the promoted primary.
+    const testOut = timed('helm test (Sentinel)', () => run('helm', ['test', sentinelRelease, '-n', ns, '--logs', '--timeout', '5m']));
+    assert.match(testOut, /studioline certify: PASSED/);
   });
 });

@@ -10,7 +10,7 @@ import { Bus, MemoryBus, RedisBus } from './bus.js';
 import { ClusterBus, SlotTable } from './cluster-bus.js';
 import { ConfigError } from './env.js';
 import { KeySeats, MemoryKeySeats, RedisKeySeats } from './key-seats.js';
-import { ERROR_LOG_INTERVAL_MS, RedisEndpoint, reconnectDelayMs } from './redis-stream.js';
+import { CONNECT_TIMEOUT_MS, ERROR_LOG_INTERVAL_MS, RedisEndpoint, reconnectDelayMs } from './redis-stream.js';
 import { KeyStore, MemoryKeyStore, RedisKeyStore, WriteDurability } from './key-store.js';
 import type { Logger } from './logger.js';
 import { Counter, Registry, createRedisReconnectsCounter } from './metrics.js';
@@ -105,7 +105,7 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
   const base: RedisOptions = {
     retryStrategy: reconnectDelayMs,
     maxRetriesPerRequest: 1,
-    connectTimeout: 5000,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     // The URL's credentials and TLS also apply to every Sentinel-named or Cluster node.
     ...(options.sentinels || cluster ? credentials(options.url) : {}),
   };
@@ -157,7 +157,11 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     logger.warn({ connection: 'commands', err: err.message }, 'redis connection error');
   });
   commands.on('reconnecting', reconnecting);
-  commands.on('ready', stateChanged);
+  commands.on('ready', () => {
+    // The audio bus follows the command connection to the primary (locate): at once, not at its next retry.
+    if (bus instanceof RedisBus) bus.retryNow();
+    stateChanged();
+  });
   commands.on('close', dropped);
   const busOptions = {
     logger,

@@ -179,6 +179,12 @@ export class RedisBus implements Bus {
     });
   }
 
+  /** Reconnects at once whichever connection is waiting to: the server was found again. */
+  retryNow(): void {
+    this.publisher.retryNow();
+    this.subscriber.retryNow();
+  }
+
   /** Publisher connected and every channel's subscription confirmed. */
   isReady(): boolean {
     if (!this.publisher.isReady || !this.subscriber.isReady) return false;
