@@ -84,22 +84,32 @@ export function frontManifests(config: string, tls: { crt: string; key: string }
  * The Redis Sentinel set that charts/studioline/ci/sentinel-values.yaml names: master
  * "studioline", Sentinels at redis-sentinel-N.redis:26379. The data pods are redis-data-N
  * (redis-data-0 starts as the primary, the others replicate it); apply the Sentinels once the data
- * pods are ready (a Sentinel refuses a primary name it cannot resolve).
+ * pods are ready (a Sentinel refuses a primary name it cannot resolve). A failover that cannot
+ * elect a leader is retried after twice the failover timeout: 10 s here.
  */
-export const SENTINEL = { master: 'studioline', quorum: 2, downAfterMs: 1000, failoverTimeoutMs: 10_000 } as const;
+export const SENTINEL = { master: 'studioline', quorum: 2, downAfterMs: 1000, failoverTimeoutMs: 5000 } as const;
 
 export function redisDataManifests(image: string): Manifest[] {
   const labels = { app: 'redis-data' };
   // Replicas start from their primary's copy (made in /data, the pod's own volume: the image's
   // working directory is not writable); nothing is persisted in this test (the chart's README
   // says what a production set should persist).
-  const start = [
-    'set -- --port 6379 --dir /data --save "" --appendonly no --protected-mode no;',
-    'if [ "${HOSTNAME##*-}" = 0 ]; then exec redis-server "$@"; else exec redis-server "$@" --replicaof redis-data-0.redis-data 6379; fi',
-  ].join(' ');
+  const common = ['redis-server', '--port', '6379', '--dir', '/data', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+  // Bare pods, not a StatefulSet: a deleted primary stays gone, as when its node dies. (A
+  // StatefulSet brings redis-data-0 back under the same name, empty, and the Sentinels, which
+  // follow the name, took it back as the primary instead of failing over.)
   return [
     headless('redis-data', labels, 6379),
-    statefulSet('redis-data', labels, image, ['sh', '-c', start], 6379),
+    ...[0, 1, 2].map((i) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `redis-data-${i}`, labels },
+      spec: {
+        hostname: `redis-data-${i}`,
+        subdomain: 'redis-data',
+        ...podSpec(image, i === 0 ? common : [...common, '--replicaof', 'redis-data-0.redis-data', '6379'], 6379),
+      },
+    })),
   ];
 }
 
@@ -138,27 +148,29 @@ function statefulSet(name: string, labels: Record<string, string>, image: string
       replicas: 3,
       podManagementPolicy: 'Parallel',
       selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, fsGroup: REDIS_UID, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'redis',
-              image,
-              imagePullPolicy: 'Never',
-              command,
-              ports: [{ name: 'redis', containerPort: port }],
-              securityContext: restricted(REDIS_UID),
-              readinessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 1 },
-              resources: SMALL,
-              volumeMounts: [{ name: 'data', mountPath: '/data' }],
-            },
-          ],
-          volumes: [{ name: 'data', emptyDir: {} }],
-        },
-      },
+      template: { metadata: { labels }, spec: podSpec(image, command, port) },
     },
+  };
+}
+
+/** A Redis (or Sentinel) pod's spec under Pod Security "restricted", with /data its own. */
+function podSpec(image: string, command: string[], port: number) {
+  return {
+    automountServiceAccountToken: false,
+    securityContext: { runAsNonRoot: true, fsGroup: REDIS_UID, seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [
+      {
+        name: 'redis',
+        image,
+        imagePullPolicy: 'Never',
+        command,
+        ports: [{ name: 'redis', containerPort: port }],
+        securityContext: restricted(REDIS_UID),
+        readinessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 1 },
+        resources: SMALL,
+        volumeMounts: [{ name: 'data', mountPath: '/data' }],
+      },
+    ],
+    volumes: [{ name: 'data', emptyDir: {} }],
   };
 }
