@@ -95,6 +95,11 @@ export class ChannelCall extends TypedEvents<ChannelCallEvents> {
     this.mux = new ChannelMux(options.socket);
   }
 
+  /** True once stop() was called. */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   get channels(): Channel[] {
     return [...this.byName.values()].sort((a, b) => a.number - b.number);
   }

@@ -205,7 +205,7 @@ export class ChannelPeer {
     const scripted = channels.filter((c) => c.talk);
     let expected = 0;
     while (!pacer.done) {
-      if (signal?.aborted) break;
+      if (signal?.aborted || this.call.isStopped) break;
       if (this.call.channels.length === 0) throw new CallError('connect_failed', `every channel ended: ${[...this.errors.values()].join('; ')}`);
       const index = pacer.next();
       if (index === undefined) {
