@@ -28,7 +28,12 @@ export interface ChannelSpec {
   muted?: boolean;
 }
 
-export type ChannelCallOptions = Omit<CallCoreOptions, 'link' | 'url' | 'membership'>;
+export interface ChannelCallOptions extends Omit<CallCoreOptions, 'link' | 'url' | 'membership'> {
+  /** The shared socket to put the channels on (default a new one over `socket`): the page's call worker shares its main line's. */
+  mux?: ChannelMux;
+  /** The lowest channel number to use (default 0); the page keeps 0 for its main line. */
+  firstChannel?: number;
+}
 
 /** One received frame and the channel it came on. */
 export interface ChannelFrame {
@@ -92,7 +97,7 @@ export class ChannelCall extends TypedEvents<ChannelCallEvents> {
 
   constructor(private readonly options: ChannelCallOptions) {
     super();
-    this.mux = new ChannelMux(options.socket);
+    this.mux = options.mux ?? new ChannelMux(options.socket);
   }
 
   /** True once stop() was called. */
@@ -123,7 +128,8 @@ export class ChannelCall extends TypedEvents<ChannelCallEvents> {
     }
     this.url = url;
     const number = this.freeNumber();
-    const core = new CallCore({ ...this.options, link: spec.link, url, socket: this.mux.factoryFor(number) });
+    const { mux: _mux, firstChannel: _first, ...coreOptions } = this.options;
+    const core = new CallCore({ ...coreOptions, link: spec.link, url, socket: this.mux.factoryFor(number) });
     const channel = new Channel(spec.name, number, spec.link, core, this.options.sampleRate, spec);
     this.byName.set(spec.name, channel);
     this.follow(channel);
@@ -210,7 +216,7 @@ export class ChannelCall extends TypedEvents<ChannelCallEvents> {
 
   private freeNumber(): number {
     const used = new Set([...this.byName.values()].map((c) => c.number));
-    let n = 0;
+    let n = this.options.firstChannel ?? 0;
     while (used.has(n)) n++;
     return n;
   }
