@@ -84,6 +84,20 @@ export class ChannelMux {
     return (url, onRefused) => this.attach(url, channel, onRefused);
   }
 
+  /**
+   * A socket factory that takes the lowest channel number free (from `from` on) each time a core
+   * connects: for cores that come and go on their own, such as a membership's move to a new line
+   * (member-call.ts), which must not share a number with the line they leave.
+   */
+  anyChannel(from = 0): SocketFactory {
+    return (url, onRefused) => {
+      const taken = this.shared && !this.shared.retired ? this.shared.views : new Map();
+      let channel = from;
+      while (taken.has(channel)) channel++;
+      return this.attach(url, channel, onRefused);
+    };
+  }
+
   /** Channels with a view on the socket now. */
   get channelCount(): number {
     return this.shared?.views.size ?? 0;
