@@ -227,4 +227,25 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
     assert.ok((bytes * 8) / seconds < 7_000_000, `x received ${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s`);
     assert.equal(metricValue(await server.metrics(), 'studioline_gateway_budget_exceeded_total', { direction: 'out' }), overBefore, 'nothing was over its downlink budget');
   });
+
+  it('senders with no compact layer on the other channels: the downlink budget still holds, the excess dropped and counted', async () => {
+    const links = [0, 1, 2].map(() => newLink(server.url, server.apiKey));
+    // Full rate only: the relay keeps each voice rather than lose it, so three full streams head for one socket.
+    const talkers = links.map((link, i) => new NodePeer({ link, source: toneSource(440 + 500 * i, STUDIO_SAMPLE_RATE), seconds: 3, compact: false, peerTimeoutMs: 20_000 }));
+    const runs = talkers.map((t) => t.run());
+    const overBefore = metricValue(await server.metrics(), 'studioline_gateway_budget_exceeded_total', { direction: 'out' });
+    const x = new ChannelPeer({ channels: links.map((link, i) => ({ name: `ch${i + 1}`, link, mode: 'listen' as const })), source: toneSource(660, STUDIO_SAMPLE_RATE), seconds: 2.5, peerTimeoutMs: 20_000 });
+    const started = performance.now();
+    const summary = await x.run();
+    const seconds = (performance.now() - started) / 1000;
+    await Promise.all(runs);
+    const over = metricValue(await server.metrics(), 'studioline_gateway_budget_exceeded_total', { direction: 'out' }) - overBefore;
+    const bytes = summary.channels.reduce((n, c) => n + c.bytesReceived, 0);
+    const sent = talkers.length * 250;
+    const received = summary.channels.reduce((n, c) => n + c.received, 0);
+    assert.ok(over > 0, 'frames over the downlink budget were dropped and counted');
+    assert.ok(received + over >= sent * 0.95, `received ${received} + dropped ${over} account for the ${sent} sent`);
+    // The budget holds over any window of BUDGET_WINDOW_MS (1 s): over the run, at most one window more than its length.
+    assert.ok(bytes * 8 <= 7_000_000 * (seconds + 1), `x received ${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(1)} s`);
+  });
 });
