@@ -29,8 +29,9 @@ describe('a call on several channels: the mix and reconnects', { timeout: 120_00
     const one = newLink(server.url, server.apiKey);
     const group = parseCallLink(formatCallLink(server.url, server.apiKey, generateLeaf(), false, 3));
     const three = newLink(server.url, server.apiKey);
-    const talk = (link: typeof one, hz: number) => new NodePeer({ link, source: toneSource(hz, STUDIO_SAMPLE_RATE), seconds: 2.5, compact: true, peerTimeoutMs: 20_000 });
-    const talkers = [talk(one, 440), talk(group, 1000), talk(group, 1500), talk(three, 2000)];
+    // The group's two talkers hear each other and start at once, before x joins: they talk for longer.
+    const talk = (link: typeof one, hz: number, seconds = 2.5) => new NodePeer({ link, source: toneSource(hz, STUDIO_SAMPLE_RATE), seconds, compact: true, peerTimeoutMs: 20_000 });
+    const talkers = [talk(one, 440), talk(group, 1000, 8), talk(group, 1500, 8), talk(three, 2000)];
     const runs = talkers.map((t) => t.run());
     // The group's two talkers hear each other at once; the 1500 Hz one is muted as x joins the group.
     const muted = (await waitFor(() => (talkers[2].call as CallCore).senderId, 20_000, 'the 1500 Hz talker joined')).toString(16);
@@ -56,14 +57,15 @@ describe('a call on several channels: the mix and reconnects', { timeout: 120_00
     assert.ok(Math.abs(peak(t1.samples) - 8192) < 300, `channel one's peak ${peak(t1.samples)}, half of 16384`);
     // The group: one track per sender; the muted peer's holds at most what came before it was muted.
     const group2 = byChannel('group');
-    assert.equal(group2.length, 1, 'one track on the group: the peer not muted');
+    assert.equal(group2.length, 1, `one track on the group: the peer not muted (${JSON.stringify(summary.channels)})`);
     assert.ok(Math.abs(dominantFrequency(group2[0].samples, group2[0].sampleRate) - 1000) < 5 && peak(group2[0].samples) > 15_000, 'the 1000 Hz peer of the group at full volume');
     const g = summary.channels.find((c) => c.name === 'group')!;
     assert.equal(g.senders.length, 2, 'two senders heard on the group');
     assert.ok(g.muted > 100, `frames of the muted peer kept from the sinks: ${g.muted}`);
     // Channel three muted: heard (counted) but nothing reached the recorder.
     const c3 = summary.channels.find((c) => c.name === 'three')!;
-    assert.ok(c3.received > 100 && c3.muted === c3.received, `channel three: ${c3.muted} of ${c3.received} muted`);
+    // (Muted counts what reached the mix: on the compact layer, frames the decoder rebuilt too.)
+    assert.ok(c3.received > 100 && c3.muted >= c3.received, `channel three: ${c3.muted} muted, ${c3.received} received`);
     assert.equal(byChannel('three').length, 0);
   });
 

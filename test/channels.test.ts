@@ -69,6 +69,8 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
   });
   after(() => server?.stop());
   const connections = async () => metricValue(await server.metrics(), 'studioline_gateway_connections_total');
+  /** The servers' drop counters, for a failure's message. */
+  const dropsSeen = async () => (await server.metrics()).split('\n').filter((l) => /^studioline_(gateway|relay)_frame_drops_total\{/.test(l)).join(', ');
 
   it('hears both lines at their own tones, and talks into channel 2 only while its script holds the key', async () => {
     const [one, two] = [newLink(server.url, server.apiKey), newLink(server.url, server.apiKey)];
@@ -111,7 +113,7 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
     const ctrs = fromX.map((f) => Number(f.ctr));
     const late = summary.skippedLate;
     assert.deepEqual(ctrs.filter((c) => c < 50 || c > 150 + late), [], 'nothing outside the span');
-    assert.equal(fromX.length, c2.sent, 'every frame it sent on channel two arrived');
+    assert.equal(fromX.length, c2.sent, `every frame it sent on channel two arrived; the servers dropped: ${await dropsSeen()}`);
     assert.ok(Math.abs(dominantFrequency(pcmOf(fromX.slice(2, -2)), STUDIO_SAMPLE_RATE) - 660) < 5, "line two heard x's 660 Hz");
   });
 

@@ -42,7 +42,7 @@ describe('studioline peer --channel', { timeout: 120_000 }, () => {
     const figures = JSON.parse(r.stdout) as { channels: { name: string; sent: number; received: number; compactReceived: number }[]; skippedLate: number };
     const [one, two] = figures.channels;
     assert.deepEqual([one.name, two.name], ['1', 'cams']);
-    assert.ok(one.received > 100 && two.received > 100, `heard both lines: ${one.received}, ${two.received}\n${r.stderr}`);
+    assert.ok(one.received > 100 && two.received > 100, `heard both lines: ${one.received}, ${two.received}\n${r.stdout}\n${r.stderr}\n${(await server.metrics()).split('\n').filter((l) => /^studioline_(gateway|relay)_frame_drops_total\{/.test(l)).join(', ')}`);
     assert.equal(two.compactReceived, two.received, 'channel 2 came on the compact layer');
     assert.equal(onDesk.length, 0, 'nothing went into channel 1');
     assert.equal(one.sent, 0);

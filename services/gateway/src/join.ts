@@ -46,6 +46,8 @@ export class JoinHandler {
     if (msg?.type === 'ping') {
       const session = msg.ch === undefined ? (channels ? undefined : first) : channels?.get(msg.ch);
       if (session) return sessions.send(session, { type: 'pong', t: msg.t, ...(session.serverMs === undefined ? {} : { serverMs: Math.round(session.serverMs * 10) / 10 }) });
+      // A ping of no channel (or one just left) on a channel socket: the round trip only.
+      return sessions.sendSocket(socket, { type: 'pong', t: msg.t });
     } else if (first.state === 'joining' && !channels) {
       // The first join decides what the socket is: a channel socket when it names a channel.
       if (msg?.type !== 'join') return sessions.refuse(first, 'bad_request');

@@ -99,12 +99,11 @@ export class LineRouting {
           capacity: env.capacity ?? session.capacity ?? this.config.lineCapacity,
           budgetBps: this.config.budgetBps,
         });
-        // Not the layer it asked for (a channel socket's other channels; a socket stepped down):
-        // its relay is told again (the ceiling may have changed since the join went), and so is the peer.
-        if (session.ceiling !== session.receiveLayer) {
-          this.setCeiling(session, session.ceiling);
-          sessions.send(session, { type: 'layer', layer: LAYER_NAMES[session.ceiling], reason: session.channel >= 0 ? 'channels' : 'congested' });
-        }
+        // Not the layer it asked for (a channel socket's other channels; a socket stepped down): the
+        // peer is told. A channel's relay is told its ceiling again: the lead may have changed
+        // since the join went.
+        if (session.ceiling !== session.receiveLayer || session.channel >= 0) this.setCeiling(session, session.ceiling);
+        if (session.ceiling !== session.receiveLayer) sessions.send(session, { type: 'layer', layer: LAYER_NAMES[session.ceiling], reason: session.channel >= 0 ? 'channels' : 'congested' });
       }
     } else if (env.t === 'refused') {
       const session = sessions.get(env.conn);
