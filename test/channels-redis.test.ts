@@ -47,8 +47,8 @@ describe('channels over two gateways on a real Redis', { skip, timeout: 120_000 
     const [one, two] = [generateLeaf(), generateLeaf()];
     const heardByA: ReceivedFrame[] = [];
     const heardByB: ReceivedFrame[] = [];
-    const a = new NodePeer({ link: link(1, one), source: toneSource(440, STUDIO_SAMPLE_RATE), seconds: 3, compact: true, sinks: [{ push: (f) => heardByA.push(f) }], peerTimeoutMs: 20_000 });
-    const b = new NodePeer({ link: link(1, two), source: toneSource(1000, STUDIO_SAMPLE_RATE), seconds: 3, compact: true, sinks: [{ push: (f) => heardByB.push(f) }], peerTimeoutMs: 20_000 });
+    const a = new NodePeer({ link: link(1, one), source: toneSource(440, STUDIO_SAMPLE_RATE), seconds: 6, compact: true, sinks: [{ push: (f) => heardByA.push(f) }], peerTimeoutMs: 20_000 });
+    const b = new NodePeer({ link: link(1, two), source: toneSource(1000, STUDIO_SAMPLE_RATE), seconds: 6, compact: true, sinks: [{ push: (f) => heardByB.push(f) }], peerTimeoutMs: 20_000 });
     const runs = [a.run(), b.run()];
     const x = new ChannelPeer({
       channels: [

@@ -51,6 +51,18 @@ async function channelClient(url: string): Promise<ChannelClient> {
   };
 }
 
+/** Stops a listener once what was sent to it has arrived: nothing more for a second (at most 15 s). */
+async function stopWhenQuiet(x: ChannelPeer): Promise<void> {
+  const heard = () => x.call.channels.reduce((n, c) => n + c.core.figures().bytesReceived, 0);
+  const until = Date.now() + 15_000;
+  let last = -1;
+  while (Date.now() < until && heard() !== last) {
+    last = heard();
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  x.call.stop();
+}
+
 /** The PCM of `frames`, joined into one signal. */
 function pcmOf(frames: ReceivedFrame[]): Int16Array {
   const out = new Int16Array(frames.reduce((n, f) => n + f.pcm.length, 0));
@@ -70,7 +82,7 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
   after(() => server?.stop());
   const connections = async () => metricValue(await server.metrics(), 'studioline_gateway_connections_total');
   /** The servers' drop counters, for a failure's message. */
-  const dropsSeen = async () => (await server.metrics()).split('\n').filter((l) => /^studioline_(gateway|relay)_frame_drops_total\{/.test(l)).join(', ');
+  const dropsSeen = async () => (await server.metrics()).split('\n').filter((l) => /^studioline_(gateway|relay)_(frame_drops_total\{|frames_(in|out)_total )/.test(l)).join(', ');
 
   it('hears both lines at their own tones, and talks into channel 2 only while its script holds the key', async () => {
     const [one, two] = [newLink(server.url, server.apiKey), newLink(server.url, server.apiKey)];
@@ -78,8 +90,8 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
     const heardByB: ReceivedFrame[] = [];
     const before = await connections();
     // a on line one (440 Hz), b on line two (1000 Hz, with the compact layer the second channel is sent).
-    const a = new NodePeer({ link: one, source: toneSource(440, STUDIO_SAMPLE_RATE), seconds: 3, compact: true, sinks: [{ push: (f) => heardByA.push(f) }], peerTimeoutMs: 20_000 });
-    const b = new NodePeer({ link: two, source: toneSource(1000, STUDIO_SAMPLE_RATE), seconds: 3, compact: true, sinks: [{ push: (f) => heardByB.push(f) }], peerTimeoutMs: 20_000 });
+    const a = new NodePeer({ link: one, source: toneSource(440, STUDIO_SAMPLE_RATE), seconds: 8, compact: true, sinks: [{ push: (f) => heardByA.push(f) }], peerTimeoutMs: 20_000 });
+    const b = new NodePeer({ link: two, source: toneSource(1000, STUDIO_SAMPLE_RATE), seconds: 8, compact: true, sinks: [{ push: (f) => heardByB.push(f) }], peerTimeoutMs: 20_000 });
     const runs = [a.run(), b.run()];
     // x on both: channel 1 push-to-talk with no span (never talks), channel 2 talks from 0.5 s to 1.5 s.
     const x = new ChannelPeer({
@@ -88,7 +100,7 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
         { name: 'two', link: two, talk: [[0.5, 1.5]] },
       ],
       source: toneSource(660, STUDIO_SAMPLE_RATE),
-      seconds: 2.5,
+      seconds: 4,
       record: true,
       peerTimeoutMs: 20_000,
     });
@@ -204,23 +216,26 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
   it('a listener of three full-rate lines is sent the lead channel at full rate and the others compact, within its budget', async () => {
     const links = [0, 1, 2].map(() => newLink(server.url, server.apiKey));
     const tones = [440, 1000, 1500];
-    const talkers = links.map((link, i) => new NodePeer({ link, source: toneSource(tones[i], STUDIO_SAMPLE_RATE), seconds: 3, compact: true, listenOnly: false, peerTimeoutMs: 20_000 }));
+    const talkers = links.map((link, i) => new NodePeer({ link, source: toneSource(tones[i], STUDIO_SAMPLE_RATE), seconds: 6, compact: true, listenOnly: false, peerTimeoutMs: 20_000 }));
     const runs = talkers.map((t) => t.run());
     const overBefore = metricValue(await server.metrics(), 'studioline_gateway_budget_exceeded_total', { direction: 'out' });
     const x = new ChannelPeer({
       channels: links.map((link, i) => ({ name: `ch${i + 1}`, link, mode: 'listen' as const })),
       source: toneSource(660, STUDIO_SAMPLE_RATE),
-      seconds: 2.5,
+      seconds: 60,
       record: true,
       peerTimeoutMs: 20_000,
     });
+    // x listens until the talkers are done (they start when x joins their line).
     const started = performance.now();
-    const summary = await x.run();
+    const listening = x.run();
+    const talked = await Promise.all(runs);
     const seconds = (performance.now() - started) / 1000;
-    await Promise.all(runs);
+    await stopWhenQuiet(x);
+    const summary = await listening;
     const [lead, ...others] = summary.channels;
     assert.equal(lead.compactReceived, 0, 'the lead channel: full rate');
-    for (const c of others) assert.ok(c.received > 100 && c.compactReceived === c.received, `${c.name}: compact only (${c.compactReceived} of ${c.received})`);
+    for (const c of others) assert.ok(c.received > 100 && c.compactReceived === c.received, `${c.name}: compact only (${c.compactReceived} of ${c.received}); ${JSON.stringify(summary.channels)}; talkers ${JSON.stringify(talked.map((t) => [t.sent, t.received, t.skippedLate]))}; drops ${await dropsSeen()}`);
     for (const [i, t] of ['ch1', 'ch2', 'ch3'].entries()) {
       const track = summary.tracks!.find((k) => k.channel === t)!;
       assert.ok(Math.abs(dominantFrequency(track.samples, track.sampleRate) - tones[i]) < 5, `${t}: ${tones[i]} Hz`);
@@ -233,20 +248,31 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
   it('senders with no compact layer on the other channels: the downlink budget still holds, the excess dropped and counted', async () => {
     const links = [0, 1, 2].map(() => newLink(server.url, server.apiKey));
     // Full rate only: the relay keeps each voice rather than lose it, so three full streams head for one socket.
-    const talkers = links.map((link, i) => new NodePeer({ link, source: toneSource(440 + 500 * i, STUDIO_SAMPLE_RATE), seconds: 3, compact: false, peerTimeoutMs: 20_000 }));
+    const talkers = links.map((link, i) => new NodePeer({ link, source: toneSource(440 + 500 * i, STUDIO_SAMPLE_RATE), seconds: 3, compact: false, listenOnly: false, peerTimeoutMs: 20_000 }));
     const runs = talkers.map((t) => t.run());
     const overBefore = metricValue(await server.metrics(), 'studioline_gateway_budget_exceeded_total', { direction: 'out' });
-    const x = new ChannelPeer({ channels: links.map((link, i) => ({ name: `ch${i + 1}`, link, mode: 'listen' as const })), source: toneSource(660, STUDIO_SAMPLE_RATE), seconds: 2.5, peerTimeoutMs: 20_000 });
+    const dropsBefore = metricValue(await server.metrics(), 'studioline_gateway_frame_drops_total') + metricValue(await server.metrics(), 'studioline_relay_frame_drops_total');
+    // x listens until the talkers are done (they start when x joins their line).
+    const x = new ChannelPeer({ channels: links.map((link, i) => ({ name: `ch${i + 1}`, link, mode: 'listen' as const })), source: toneSource(660, STUDIO_SAMPLE_RATE), seconds: 60, peerTimeoutMs: 20_000 });
     const started = performance.now();
-    const summary = await x.run();
+    const listening = x.run();
+    const talked = await Promise.all(runs);
     const seconds = (performance.now() - started) / 1000;
-    await Promise.all(runs);
+    await stopWhenQuiet(x);
+    const summary = await listening;
     const over = metricValue(await server.metrics(), 'studioline_gateway_budget_exceeded_total', { direction: 'out' }) - overBefore;
+    // Every frame a talker sent reached x, or was dropped and counted on the way (x's downlink budget;
+    // a talker's own uplink budget too, when it catches up in a burst after a stall on a busy machine).
+    const allDrops = async () => {
+      const text = await server.metrics();
+      return metricValue(text, 'studioline_gateway_frame_drops_total') + metricValue(text, 'studioline_relay_frame_drops_total');
+    };
     const bytes = summary.channels.reduce((n, c) => n + c.bytesReceived, 0);
-    const sent = talkers.length * 250;
+    const sent = talked.reduce((n, t) => n + t.sent, 0);
     const received = summary.channels.reduce((n, c) => n + c.received, 0);
     assert.ok(over > 0, 'frames over the downlink budget were dropped and counted');
-    assert.ok(received + over >= sent * 0.95, `received ${received} + dropped ${over} account for the ${sent} sent`);
+    const dropped = (await allDrops()) - dropsBefore;
+    assert.ok(received + dropped >= sent, `received ${received} + dropped ${dropped} account for the ${sent} sent`);
     // The budget holds over any window of BUDGET_WINDOW_MS (1 s): over the run, at most one window more than its length.
     assert.ok(bytes * 8 <= 7_000_000 * (seconds + 1), `x received ${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(1)} s`);
   });

@@ -31,11 +31,11 @@ describe('studioline peer --channel', { timeout: 120_000 }, () => {
     writeFileSync(cues, '# cams only\nchannel cams talk from 0.5 s to 1.5 s\n');
     const onDesk: ReceivedFrame[] = [];
     const onCams: ReceivedFrame[] = [];
-    const a = new NodePeer({ link: desk, source: toneSource(440, STUDIO_SAMPLE_RATE), seconds: 3, compact: true, sinks: [{ push: (f) => onDesk.push(f) }], peerTimeoutMs: 30_000 });
-    const b = new NodePeer({ link: cams, source: toneSource(1000, STUDIO_SAMPLE_RATE), seconds: 3, compact: true, sinks: [{ push: (f) => onCams.push(f) }], peerTimeoutMs: 30_000 });
+    const a = new NodePeer({ link: desk, source: toneSource(440, STUDIO_SAMPLE_RATE), seconds: 8, compact: true, sinks: [{ push: (f) => onDesk.push(f) }], peerTimeoutMs: 30_000 });
+    const b = new NodePeer({ link: cams, source: toneSource(1000, STUDIO_SAMPLE_RATE), seconds: 8, compact: true, sinks: [{ push: (f) => onCams.push(f) }], peerTimeoutMs: 30_000 });
     const runs = [a.run(), b.run()];
     const connections = metricValue(await server.metrics(), 'studioline_gateway_connections_total');
-    const r = await runCli(['peer', text(desk), '--channel', `cams=${text(cams)}`, '--talk', cues, '--seconds', '2.5', '--json']);
+    const r = await runCli(['peer', text(desk), '--channel', `cams=${text(cams)}`, '--talk', cues, '--seconds', '4', '--json']);
     assert.equal(r.code, 0, r.stderr);
     await Promise.all(runs);
     assert.equal(metricValue(await server.metrics(), 'studioline_gateway_connections_total') - connections, 3, 'the CLI peer used one connection');

@@ -225,9 +225,15 @@ export class ChannelPeer {
     return pacer.skipped;
   }
 
+  /**
+   * Frames still on their way are heard: it stays until the line has been quiet a moment, and (a
+   * sender that started late, a stalled machine) until every channel with peers has heard something,
+   * for at most LINGER_MAX_MS.
+   */
   private async linger(): Promise<void> {
     const until = performance.now() + LINGER_MAX_MS;
-    while (performance.now() < until && performance.now() - this.lastReceivedAt < LINGER_QUIET_MS) await sleep(50);
+    const unheard = () => this.call.channels.some((c) => c.core.peers.size > 0 && !this.senders.has(c.name));
+    while (performance.now() < until && (performance.now() - this.lastReceivedAt < LINGER_QUIET_MS || unheard())) await sleep(50);
   }
 }
 
