@@ -213,7 +213,7 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
     await limited.closed;
   });
 
-  it('a listener of three full-rate lines is sent the lead channel at full rate and the others compact, within its budget', async () => {
+  it('a listener of three full-rate lines is sent the lead channel at full rate and the others compact, within its budget', async (t) => {
     const links = [0, 1, 2].map(() => newLink(server.url, server.apiKey));
     const tones = [440, 1000, 1500];
     const talkers = links.map((link, i) => new NodePeer({ link, source: toneSource(tones[i], STUDIO_SAMPLE_RATE), seconds: 6, compact: true, listenOnly: false, peerTimeoutMs: 20_000 }));
@@ -241,11 +241,12 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
       assert.ok(Math.abs(dominantFrequency(track.samples, track.sampleRate) - tones[i]) < 5, `${t}: ${tones[i]} Hz`);
     }
     const bytes = summary.channels.reduce((n, c) => n + c.bytesReceived, 0);
+    t.diagnostic(`three channels: ${summary.channels.map((c) => `${c.name} ${c.received} frames (${c.compactReceived} compact), ${((c.bytesReceived * 8) / seconds / 1e6).toFixed(2)} Mbit/s`).join('; ')}; total ${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(1)} s`);
     assert.ok((bytes * 8) / seconds < 7_000_000, `x received ${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s`);
     assert.equal(metricValue(await server.metrics(), 'studioline_gateway_budget_exceeded_total', { direction: 'out' }), overBefore, 'nothing was over its downlink budget');
   });
 
-  it('senders with no compact layer on the other channels: the downlink budget still holds, the excess dropped and counted', async () => {
+  it('senders with no compact layer on the other channels: the downlink budget still holds, the excess dropped and counted', async (t) => {
     const links = [0, 1, 2].map(() => newLink(server.url, server.apiKey));
     // Full rate only: the relay keeps each voice rather than lose it, so three full streams head for one socket.
     const talkers = links.map((link, i) => new NodePeer({ link, source: toneSource(440 + 500 * i, STUDIO_SAMPLE_RATE), seconds: 3, compact: false, listenOnly: false, peerTimeoutMs: 20_000 }));
@@ -272,6 +273,7 @@ describe('several channels over one websocket', { timeout: 120_000 }, () => {
     const received = summary.channels.reduce((n, c) => n + c.received, 0);
     assert.ok(over > 0, 'frames over the downlink budget were dropped and counted');
     const dropped = (await allDrops()) - dropsBefore;
+    t.diagnostic(`three full-rate channels: sent ${sent}, received ${received}, over the downlink budget ${over}, dropped in all ${dropped}; ${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(1)} s`);
     assert.ok(received + dropped >= sent, `received ${received} + dropped ${dropped} account for the ${sent} sent`);
     // The budget holds over any window of BUDGET_WINDOW_MS (1 s): over the run, at most one window more than its length.
     assert.ok(bytes * 8 <= 7_000_000 * (seconds + 1), `x received ${((bytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(1)} s`);
