@@ -72,6 +72,10 @@ describe('channels in Chromium', { skip }, () => {
     const pcm = Int16Array.from(onCams.flatMap((f) => [...f.pcm]));
     assert.ok(Math.abs(dominantFrequency(pcm, onCams[0].sampleRate) - 440) < 3, "the page's microphone");
     assert.equal(onOwn.length, 0, "the page's own line (listen only) heard nothing");
+    // Transmission starts with the first frame captured after the key (a little more on a busy machine).
+    const pttStartMs = Number(await channel.getAttribute('data-ptt-start-ms'));
+    process.stdout.write(`# channel push-to-talk: key to first frame sent ${pttStartMs} ms, key to first frame heard ${(onCams[0].at - downAt).toFixed(0)} ms, ${onCams.length} frames for a ${HOLD_MS} ms hold\n`);
+    assert.ok(pttStartMs >= 0 && pttStartMs <= 30, `first frame ${pttStartMs} ms after the key`);
 
     // Remembered in this browser: after a reload the channel is listed and joins with the call.
     await page.reload();

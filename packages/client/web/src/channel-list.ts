@@ -79,6 +79,7 @@ export class ChannelList {
       li.dataset.state = s.state;
       li.dataset.transmitting = String(s.transmitting);
       li.dataset.peers = String(s.peers.length);
+      if (s.pttStartMs !== undefined) li.dataset.pttStartMs = s.pttStartMs.toFixed(1);
       const state = li.querySelector('.state');
       if (state) state.textContent = `${s.detail}${s.layer === 'compact' ? ' (compact layer)' : ''}${s.transmitting ? ' – transmitting' : ''}`;
     }

@@ -26,6 +26,8 @@ export interface ChannelStatus {
   detail: string;
   peers: string[];
   transmitting: boolean;
+  /** The last push-to-talk start on it: key down to its first frame handed on, ms. */
+  pttStartMs?: number;
   /** The layer it is sent (the page's own line is the lead, sent the full layer; these get the compact one). */
   layer?: LayerName;
   /** Why it ended, when it was refused. */

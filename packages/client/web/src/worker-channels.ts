@@ -69,7 +69,9 @@ export class WorkerChannels {
   private publish(): void {
     for (const channel of this.call.channels) {
       const s = this.status.get(channel.name);
-      if (s) s.transmitting = channel.gate.open;
+      if (!s) continue;
+      s.transmitting = channel.gate.open;
+      s.pttStartMs = channel.gate.lastStartDelayMs;
     }
     this.report({ type: 'channels', channels: [...this.status.values()] });
   }
