@@ -11,6 +11,12 @@ import type { CompactCodec } from '../../src/compact-codec.js';
 import type { ChannelCommand, ChannelReport, ChannelStatus } from './channel-messages.js';
 
 const REPORT_EVERY_MS = 250;
+/**
+ * The page's own line takes the lowest channel numbers (0, and while a membership moves it to a new
+ * line, the next ones: ChannelMux.anyChannel), so it stays the lead, sent the full layer; the listed
+ * channels take numbers from here on, clear of those.
+ */
+export const FIRST_LISTED_CHANNEL = 16;
 
 export class WorkerChannels {
   private readonly call: ChannelCall;
@@ -24,8 +30,7 @@ export class WorkerChannels {
     sink: FrameSink,
     private readonly report: (r: ChannelReport) => void,
   ) {
-    // Channel 0 is the page's own line, the lead (sent the full layer): these start at 1.
-    this.call = new ChannelCall({ sampleRate, socket: () => never(), codec, mux, firstChannel: 1 });
+    this.call = new ChannelCall({ sampleRate, socket: () => never(), codec, mux, firstChannel: FIRST_LISTED_CHANNEL });
     this.call.addSink(sink);
     const update = (name: string, change: Partial<ChannelStatus>) => {
       const s = this.status.get(name);
