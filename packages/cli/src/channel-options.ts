@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CallLink, parseCallLink } from '@studioline/protocol';
-import { AudioSource, ChannelPeer, ChannelPeerSummary, ChannelSummary, MAX_VOLUME, PeerChannel, encodeWav } from '@studioline/client';
+import { AudioSource, ChannelPeer, ChannelPeerSummary, ChannelSummary, MAX_VOLUME, PeerChannel, encodeWav, isVolume } from '@studioline/client';
 import { CliError } from './exit-codes.js';
 import { parseChannelTimeline } from './talk-timeline.js';
 
@@ -44,7 +44,7 @@ export function parseChannels(args: ChannelArgs): PeerChannel[] {
     const index = m ? channelIndex(m[1], names) : -1;
     if (!m || index < 0) throw new CliError(`--volume ${value}: expected N=GAIN with N a channel (${names.join(', ')})`);
     const gain = Number(m[2]);
-    if (!(gain >= 0 && gain <= MAX_VOLUME)) throw new CliError(`--volume ${value}: the gain is a number from 0 to ${MAX_VOLUME}`);
+    if (!isVolume(gain)) throw new CliError(`--volume ${value}: the gain is a number from 0 to ${MAX_VOLUME}`);
     channels[index].volume = gain;
   }
   for (const value of args.mutes) {

@@ -14,6 +14,7 @@
 import { CallLink, LayerChangeReason, LayerName } from '@studioline/protocol';
 import { CallCore, CallCoreOptions, CallError, CallState, FrameSink, ReceivedFrame } from './call-core.js';
 import { ChannelMux } from './channel-socket.js';
+import { MAX_VOLUME, isVolume, withGain } from './mix-gain.js';
 import { TalkGate, TalkMode } from './talk-gate.js';
 import { TypedEvents } from './typed-events.js';
 
@@ -53,9 +54,6 @@ export interface ChannelCallEvents {
   /** A frame heard, before the mix (what the channel sent; the sinks get it after the mix). */
   frame: ChannelFrame;
 }
-
-/** The highest gain a volume may set (+12 dB). */
-export const MAX_VOLUME = 4;
 
 export class Channel {
   readonly gate: TalkGate;
@@ -243,7 +241,7 @@ export class ChannelCall extends TypedEvents<ChannelCallEvents> {
           channel.mutedFrames++;
           return;
         }
-        const heard = gain === 1 ? frame : { ...frame, pcm: scaled(frame.pcm, gain) };
+        const heard = gain === 1 ? frame : { ...frame, pcm: withGain(frame.pcm, gain) };
         for (const sink of this.sinks) sink.push(heard);
       },
       forget: (sender) => {
@@ -254,13 +252,6 @@ export class ChannelCall extends TypedEvents<ChannelCallEvents> {
 }
 
 function checkVolume(volume: number): number {
-  if (!(volume >= 0 && volume <= MAX_VOLUME)) throw new CallError('bad_request', `a volume is from 0 to ${MAX_VOLUME}, not ${volume}`);
+  if (!isVolume(volume)) throw new CallError('bad_request', `a volume is from 0 to ${MAX_VOLUME}, not ${volume}`);
   return volume;
-}
-
-/** `pcm` at `gain`, clipped to 16 bits. */
-function scaled(pcm: Int16Array, gain: number): Int16Array {
-  const out = new Int16Array(pcm.length);
-  for (let i = 0; i < pcm.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i] * gain)));
-  return out;
 }

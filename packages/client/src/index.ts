@@ -11,6 +11,7 @@ export * from './send-pacer.js';
 export * from './peer.js';
 export * from './channel-socket.js';
 export * from './channel-call.js';
+export * from './mix-gain.js';
 export * from './channel-peer.js';
 export * from './jitter-buffer.js';
 export * from './playout.js';

@@ -6,7 +6,7 @@
  * in the talk controls).
  */
 import { CallLink, LinkError, parseCallLink } from '@studioline/protocol';
-import { MAX_VOLUME } from '../../src/channel-call.js';
+import { isVolume } from '../../src/mix-gain.js';
 import { TALK_MODES, TalkMode } from '../../src/talk-gate.js';
 import type { ChannelStatus } from './channel-messages.js';
 import type { RemoteCall } from './remote-call.js';
@@ -32,7 +32,7 @@ function load(): SavedChannel[] {
     return saved
       .filter((c) => c && typeof c.name === 'string' && typeof c.link === 'string')
       .slice(0, MAX_PAGE_CHANNELS)
-      .map((c) => ({ name: c.name, link: c.link, mode: TALK_MODES.includes(c.mode) ? c.mode : 'ptt', volume: c.volume >= 0 && c.volume <= MAX_VOLUME ? c.volume : 1, muted: c.muted === true }));
+      .map((c) => ({ name: c.name, link: c.link, mode: TALK_MODES.includes(c.mode) ? c.mode : 'ptt', volume: typeof c.volume === 'number' && isVolume(c.volume) ? c.volume : 1, muted: c.muted === true }));
   } catch {
     return [];
   }
