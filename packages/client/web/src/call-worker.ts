@@ -12,7 +12,10 @@ import { CallCore, FrameSink } from '../../src/call-core.js';
 import type { CompactCodec } from '../../src/compact-codec.js';
 import { Resampler, prepareResamplers } from '../../src/resampler.js';
 import { TalkGate, TalkMode } from '../../src/talk-gate.js';
-import { browserCall } from './call.js';
+import { ChannelMux } from '../../src/channel-socket.js';
+import { browserCall, browserSocket } from './call.js';
+import { isChannelCommand } from './channel-messages.js';
+import { WorkerChannels } from './worker-channels.js';
 import { HANDOFF_SMOOTHING } from './latency.js';
 import type { CapturedFrame, FromCallWorker, PlaybackMessage, ToCallWorker } from './media-messages.js';
 import { CallRecording } from './recording.js';
@@ -39,10 +42,13 @@ let captureFillMs = 0;
 /** The last frame sent; its level is worked out only when the page is told (10 times a second, not 100). */
 let lastSent: Int16Array | undefined;
 const peerLevels = new Map<string, number>();
+/** The page's other channels, on the same websocket as its own line (channel 0). */
+let channels: WorkerChannels | undefined;
 
 function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCodec | undefined): void {
   const { link, sampleRate, capture, playback } = msg;
-  const core = browserCall(link, sampleRate, codec);
+  const mux = new ChannelMux(browserSocket);
+  const core = browserCall(link, sampleRate, codec, mux.factoryFor(0));
   report({ type: 'layers', layers: core.joinLayers, codec: codec?.name });
   call = { core, sampleRate };
   const talk = (gate = new TalkGate(talkMode, sampleRate));
@@ -71,11 +77,13 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCode
     },
   };
   core.addSink(sink);
+  channels = new WorkerChannels(mux, sampleRate, codec, sink, report);
 
   capture.onmessage = (e: MessageEvent<CapturedFrame>) => {
     const { pcm, at, fillWaitMs } = e.data;
     captureHandoffMs += (Date.now() - at - captureHandoffMs) * HANDOFF_SMOOTHING;
     captureFillMs += (fillWaitMs - captureFillMs) * HANDOFF_SMOOTHING;
+    channels?.capture(pcm, Date.now());
     // Closed (muted, push-to-talk up, listen-only): nothing is sent; the frame clock moves on, as a pause.
     const frame = talk.process(pcm, Date.now());
     lastSent = frame;
@@ -124,8 +132,9 @@ scope.onmessage = (e) => {
     else if (msg.type === 'record') await setRecording(msg.on);
     else if (msg.type === 'stop') {
       await setRecording(false);
+      channels?.stop();
       call?.core.stop();
-    }
+    } else if (isChannelCommand(msg)) channels?.command(msg);
   };
   run().catch((err: Error) => report({ type: 'failed', message: err.message }));
 };

@@ -9,7 +9,7 @@ import type { CompactCodec } from '../../src/compact-codec.js';
 
 export type { CallState } from '../../src/call-core.js';
 
-const browserSocket: SocketFactory = (url) => {
+export const browserSocket: SocketFactory = (url) => {
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   return ws;
@@ -19,7 +19,7 @@ const browserSocket: SocketFactory = (url) => {
  * With a codec (WebCodecs' Opus), a full-rate page also sends the compact layer, and a `mobile=1`
  * page sends and receives only that; without one, the full layer only.
  */
-export function browserCall(link: CallLink, sampleRate: number, codec: CompactCodec | undefined): CallCore {
+export function browserCall(link: CallLink, sampleRate: number, codec: CompactCodec | undefined, socket: SocketFactory = browserSocket): CallCore {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-  return new CallCore({ link, url, sampleRate, socket: browserSocket, codec, mobile: link.mobile });
+  return new CallCore({ link, url, sampleRate, socket, codec, mobile: link.mobile });
 }

@@ -5,6 +5,7 @@ import type { CallState } from '../../src/call-core.js';
 import { CallRates, formatBitrate } from '../../src/call-stats.js';
 import { latencyLines } from './latency.js';
 import type { RecordingFile } from './media-messages.js';
+import { ChannelList } from './channel-list.js';
 import { TalkControls } from './talk-controls.js';
 import { TalkingIndicator } from './talking.js';
 import { savedDevices, setupDevices } from './devices.js';
@@ -70,6 +71,7 @@ function run(): void {
   let muted = false;
   const talking = new TalkingIndicator();
   const talk = new TalkControls(() => call);
+  const channels = new ChannelList(() => call);
   let recording = false;
   let jitter: JitterStats[] = [];
 
@@ -154,7 +156,9 @@ function run(): void {
     });
     call.on('recording', ({ files, notRecorded }) => renderRecordings(files, notRecorded));
     call.on('failed', (message) => showProblem(`The call stopped: ${message}. Reload the page to join again.`));
+    call.on('channels', (statuses) => channels.render(statuses));
     call.start(link, engine);
+    channels.start();
   });
 
   $('processing').addEventListener('change', () => void engine?.openMicrophone($<HTMLInputElement>('processing').checked));

@@ -11,6 +11,7 @@ import type { CallLink, JoinLayers, LayerChangeReason, LayerName } from '@studio
 import type { CallState } from '../../src/call-core.js';
 import type { TalkMode } from '../../src/talk-gate.js';
 import type { CallFigures } from '../../src/call-stats.js';
+import type { ChannelCommand, ChannelReport } from './channel-messages.js';
 
 /** Capture worklet -> call worker: one 10 ms frame of 16-bit PCM, stamped (wall clock) as it left the worklet. */
 export interface CapturedFrame {
@@ -45,7 +46,9 @@ export type ToCallWorker =
   | { type: 'talkMode'; mode: TalkMode }
   | { type: 'talk'; down: boolean; at: number }
   | { type: 'record'; on: boolean }
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /** The page's other channels (channel-messages.ts). */
+  | ChannelCommand;
 
 /** A finished recording's file, as the page offers it for download. */
 export interface RecordingFile {
@@ -82,4 +85,5 @@ export type FromCallWorker =
   | ({ type: 'figures' } & WorkerFigures)
   | { type: 'recording'; files: RecordingFile[]; notRecorded: number }
   /** The worker itself failed (not the call): the page shows it. */
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; message: string }
+  | ChannelReport;

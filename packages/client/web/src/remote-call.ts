@@ -7,6 +7,7 @@ import type { CallState } from '../../src/call-core.js';
 import type { TalkMode } from '../../src/talk-gate.js';
 import { TypedEvents } from '../../src/typed-events.js';
 import type { AudioEngine } from './audio.js';
+import type { ChannelCommand, ChannelStatus } from './channel-messages.js';
 import type { FromCallWorker, RecordingFile, ToCallWorker, WorkerFigures } from './media-messages.js';
 
 export interface RemoteCallEvents {
@@ -18,6 +19,8 @@ export interface RemoteCallEvents {
   recording: { files: RecordingFile[]; notRecorded: number };
   /** The worker could not load or run: the call cannot go on. */
   failed: string;
+  /** The page's other channels (channel-list.ts). */
+  channels: ChannelStatus[];
 }
 
 export class RemoteCall extends TypedEvents<RemoteCallEvents> {
@@ -38,6 +41,7 @@ export class RemoteCall extends TypedEvents<RemoteCallEvents> {
         this.emit('figures', (this.latest = figures));
       } else if (msg.type === 'recording') this.emit('recording', { files: msg.files, notRecorded: msg.notRecorded });
       else if (msg.type === 'failed') this.emit('failed', msg.message);
+      else if (msg.type === 'channels') this.emit('channels', msg.channels);
     };
     this.worker.onerror = (e) => this.emit('failed', e.message || 'the call worker could not start');
   }
@@ -70,6 +74,11 @@ export class RemoteCall extends TypedEvents<RemoteCallEvents> {
   /** Leaves the line; a recording in progress is finished first (its files still come). */
   stop(): void {
     this.send({ type: 'stop' });
+  }
+
+  /** Steers the page's other channels (channel-list.ts). */
+  channel(command: ChannelCommand): void {
+    this.send(command);
   }
 
   private send(message: ToCallWorker, transfer: Transferable[] = []): void {
