@@ -34,7 +34,7 @@ export function createSipBridgeMetrics(registry: Registry, registeredNow: () => 
     }),
     calls: new Counter({
       name: 'studioline_sip_calls_total',
-      help: 'Incoming calls by outcome: answered, challenged, refused (authentication), rate_limited (too many failures from the address), not_found, busy, not_acceptable (no common codec or no SDP offer), cancelled, line_failed (the line could not be joined)',
+      help: 'Incoming calls by outcome: answered, challenged, refused (authentication), rate_limited (too many failures from the address), forbidden (an extension dialling another line than its own), not_found, busy, not_acceptable (no common codec or no SDP offer), cancelled, line_failed (the line could not be joined)',
       labelNames: ['result'],
       registers,
     }),

@@ -4,12 +4,13 @@
  * request to the one that answers it.
  */
 import type { Remote, SipMessage } from 'sip';
-import { Logger, MemoryAuthFailureCounter, OpsServer, Registry, createRegistry, once, runAll, startOpsServer } from '@studioline/server-kit';
+import { Backend, Logger, MemoryAuthFailureCounter, OpsServer, Registry, createRedisBackend, createRegistry, once, runAll, startOpsServer } from '@studioline/server-kit';
 import { prepareResamplers } from '@studioline/client';
 import { SipBridgeConfig } from './config.js';
 import { DigestAuth } from './digest-auth.js';
 import { InboundCall } from './inbound-call.js';
 import { SipBridgeMetrics, createSipBridgeMetrics } from './metrics.js';
+import { AccountStoreUnavailable, PhoneAccount, PhoneAccounts } from './phone-accounts.js';
 import { Registrar } from './registrar.js';
 import { RtpPorts } from './rtp-session.js';
 import { NegotiationError, negotiate } from './sdp-negotiation.js';
@@ -33,6 +34,11 @@ export class SipBridge {
   private readonly auth: DigestAuth;
   private readonly rtpPorts: RtpPorts;
   private readonly calls = new Map<string, InboundCall>();
+  /** INVITEs being authenticated (an account lookup in flight), by Call-ID: a retransmission waits its turn. */
+  private readonly authenticating = new Set<string>();
+  private readonly accounts: PhoneAccounts;
+  /** The extensions' store (Redis), when config.redis is set. */
+  private readonly backend?: Backend;
   /** Failed authentications per source address (the transport's, not a Via anyone can write). */
   private readonly failures = new MemoryAuthFailureCounter();
   private stack?: SipStack;
@@ -47,7 +53,13 @@ export class SipBridge {
     this.registry = deps.registry ?? createRegistry();
     this.registrar = new Registrar(config);
     this.metrics = createSipBridgeMetrics(this.registry, () => this.registrar.count);
-    this.auth = new DigestAuth(config.realm, (user) => config.directory.phones.get(user)?.password);
+    if (config.redis) {
+      const { url, sentinels, clusterNodes, prefix } = config.redis;
+      this.backend = createRedisBackend({ url, sentinels, clusterNodes, prefix, logger: deps.logger.child({ component: 'redis' }) });
+      this.backend.registerMetrics(this.registry);
+    }
+    this.accounts = new PhoneAccounts(config.realm, config.directory, this.backend?.sipAccounts, deps.logger);
+    this.auth = new DigestAuth(config.realm, (user) => this.accounts.lookup(user));
     this.rtpPorts = new RtpPorts(config.host, config.rtpPortMin, config.rtpPortMax);
   }
 
@@ -59,7 +71,11 @@ export class SipBridge {
       host: config.host,
       setting: { service: 'SIP bridge metrics', portVariable: 'METRICS_PORT', hostVariable: 'SIP_HOST' },
       registry: this.registry,
-      readiness: () => ({ ready: Boolean(this.stack) && !this.draining, calls: this.calls.size, registered: this.registrar.count }),
+      // Without its Redis the bridge can check no extension: not ready (calls in progress go on).
+      readiness: () => {
+        const store = this.backend ? (this.backend.isReady() ? 'up' : 'down') : 'none';
+        return { ready: Boolean(this.stack) && !this.draining && store !== 'down', calls: this.calls.size, registered: this.registrar.count, store };
+      },
     });
     this.stack = await startSipStack({
       host: config.host,
@@ -93,11 +109,11 @@ export class SipBridge {
     const call = this.calls.get(rq.headers['call-id']);
     switch (method) {
       case 'REGISTER':
-        return this.onRegister(rq, remote);
+        return void this.onRegister(rq, remote).catch((err) => this.failed(rq, err));
       case 'INVITE':
         if (rq.headers.to.params.tag) return call ? call.onReinvite(rq) : void stack.respond(rq, 481, 'Call/Transaction Does Not Exist');
-        if (call) return; // a retransmission the transaction layer did not catch
-        return this.onInvite(rq, remote);
+        if (call || this.authenticating.has(rq.headers['call-id'])) return; // a retransmission the transaction layer did not catch
+        return void this.onInvite(rq, remote).catch((err) => this.failed(rq, err));
       case 'ACK':
         return call?.onAck(rq);
       case 'BYE':
@@ -111,16 +127,23 @@ export class SipBridge {
     }
   }
 
+  /** A request whose handling threw: 503 when the extensions could not be read, 500 otherwise. */
+  private failed(rq: SipMessage, err: unknown): void {
+    const unavailable = err instanceof AccountStoreUnavailable;
+    this.deps.logger.warn({ method: rq.method, err: (err as Error).message }, unavailable ? 'SIP request refused: the extensions cannot be read' : 'SIP request failed');
+    (this.stack as SipStack).respond(rq, unavailable ? 503 : 500, unavailable ? 'Service Unavailable' : 'Server Internal Error', unavailable ? { headers: { 'retry-after': 5 } } : {});
+  }
+
   /** Authenticates a request; answers the failure itself and returns undefined when it failed. */
-  private authenticate(rq: SipMessage, remote: Remote, count: (result: string) => void): string | undefined {
+  private async authenticate(rq: SipMessage, remote: Remote, count: (result: string) => void): Promise<PhoneAccount | undefined> {
     const stack = this.stack as SipStack;
     if (this.failures.countNow(remote.address) >= this.config.authFailLimit) {
       count('rate_limited');
       stack.respond(rq, 403, 'Too Many Failed Attempts');
       return undefined;
     }
-    const result = this.auth.verify(rq);
-    if (result.ok) return result.user;
+    const result = await this.auth.verify(rq);
+    if (result.ok) return result.account;
     if (result.reason === 'missing' || result.reason === 'stale') {
       count(result.reason === 'missing' ? 'challenged' : 'stale');
       stack.respond(rq, 401, 'Unauthorized', { headers: this.auth.challenge(result.reason === 'stale') });
@@ -138,9 +161,10 @@ export class SipBridge {
     return undefined;
   }
 
-  private onRegister(rq: SipMessage, remote: Remote): void {
-    const user = this.authenticate(rq, remote, (result) => this.metrics.registrations.inc({ result }));
-    if (!user) return;
+  private async onRegister(rq: SipMessage, remote: Remote): Promise<void> {
+    const account = await this.authenticate(rq, remote, (result) => this.metrics.registrations.inc({ result }));
+    if (!account) return;
+    const user = account.user;
     const outcome = this.registrar.register(rq, remote, user);
     this.metrics.registrations.inc({ result: outcome.result });
     const reason = { 200: 'OK', 400: 'Bad Request', 403: 'Forbidden', 423: 'Interval Too Brief' }[outcome.status];
@@ -148,10 +172,18 @@ export class SipBridge {
     if (outcome.result === 'ok') this.deps.logger.info({ user, transport: remote.protocol }, 'phone registered');
   }
 
-  private onInvite(rq: SipMessage, remote: Remote): void {
+  private async onInvite(rq: SipMessage, remote: Remote): Promise<void> {
     const stack = this.stack as SipStack;
     const count = (result: string) => this.metrics.calls.inc({ result });
-    if (!this.authenticate(rq, remote, (r) => count(r === 'challenged' || r === 'stale' ? 'challenged' : r === 'rate_limited' ? 'rate_limited' : 'refused'))) return;
+    const callId: string = rq.headers['call-id'];
+    this.authenticating.add(callId);
+    let account: PhoneAccount | undefined;
+    try {
+      account = await this.authenticate(rq, remote, (r) => count(r === 'challenged' || r === 'stale' ? 'challenged' : r === 'rate_limited' ? 'rate_limited' : 'refused'));
+    } finally {
+      this.authenticating.delete(callId);
+    }
+    if (!account) return;
     let number: string | undefined;
     try {
       number = (rq.uri && /^sips?:([^@;]+)@/.exec(rq.uri)?.[1]) || undefined;
@@ -159,6 +191,11 @@ export class SipBridge {
       number = undefined;
     }
     const line = number ? this.config.directory.lines.get(decodeURIComponent(number)) : undefined;
+    if (account.line !== undefined && number !== undefined && decodeURIComponent(number) !== account.line) {
+      // An extension is bound to its line: it dials that line and no other.
+      count('forbidden');
+      return void stack.respond(rq, 403, 'Not This Extension\'s Line');
+    }
     if (!line) {
       count('not_found');
       return void stack.respond(rq, 404, 'Not Found');
@@ -196,6 +233,7 @@ export class SipBridge {
       () => new Promise((r) => setTimeout(r, 100)),
       () => this.stack?.close(),
       () => this.ops?.close(),
+      () => this.backend?.close(),
     ]);
   });
 }
