@@ -37,6 +37,14 @@ export interface SipBridgeConfig {
    */
   authFailLimit: number;
   authFailWindowMs: number;
+  /**
+   * Requests outside calls (REGISTER, INVITE, OPTIONS, ...) per source address: SIP_RATE_LIMIT a
+   * second on average, SIP_RATE_BURST at once; past it they are answered 503 with Retry-After
+   * (request-rate.ts). Requests within a call (ACK, BYE, CANCEL, re-INVITE) are never limited.
+   * Defaults 20/s, burst 40.
+   */
+  rateLimit: number;
+  rateBurst: number;
   /** Dialable lines (and, without Redis, phone accounts), from the JSON file SIP_DIRECTORY_FILE (directory.ts). Required. */
   directory: Directory;
   /**
@@ -68,6 +76,8 @@ export const SIP_BRIDGE_DEFAULTS = {
   lineJoinTimeoutMs: 5000,
   authFailLimit: 10,
   authFailWindowMs: 60_000,
+  rateLimit: 20,
+  rateBurst: 40,
   metricsPort: DEFAULT_METRICS_PORT,
 } as const;
 
@@ -98,6 +108,8 @@ export function sipBridgeConfigFromEnv(env: Env, readFile: (path: string) => str
     lineJoinTimeoutMs: envInt(env, 'LINE_JOIN_TIMEOUT_MS', d.lineJoinTimeoutMs, { min: 100, max: 30_000 }),
     authFailLimit: envInt(env, 'SIP_AUTH_FAIL_LIMIT', d.authFailLimit, { min: 1, max: 10_000 }),
     authFailWindowMs: envInt(env, 'SIP_AUTH_FAIL_WINDOW_MS', d.authFailWindowMs, { min: 1000, max: 3_600_000 }),
+    rateLimit: envInt(env, 'SIP_RATE_LIMIT', d.rateLimit, { min: 1, max: 100_000 }),
+    rateBurst: envInt(env, 'SIP_RATE_BURST', d.rateBurst, { min: 1, max: 100_000 }),
     directory: parseDirectory(text, `SIP_DIRECTORY_FILE ${file}`, !redis),
     redis,
     metricsPort: envInt(env, 'METRICS_PORT', d.metricsPort, { min: 0, max: 65535 }),

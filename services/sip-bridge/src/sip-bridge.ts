@@ -12,9 +12,34 @@ import { InboundCall } from './inbound-call.js';
 import { SipBridgeMetrics, createSipBridgeMetrics } from './metrics.js';
 import { AccountStoreUnavailable, PhoneAccount, PhoneAccounts } from './phone-accounts.js';
 import { Registrar } from './registrar.js';
+import { RequestRate } from './request-rate.js';
 import { RtpPorts } from './rtp-session.js';
 import { NegotiationError, negotiate } from './sdp-negotiation.js';
 import { SipStack, startSipStack } from './sip-stack.js';
+
+/** Control characters other than tab: never in a header value (RFC 3261 §25.1). */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/**
+ * What makes a request that parsed unservable, as [status, reason phrase]; undefined when it is fine.
+ * (The stack has already checked Via, From, To, Call-ID and CSeq are there.)
+ */
+function requestProblem(rq: SipMessage, transport: string): [number, string] | undefined {
+  const method = rq.method ?? '';
+  if (rq.version !== '2.0') return [505, 'Version Not Supported'];
+  if (!/^[A-Z][A-Z-]{0,31}$/.test(method)) return [400, 'Bad Method'];
+  if (typeof rq.uri !== 'string' || !/^sips?:[^\s]+$/i.test(rq.uri)) return [400, 'Bad Request-URI'];
+  const cseq = rq.headers.cseq;
+  if (!cseq || !Number.isInteger(cseq.seq) || cseq.seq < 0 || cseq.seq > 2 ** 31 - 1) return [400, 'Bad CSeq'];
+  if (cseq.method !== method) return [400, 'CSeq Method Mismatch'];
+  if (typeof rq.headers['call-id'] !== 'string' || !rq.headers['call-id'] || rq.headers['call-id'].length > 256) return [400, 'Bad Call-ID'];
+  if (typeof rq.headers.from?.uri !== 'string' || typeof rq.headers.to?.uri !== 'string') return [400, 'Bad From or To'];
+  for (const value of Object.values(rq.headers)) if (typeof value === 'string' && CONTROL.test(value)) return [400, 'Bad Header Value'];
+  // Over UDP a body shorter than its Content-Length was cut (RFC 3261 §18.3): 400, not a guess.
+  const length = Number(rq.headers['content-length'] ?? 0);
+  if (transport === 'UDP' && length > (rq.content ?? '').length) return [400, 'Content-Length Too Long'];
+  return undefined;
+}
 
 /** Methods the bridge answers (Allow); others get 405. */
 export const ALLOWED_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER'];
@@ -41,6 +66,7 @@ export class SipBridge {
   private readonly backend?: Backend;
   /** Failed authentications per source address (the transport's, not a Via anyone can write). */
   private readonly failures = new MemoryAuthFailureCounter();
+  private readonly rate: RequestRate;
   private stack?: SipStack;
   private ops?: OpsServer;
   private draining = false;
@@ -60,6 +86,7 @@ export class SipBridge {
     }
     this.accounts = new PhoneAccounts(config.realm, config.directory, this.backend?.sipAccounts, deps.logger);
     this.auth = new DigestAuth(config.realm, (user) => this.accounts.lookup(user));
+    this.rate = new RequestRate(config.rateLimit, config.rateBurst);
     this.rtpPorts = new RtpPorts(config.host, config.rtpPortMin, config.rtpPortMax);
   }
 
@@ -83,6 +110,12 @@ export class SipBridge {
       publicAddress: config.publicAddress,
       logger: deps.logger.child({ component: 'sip' }),
       onRequest: (rq, remote) => this.onRequest(rq, remote),
+      wire: {
+        malformed: (transport, outcome) => {
+          this.metrics.sipMalformed.inc({ transport, outcome });
+          if (outcome === 'stream_closed') deps.logger.warn({ transport }, 'SIP stream closed: a header block or body past the limit (16 KiB)');
+        },
+      },
     });
     this.jitterTimer = setInterval(() => {
       for (const call of this.calls.values()) {
@@ -107,6 +140,18 @@ export class SipBridge {
     this.metrics.sipRequests.inc({ method: ALLOWED_METHODS.includes(method) ? method : 'OTHER' });
     const stack = this.stack as SipStack;
     const call = this.calls.get(rq.headers['call-id']);
+    // Within a call nothing is limited (a flood cannot cut a call's BYE); outside, per address.
+    if (!call && method !== 'ACK' && !this.rate.take(remote.address)) {
+      this.metrics.sipRefused.inc({ reason: 'rate_limited' });
+      return void stack.respond(rq, 503, 'Too Many Requests', { headers: { 'retry-after': 5 } });
+    }
+    const problem = requestProblem(rq, remote.protocol);
+    if (problem) {
+      this.metrics.sipRefused.inc({ reason: 'malformed' });
+      this.metrics.sipMalformed.inc({ transport: remote.protocol.toLowerCase(), outcome: 'answered' });
+      if (method !== 'ACK') stack.respond(rq, problem[0], problem[1]);
+      return;
+    }
     switch (method) {
       case 'REGISTER':
         return void this.onRegister(rq, remote).catch((err) => this.failed(rq, err));
