@@ -41,7 +41,7 @@ export interface SipBridgeConfig {
    * Requests outside calls (REGISTER, INVITE, OPTIONS, ...) per source address: SIP_RATE_LIMIT a
    * second on average, SIP_RATE_BURST at once; past it they are answered 503 with Retry-After
    * (request-rate.ts). Requests within a call (ACK, BYE, CANCEL, re-INVITE) are never limited.
-   * Defaults 20/s, burst 40.
+   * Defaults 50/s, burst 100 (a PBX or SIP trunk in front of many phones shares one address).
    */
   rateLimit: number;
   rateBurst: number;
@@ -76,8 +76,8 @@ export const SIP_BRIDGE_DEFAULTS = {
   lineJoinTimeoutMs: 5000,
   authFailLimit: 10,
   authFailWindowMs: 60_000,
-  rateLimit: 20,
-  rateBurst: 40,
+  rateLimit: 50,
+  rateBurst: 100,
   metricsPort: DEFAULT_METRICS_PORT,
 } as const;
 
