@@ -239,6 +239,16 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.match(bridgeLogText, /phone muted by its keys/);
   });
 
+  it('DTMF *2 latches push-to-talk: the first closes the phone toward the line, the next opens it', async () => {
+    const mediaPort = await freeUdpPort();
+    const run = await runSipp(dir, 'dtmf-ptt', dtmfScenario(LINE_NUMBER, ['*', '2', '*', '2', '#']), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1', '-mi', '127.0.0.1', '-mp', String(mediaPort)]);
+    assert.equal(run.code, 0, `*2 *2 #, BYE from the bridge: ${run.output}\n${bridgeLogText.slice(-2000)}`);
+    const metrics = await bridge.registry.metrics();
+    assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'talk_off' }), 1);
+    assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'talk_on' }), 1);
+    assert.ok(bridgeLogText.indexOf('phone push-to-talk closed by its keys (*2)') < bridgeLogText.indexOf('phone talking, push-to-talk latched open by its keys (*2)'), 'closed, then opened');
+  });
+
   const answeredCalls = async () => metricValue(await bridge.registry.metrics(), 'studioline_sip_calls_total', { result: 'answered' });
 
   /** A phone and a Node peer on the line for 6 s, each sending its tone; what each heard. */

@@ -214,6 +214,9 @@ export class InboundCall {
     if (action === 'mute' || action === 'unmute') {
       this.media.muted = action === 'mute';
       this.ctx.logger.info({ callId: this.callId }, action === 'mute' ? 'phone muted by its keys (*1)' : 'phone unmuted by its keys (*1)');
+    } else if (action === 'talk_on' || action === 'talk_off') {
+      this.media.setTalking(action === 'talk_on');
+      this.ctx.logger.info({ callId: this.callId }, action === 'talk_on' ? 'phone talking, push-to-talk latched open by its keys (*2)' : 'phone push-to-talk closed by its keys (*2)');
     } else if (action === 'hangup') {
       this.ctx.logger.info({ callId: this.callId }, 'phone hung up by its keys (#)');
       this.hangUp();

@@ -69,7 +69,7 @@ export function createSipBridgeMetrics(registry: Registry, registeredNow: () => 
     }),
     dtmf: new Counter({
       name: 'studioline_sip_dtmf_events_total',
-      help: 'DTMF key presses from phones (RFC 4733), by what they did: mute, unmute, hangup, key (no menu action)',
+      help: 'DTMF key presses from phones (RFC 4733), by what they did: mute, unmute (*1), talk_off, talk_on (*2, push-to-talk latched), hangup (#), key (no menu action)',
       labelNames: ['action'],
       registers,
     }),
