@@ -1,6 +1,9 @@
 # One image for every role: `studioline serve --role gateway|relay|keys-admin` (or all in one).
 # One image is simpler to build, scan and pin than three, and the roles share all their code; the
 # role is a command-line argument, set per Deployment by the chart.
+# The SIP bridge (services/sip-bridge) is in it too, with its own target for those who want an image
+# whose entry point is the bridge: `docker build --target sip-bridge .` (same layers, other ENTRYPOINT).
+# The chart runs the bridge from the default image by its command, so it needs no second image.
 # Written for the public image; machines without a registry pass NODE_IMAGE=<local node image>.
 #
 # Built in stages so that the image holds what runs and nothing else: the node binary and the
@@ -16,7 +19,7 @@ COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages packages
 COPY services services
 RUN npm ci --no-audit --no-fund \
- && node_modules/.bin/tsc --build packages/cli \
+ && node_modules/.bin/tsc --build packages/cli services/sip-bridge \
  && node_modules/.bin/tsc -p packages/client/web \
  && node packages/client/web/build.mjs \
  && npm prune --omit=dev --no-audit --no-fund
@@ -35,8 +38,8 @@ RUN mkdir -p /rootfs/usr/local/bin /rootfs/tmp /rootfs/etc/ssl/certs \
  && echo 'studioline:x:10001:10001::/tmp:/nonexistent' > /rootfs/etc/passwd \
  && echo 'studioline:x:10001:' > /rootfs/etc/group
 
-# 3. The image.
-FROM scratch
+# 3. What both images hold.
+FROM scratch AS base
 COPY --from=runtime /rootfs /
 COPY --from=build /app /app
 ENV NODE_ENV=production \
@@ -47,6 +50,17 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # Runs as an unprivileged user and writes nothing outside /tmp: the chart mounts the root read-only.
 USER 10001:10001
+
+# 4. The SIP bridge's image (`--target sip-bridge`): SIP on 5060 (UDP and TCP), RTP from 20000-20999
+# (RTP_PORT_MIN..RTP_PORT_MAX), metrics on 9090. SIP_HOST=0.0.0.0 needs SIP_PUBLIC_ADDRESS.
+FROM base AS sip-bridge
+ENV SIP_HOST=0.0.0.0 \
+    METRICS_PORT=9090
+EXPOSE 5060/udp 5060/tcp 9090
+ENTRYPOINT ["node", "/app/services/sip-bridge/bin/sip-bridge.js"]
+
+# 5. The image (the default target, last).
+FROM base
 EXPOSE 7777 7778
 # A larger initial old generation: the audio path's frame buffers are short-lived but, with a JS heap
 # of ~10 MB, V8's default limits ran a full mark-compact every ~70 ms under load (see BENCHMARKS.md).

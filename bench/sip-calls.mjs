@@ -43,7 +43,7 @@ logs.on('data', (c) => {
   }
 });
 const bridge = new SipBridge(
-  { ...SIP_BRIDGE_DEFAULTS, sipPort: 0, metricsPort: 0, publicAddress: '127.0.0.1', maxCalls: Math.max(CALLS, 50), directory: parseDirectory(JSON.stringify({ phones: { 1001: { password } }, lines }), 'bench') },
+  { ...SIP_BRIDGE_DEFAULTS, sipPort: 0, metricsPort: 0, publicAddress: '127.0.0.1', maxCalls: Math.max(CALLS, 50), rateLimit: 10_000, rateBurst: 10_000, directory: parseDirectory(JSON.stringify({ phones: { 1001: { password } }, lines }), 'bench') },
   { logger: createLogger('sip-bridge', { destination: logs }) },
 );
 await bridge.start();

@@ -10,7 +10,7 @@ const chart = join(new URL('..', import.meta.url).pathname, 'charts/studioline')
 const text = readFileSync(join(chart, 'values.yaml'), 'utf8');
 const values = YAML.parse(text);
 const params = new Map([...text.matchAll(/^\s*## @param (\S+) (.+)$/gm)].map((m) => [m[1], m[2].trim()]));
-const ENUMS = { 'redis.mode': ['bundled', 'external', 'sentinel', 'cluster'], 'config.logLevel': ['trace', 'debug', 'info', 'warn', 'error'] };
+const ENUMS = { 'redis.mode': ['bundled', 'external', 'sentinel', 'cluster'], 'config.logLevel': ['trace', 'debug', 'info', 'warn', 'error'], 'sipBridge.expose': ['hostPort', 'nodePort'] };
 
 function typeOf(v) {
   if (Array.isArray(v)) return 'array';

@@ -33,7 +33,7 @@ describe('configuration errors', () => {
     ['a port that is not a number', ['serve', '--port', 'eighty'], {}, /--port must be a port number \(0-65535\), got "eighty"/],
     ['a short admin token', ['serve', '--port', '0'], { ADMIN_TOKEN: 'short', ADMIN_PORT: '0' }, /ADMIN_TOKEN must be at least 16 characters/],
     ['an APIKEY that is not a key', ['serve', '--port', '0'], { APIKEY: 'secret', ADMIN_PORT: '0' }, /APIKEY "secr…" is not usable: it is 6 characters long/],
-    ['an unknown command', ['dance'], {}, /unknown command "dance"; commands: serve, link, peer, selftest, certify, keys, keygen/],
+    ['an unknown command', ['dance'], {}, /unknown command "dance"; commands: serve, link, peer, selftest, certify, keys, sip, keygen/],
     ['an unknown option, naming the valid ones', ['peer', 'http://x/#apikey=k', '--volume', '3'], {}, /unknown option --volume for "studioline peer"; valid options: --tone, --wav, --seconds, --record, --mix, --json, --no-wait, --talk, --listen, --name, --colour, --exclude, --promote, --help/],
     ['an option without its value', ['link', '--apikey'], {}, /--apikey needs a value \(--apikey KEY\)/],
     ['a missing argument', ['peer'], {}, /"studioline peer" needs LINK/],

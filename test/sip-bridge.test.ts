@@ -18,7 +18,7 @@ import { createLogger } from '@studioline/server-kit';
 import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
 import { Embedded, metricValue, startEmbedded } from './helpers/embedded.js';
 import { tonesHeard } from './helpers/tones.js';
-import { answeredCallScenario, dtmfScenario, freeUdpPort, holdResumeScenario, inviteScenario, registerScenario, requestScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
+import { answeredCallScenario, dtmfScenario, freeUdpPort, holdResumeScenario, inviteScenario, registerScenario, reinviteScenario, requestScenario, requireSipAgents, runSipp, runSoftphone } from './helpers/sip-agents.js';
 
 const PHONE = { user: '1001', password: 'phone-secret-1001' };
 /** One line per test that calls, so that a call's end never overlaps the next call's start. */
@@ -228,6 +228,29 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.match(bridgeLogText, /call resumed by the phone/);
   });
 
+  it('a re-INVITE moving the phone\'s RTP to another port is followed, and its 200 is sent again over UDP until the ACK', async () => {
+    const sockets = await Promise.all([0, 1].map(async () => {
+      const socket = createSocket('udp4');
+      await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+      const arrivals: number[] = [];
+      socket.on('message', () => arrivals.push(performance.now()));
+      return { socket, arrivals };
+    }));
+    const sdp = (port: number, version: number) => ['v=0', `o=- 1 ${version} IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=sendrecv', ''].join('\r\n');
+    const trace = join(dir, 'reinvite.msg');
+    const [first, second] = sockets;
+    const run = await runSipp(dir, 'reinvite', reinviteScenario(LINE_NUMBER, sdp(first.socket.address().port, 1), sdp(second.socket.address().port, 2)), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1', '-trace_msg', '-message_file', trace]);
+    const movedAt = first.arrivals.at(-1) ?? 0;
+    for (const s of sockets) s.socket.close();
+    assert.equal(run.code, 0, `answered, re-INVITE to another port answered, BYE: ${run.output}\n${bridgeLogText.slice(-2000)}`);
+    const oks = readFileSync(trace, 'utf8').split(/^-{10,}.*$/m).filter((m) => /received/.test(m) && /SIP\/2\.0 200 OK/.test(m) && /CSeq: 3 INVITE/.test(m));
+    assert.ok(oks.length >= 2, `the re-INVITE's 200 came again while unacknowledged (${oks.length} received)`);
+    assert.ok(first.arrivals.length > 25, `RTP went to the first port before the move (${first.arrivals.length} packets)`);
+    assert.ok(second.arrivals.length > 50, `RTP went to the new port after it (${second.arrivals.length} packets)`);
+    assert.ok(second.arrivals[0] >= movedAt - 50, 'and not to the first port any more');
+    assert.match(bridgeLogText, /the phone moved its RTP: following it/);
+  });
+
   it('DTMF (RFC 4733) drives the menu: *1 mutes the phone toward the line, # hangs up (the bridge sends BYE)', async () => {
     const mediaPort = await freeUdpPort();
     const run = await runSipp(dir, 'dtmf', dtmfScenario(LINE_NUMBER, ['*', '1', '#']), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1', '-mi', '127.0.0.1', '-mp', String(mediaPort)]);
@@ -237,6 +260,16 @@ describe('SIP bridge with real user agents (SIPp, baresip)', { skip }, () => {
     assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'hangup' }), 1);
     assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'key' }), 1, 'the * alone');
     assert.match(bridgeLogText, /phone muted by its keys/);
+  });
+
+  it('DTMF *2 latches push-to-talk: the first closes the phone toward the line, the next opens it', async () => {
+    const mediaPort = await freeUdpPort();
+    const run = await runSipp(dir, 'dtmf-ptt', dtmfScenario(LINE_NUMBER, ['*', '2', '*', '2', '#']), bridge.sipPort, ['-s', PHONE.user, '-au', PHONE.user, '-ap', PHONE.password, '-t', 'u1', '-mi', '127.0.0.1', '-mp', String(mediaPort)]);
+    assert.equal(run.code, 0, `*2 *2 #, BYE from the bridge: ${run.output}\n${bridgeLogText.slice(-2000)}`);
+    const metrics = await bridge.registry.metrics();
+    assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'talk_off' }), 1);
+    assert.equal(metricValue(metrics, 'studioline_sip_dtmf_events_total', { action: 'talk_on' }), 1);
+    assert.ok(bridgeLogText.indexOf('phone push-to-talk closed by its keys (*2)') < bridgeLogText.indexOf('phone talking, push-to-talk latched open by its keys (*2)'), 'closed, then opened');
   });
 
   const answeredCalls = async () => metricValue(await bridge.registry.metrics(), 'studioline_sip_calls_total', { result: 'answered' });

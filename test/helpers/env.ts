@@ -51,3 +51,6 @@ export function requireImages(images: string[]): string | undefined {
   process.stderr.write(`\n!!! SKIPPING: ${reason}\n\n`);
   return reason;
 }
+
+/** The SIP bridge's image (the Dockerfile's `sip-bridge` target; scripts/ci/build-images.sh). */
+export const SIP_BRIDGE_IMAGE = process.env.STUDIOLINE_SIP_BRIDGE_IMAGE ?? 'studioline-sip-bridge:dev';

@@ -82,12 +82,17 @@ export class KubeApiStandIn {
 
   /** Creates or replaces a Secret whose `apikey` field holds `apiKey`. */
   apply(name: string, apiKey: string, labels: Record<string, string> = { 'studioline.io/api-key': 'true' }, annotations?: Record<string, string>): void {
+    this.applyData(name, { apikey: apiKey }, labels, annotations);
+  }
+
+  /** Creates or replaces a Secret with these data fields (plain text; stored base64 as the API does). */
+  applyData(name: string, fields: Record<string, string>, labels: Record<string, string>, annotations?: Record<string, string>): void {
     const existed = this.secrets.has(name);
     const secret: Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name, namespace: this.namespace, labels, annotations, resourceVersion: String(++this.version), uid: `uid-${name}` },
-      data: { apikey: Buffer.from(apiKey).toString('base64') },
+      data: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
     };
     this.secrets.set(name, secret);
     this.emit(existed ? 'MODIFIED' : 'ADDED', secret);

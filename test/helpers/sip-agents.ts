@@ -261,6 +261,41 @@ ${content}
 `;
 }
 
+/**
+ * A phone that moves its media: an answered call (SDP `first`), 1 s later a re-INVITE offering
+ * `second` (another RTP port) whose 200 is left unacknowledged for 1.2 s (the bridge must send it
+ * again over UDP; SIPp absorbs the repeats, which its message trace shows), then ACK, 1.5 s, BYE.
+ */
+export function reinviteScenario(number: string, first: string, second: string): string {
+  const request = (method: string, cseq: number, content = '', auth = false) => `
+  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
+${method} sip:${number}@[remote_ip]:[remote_port] SIP/2.0
+${method === 'ACK' && cseq === 1 ? '[last_Via:]' : 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]'}
+From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:${number}@[remote_ip]:[remote_port]>${cseq === 1 || (cseq === 2 && method === 'INVITE') ? '' : '[peer_tag_param]'}
+Call-ID: [call_id]
+CSeq: ${cseq} ${method}
+Contact: <sip:[service]@[local_ip]:[local_port]>
+${auth ? '[authentication]\n' : ''}Max-Forwards: 70
+${content ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
+
+${content}
+]]></send>`;
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="reinvite">${request('INVITE', 1, first)}
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>${request('ACK', 1)}${request('INVITE', 2, first, true)}
+  <recv response="100" optional="true"/>
+  <recv response="200" rrs="true"/>${request('ACK', 2)}
+  <pause milliseconds="1000"/>${request('INVITE', 3, second)}
+  <recv response="200"/>
+  <pause milliseconds="1200"/>${request('ACK', 3)}
+  <pause milliseconds="1500"/>${request('BYE', 4)}
+  <recv response="200"/>
+</scenario>
+`;
+}
+
 /** Debian's SIPp ships RFC 4733 key presses as pcap files (payload type 101). */
 export const DTMF_PCAP = (key: string) => `/usr/share/sip-tester/dtmf_2833_${key === '#' ? 'pound' : key === '*' ? 'star' : key}.pcap`;
 

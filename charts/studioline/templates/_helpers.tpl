@@ -77,6 +77,27 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and .Values.gateway.autoscaling.enabled (gt (int .Values.gateway.autoscaling.minReplicas) (int .Values.gateway.autoscaling.maxReplicas)) -}}
 {{- $errors = append $errors "gateway.autoscaling.minReplicas must not exceed maxReplicas" -}}
 {{- end -}}
+{{- with .Values.sipBridge -}}
+{{- if .enabled -}}
+{{- if not .directorySecret -}}
+{{- $errors = append $errors "sipBridge.enabled needs sipBridge.directorySecret: a Secret whose `directory.json` lists the lines phones may dial (README, \"SIP bridge\")" -}}
+{{- end -}}
+{{- if gt (int .rtpPortMin) (int .rtpPortMax) -}}
+{{- $errors = append $errors (printf "sipBridge.rtpPortMin (%d) is above sipBridge.rtpPortMax (%d)" (int .rtpPortMin) (int .rtpPortMax)) -}}
+{{- else if lt (int (add1 (sub (int .rtpPortMax) (int .rtpPortMin)))) (int .maxCalls) -}}
+{{- $errors = append $errors (printf "sipBridge.rtpPortMin..rtpPortMax holds %d ports, fewer than sipBridge.maxCalls (%d): one port per call" (int (add1 (sub (int .rtpPortMax) (int .rtpPortMin)))) (int .maxCalls)) -}}
+{{- end -}}
+{{- if and (le (int .rtpPortMin) (int .sipPort)) (ge (int .rtpPortMax) (int .sipPort)) -}}
+{{- $errors = append $errors (printf "sipBridge.sipPort (%d) lies inside the RTP range" (int .sipPort)) -}}
+{{- end -}}
+{{- if gt (int (sub (int .rtpPortMax) (int .rtpPortMin))) 999 -}}
+{{- $errors = append $errors "sipBridge.rtpPortMin..rtpPortMax holds more than 1000 ports: each is a port entry of the pod (Kubernetes has no port ranges); keep the range to what sipBridge.maxCalls needs" -}}
+{{- end -}}
+{{- if and (eq .expose "nodePort") (or (lt (int .sipPort) 30000) (gt (int .rtpPortMax) 32767) (lt (int .rtpPortMin) 30000) (gt (int .sipPort) 32767)) -}}
+{{- $errors = append $errors (printf "sipBridge.expose=nodePort: sipBridge.sipPort (%d) and the RTP range (%d-%d) must lie in the NodePort range 30000-32767 (the node ports equal the ports written into SDP)" (int .sipPort) (int .rtpPortMin) (int .rtpPortMax)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nstudioline: invalid values:\n  - %s\n" (join "\n  - " $errors)) -}}
 {{- end -}}
@@ -169,5 +190,6 @@ volumes:
 {{- $total := add (mul (include "studioline.cpuMillis" .Values.gateway.resources) $gateways) (mul (include "studioline.cpuMillis" .Values.relay.resources) .Values.relay.replicaCount) -}}
 {{- if .Values.keysAdmin.enabled -}}{{- $total = add $total (include "studioline.cpuMillis" .Values.keysAdmin.resources) -}}{{- end -}}
 {{- if eq .Values.redis.mode "bundled" -}}{{- $total = add $total (include "studioline.cpuMillis" .Values.redis.bundled.resources) -}}{{- end -}}
+{{- if .Values.sipBridge.enabled -}}{{- $total = add $total (include "studioline.cpuMillis" .Values.sipBridge.resources) -}}{{- end -}}
 {{- $total -}}
 {{- end -}}

@@ -10,6 +10,7 @@ import { linkCommand } from './link-command.js';
 import { peerCommand } from './peer-command.js';
 import { selftestCommand } from './selftest-command.js';
 import { serveCommand } from './serve-command.js';
+import { sipCommand } from './sip-command.js';
 
 export const COMMANDS: readonly Command[] = [
   serveCommand,
@@ -18,5 +19,6 @@ export const COMMANDS: readonly Command[] = [
   selftestCommand,
   certifyCommand,
   keysCommand,
+  sipCommand,
   keygenCommand,
 ];

@@ -35,7 +35,7 @@ function adminToken(options: KeysCommandOptions, env: NodeJS.ProcessEnv): string
   throw new AdminApiError('no admin token: pass --token, set STUDIOLINE_ADMIN_TOKEN, or run the embedded server on this machine first (`npm start` makes one)');
 }
 
-async function call(options: KeysCommandOptions, env: NodeJS.ProcessEnv, method: string, path: string, body?: unknown) {
+export async function call(options: KeysCommandOptions, env: NodeJS.ProcessEnv, method: string, path: string, body?: unknown) {
   let res: Response;
   try {
     res = await fetch(options.adminUrl.replace(/\/$/, '') + path, {

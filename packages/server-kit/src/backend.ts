@@ -15,11 +15,14 @@ import { KeyStore, MemoryKeyStore, RedisKeyStore, WriteDurability } from './key-
 import type { Logger } from './logger.js';
 import { Counter, Registry, createRedisReconnectsCounter } from './metrics.js';
 import { RedisKeys, hashTag } from './redis-keys.js';
+import { MemorySipAccountStore, RedisSipAccountStore, SipAccountStore } from './sip-accounts.js';
 import { MemoryPresenceDirectory, PresenceDirectory, RedisPresenceDirectory } from './presence.js';
 
 export interface Backend {
   readonly bus: Bus;
   readonly keys: KeyStore;
+  /** SIP extensions (the SIP bridge's phone accounts; keys-admin writes them). */
+  readonly sipAccounts: SipAccountStore;
   /** Live relays (heartbeats). */
   readonly relays: PresenceDirectory;
   /** Live gateways (heartbeats). */
@@ -53,6 +56,7 @@ export function createMemoryBackend(): Backend {
   return {
     bus: new MemoryBus(),
     keys: new MemoryKeyStore(),
+    sipAccounts: new MemorySipAccountStore(),
     relays: new MemoryPresenceDirectory(),
     gateways: new MemoryPresenceDirectory(),
     authFailures,
@@ -179,6 +183,7 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
   return {
     bus,
     keys: new RedisKeyStore(commands, names, durability),
+    sipAccounts: new RedisSipAccountStore(commands, names),
     relays: new RedisPresenceDirectory(commands, names.presence('relays')),
     gateways: new RedisPresenceDirectory(commands, names.presence('gateways')),
     authFailures: new RedisAuthFailureCounter(commands, names),

@@ -8,6 +8,7 @@ export * from './api-keys.js';
 export type { Bus, BusHandler } from './bus.js';
 export { MemoryBus, MAX_PUBLISH_BACKLOG_BYTES, unbatch } from './bus.js';
 export * from './key-store.js';
+export * from './sip-accounts.js';
 export * from './presence.js';
 export * from './auth-failures.js';
 export type { AddressCaps, AddressCounts, AdmitResult, CheckStart } from './address-counts.js';

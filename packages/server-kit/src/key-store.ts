@@ -24,7 +24,8 @@ export interface ApiKeyRecord {
 
 export interface AuditEntry {
   at: number;
-  action: 'create' | 'revoke' | 'rotate' | 'sync' | 'expiry' | 'limits';
+  /** An API key's (keyId its id), or a SIP extension's (`sip_…`; keyId `sip:EXTENSION`). */
+  action: 'create' | 'revoke' | 'rotate' | 'sync' | 'expiry' | 'limits' | 'sip_create' | 'sip_delete' | 'sip_password' | 'sip_sync';
   keyId: string;
   actor: string;
   detail?: string;

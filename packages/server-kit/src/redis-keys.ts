@@ -32,6 +32,17 @@ export class RedisKeys {
   audit(): string {
     return `${this.prefix}audit`;
   }
+  /**
+   * HASH of one SIP extension (sip-accounts.ts): extension, ha1 (hex MD5 of extension:realm:password,
+   * never the password), realm, line, name, createdAt, source.
+   */
+  sipAccount(extension: string): string {
+    return `${this.prefix}sip-ext:${extension}`;
+  }
+  /** SET of every SIP extension. */
+  sipAccounts(): string {
+    return `${this.prefix}sip-exts`;
+  }
   /** STRING counter of failed authentications from one client address, expiring with its window. */
   authFailures(address: string): string {
     return `${this.prefix}authfail:${address}`;

@@ -11,6 +11,13 @@
  *   POST   /v1/keys/:id/limits    { maxPeers?, maxLines?, mobileOnly?, maxLayer? }  -> { key }  (replaces the
  *                                 key's limits; {} removes them; see KeyLimits in server-kit's api-keys.ts)
  *   GET    /v1/audit?limit=N                                        -> { entries }
+ *   POST   /v1/sip/extensions     { extension, line, name?, password? }  -> 201 { extension, password }
+ *                                 (a SIP bridge account bound to a line; the password, generated
+ *                                 unless given, is shown once and stored only as its digest HA1)
+ *   GET    /v1/sip/extensions                                       -> { extensions }
+ *   GET    /v1/sip/extensions/:ext                                  -> { extension }
+ *   DELETE /v1/sip/extensions/:ext                                  -> { extension }
+ *   POST   /v1/sip/extensions/:ext/password { password? }          -> { extension, password }
  *   GET    /healthz, /readyz, /metrics (no token: probes and scrapers)
  *
  * The token is checked before a byte of the body is read: an unauthenticated client gets 401 and
@@ -22,9 +29,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { NextFunction, Request, Response } from 'express';
 import { ERRORS, ErrorCode } from '@studioline/protocol';
-import { KeyLimits, KeyLimitsError, Logger, Readiness, Registry, opsMiddleware, parseKeyLimits } from '@studioline/server-kit';
+import { KeyLimits, KeyLimitsError, Logger, Readiness, Registry, SipAccountError, opsMiddleware, parseKeyLimits } from '@studioline/server-kit';
 import { KeyNotFoundError, KeyService } from './key-service.js';
 import { KeysAdminMetrics } from './metrics.js';
+import { SipExtensionNotFoundError, SipExtensionService } from './sip-extension-service.js';
 
 /** The largest request body accepted (a key's name and expiry need a few hundred bytes). */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -32,6 +40,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
 export interface AdminApiOptions {
   adminToken: string;
   keys: KeyService;
+  sip: SipExtensionService;
   logger: Logger;
   metrics: KeysAdminMetrics;
   registry?: Registry;
@@ -65,7 +74,7 @@ function readLimits(input: unknown): KeyLimits {
 }
 
 export function createAdminApi(options: AdminApiOptions): express.Express {
-  const { keys, logger, metrics } = options;
+  const { keys, sip, logger, metrics } = options;
   const app = express();
   app.disable('x-powered-by');
   const refuse = (res: Response, code: ErrorCode, message: string, closeConnection = false) => {
@@ -139,10 +148,31 @@ export function createAdminApi(options: AdminApiOptions): express.Express {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     res.json({ entries: await keys.auditLog(limit) });
   });
+  const body = (req: Request): Record<string, unknown> => (typeof req.body === 'object' && req.body !== null ? req.body : {});
+  app.post('/v1/sip/extensions', async (req, res) => {
+    const { extension, line, name, password } = body(req);
+    if (name !== undefined && (typeof name !== 'string' || name.length > 200)) throw new AdminRequestError('bad_request', 'name must be a string of at most 200 characters');
+    const created = await sip.create({ extension: extension as string, line: line as string, name: name as string | undefined, password: password as string | undefined }, actor(req));
+    logger.info({ extension: created.extension.extension, line: created.extension.line }, 'SIP extension created');
+    res.status(201).json(created);
+  });
+  app.get('/v1/sip/extensions', async (_req, res) => void res.json({ extensions: await sip.list() }));
+  app.get('/v1/sip/extensions/:ext', async (req, res) => void res.json({ extension: await sip.get(req.params.ext) }));
+  app.delete('/v1/sip/extensions/:ext', async (req, res) => {
+    const removed = await sip.remove(req.params.ext, actor(req));
+    logger.info({ extension: removed.extension }, 'SIP extension deleted');
+    res.json({ extension: removed });
+  });
+  app.post('/v1/sip/extensions/:ext/password', async (req, res) => {
+    const changed = await sip.setPassword(req.params.ext, body(req).password as string | undefined, actor(req));
+    logger.info({ extension: changed.extension.extension }, 'SIP extension password changed');
+    res.json(changed);
+  });
   app.use((_req: Request, res: Response) => refuse(res, 'not_found', 'no such endpoint (see GET /v1/keys)'));
 
   app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof KeyNotFoundError) return refuse(res, 'not_found', err.message);
+    if (err instanceof KeyNotFoundError || err instanceof SipExtensionNotFoundError) return refuse(res, 'not_found', err.message);
+    if (err instanceof SipAccountError) return refuse(res, 'bad_request', err.message);
     if (err instanceof AdminRequestError) return refuse(res, err.code, err.message);
     if (err.type === 'entity.too.large') return refuse(res, 'message_too_big', `the body is larger than ${MAX_BODY_BYTES} bytes`, true);
     if (err.type === 'entity.parse.failed') return refuse(res, 'bad_request', 'the body is not valid JSON');

@@ -14,22 +14,24 @@
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { KeyLimits, KeyLimitsError, Logger, hashApiKey, parseKeyLimits } from '@studioline/server-kit';
 import { KeyService, MirroredKey } from './key-service.js';
+import { SecretWatch, watchSecrets } from './secret-watch.js';
 
 export interface SecretSyncConfig {
   namespace: string;
   /** Label selector of the Secrets to mirror. Default `studioline.io/api-key`. */
   labelSelector: string;
+  /** Label selector of the Secrets that are SIP extensions (sip-secret-sync.ts). Default `studioline.io/sip-extension`. */
+  sipLabelSelector?: string;
   /** Wait this long before watching again after the watch failed (ms). Default 1000. */
   restartDelayMs: number;
 }
 
 export const SECRET_SYNC_DEFAULTS = { labelSelector: 'studioline.io/api-key', restartDelayMs: 1000 };
 
-const source = (s: V1Secret) => `k8s:${s.metadata?.namespace}/${s.metadata?.name}`;
+export const source = (s: V1Secret) => `k8s:${s.metadata?.namespace}/${s.metadata?.name}`;
 
 export class SecretSync {
-  private informer?: { start(): Promise<void>; stop(): Promise<void> };
-  private stopped = false;
+  private watch?: SecretWatch;
   /** Resolves after the first full list has been mirrored. */
   readonly synced: Promise<void>;
   private markSynced!: () => void;
@@ -44,41 +46,22 @@ export class SecretSync {
   }
 
   async start(): Promise<void> {
-    const k8s = await import('@kubernetes/client-node');
-    const api = this.kubeConfig.makeApiClient(k8s.CoreV1Api);
     const { namespace, labelSelector } = this.config;
-    const informer = k8s.makeInformer(
+    this.watch = await watchSecrets(
       this.kubeConfig,
-      `/api/v1/namespaces/${namespace}/secrets`,
-      () => api.listNamespacedSecret({ namespace, labelSelector }),
-      labelSelector,
+      this.config,
+      {
+        upsert: (s) => {
+          const wanted = this.mirrored(s);
+          return wanted ? this.keys.sync(wanted) : Promise.resolve();
+        },
+        deleted: (s) => this.keys.revokeBySource(source(s), 'k8s-secret-sync'),
+        // What is listed is mirrored; what was mirrored but is no longer listed was deleted.
+        resync: (items) => this.keys.resync(`k8s:${namespace}/`, items.map((s) => this.mirrored(s)).filter((w): w is MirroredKey => w !== undefined), 'k8s-secret-sync'),
+      },
+      this.logger,
     );
-    const handle = (what: string, fn: () => Promise<unknown>) =>
-      fn().catch((err: Error) => this.logger.error({ err: err.message, what }, 'secret sync failed; the next resync retries'));
-    const sync = (s: V1Secret) => {
-      const wanted = this.mirrored(s);
-      return wanted ? this.keys.sync(wanted) : Promise.resolve();
-    };
-    informer.on('add', (s: V1Secret) => void handle('add', () => sync(s)));
-    informer.on('update', (s: V1Secret) => void handle('update', () => sync(s)));
-    informer.on('delete', (s: V1Secret) => void handle('delete', () => this.keys.revokeBySource(source(s), 'k8s-secret-sync')));
-    informer.on('connect', () => {
-      // Every (re)connection resyncs from a full list: the watch may resume past changes it never
-      // reported. What is listed is mirrored; what was mirrored but is no longer listed was deleted.
-      void handle('resync', async () => {
-        const items = (await api.listNamespacedSecret({ namespace, labelSelector })).items;
-        const wanted = items.map((s) => this.mirrored(s)).filter((w): w is MirroredKey => w !== undefined);
-        await this.keys.resync(`k8s:${namespace}/`, wanted, 'k8s-secret-sync');
-        this.markSynced();
-      });
-    });
-    informer.on('error', (err: Error) => {
-      if (this.stopped) return;
-      this.logger.warn({ err: err?.message }, 'secret watch dropped; watching again');
-      setTimeout(() => !this.stopped && void informer.start().catch(() => undefined), this.config.restartDelayMs);
-    });
-    this.informer = informer;
-    await informer.start();
+    void this.watch.synced.then(this.markSynced);
     this.logger.info({ namespace, labelSelector }, 'mirroring API keys from Kubernetes Secrets');
   }
 
@@ -116,7 +99,6 @@ export class SecretSync {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.informer?.stop();
+    await this.watch?.stop();
   }
 }

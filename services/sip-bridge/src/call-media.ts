@@ -10,7 +10,7 @@
  *     time on the bridge's clock -> resampler -> the codec's rate -> codec -> RTP.
  */
 import { COMPACT_SAMPLE_RATE, samplesPerFrame } from '@studioline/protocol';
-import { Resampler, toFloat } from '@studioline/client';
+import { Resampler, TalkGate, toFloat } from '@studioline/client';
 import { PhoneCodec } from './phone-codecs.js';
 import { PhonePlayout } from './phone-playout.js';
 import { RtpSession } from './rtp-session.js';
@@ -47,6 +47,12 @@ export class CallMedia {
   sendToPhone = true;
   /** The phone muted itself toward the line (DTMF *1): its packets are counted but not sent on. */
   muted = false;
+  /**
+   * Push-to-talk latched by the phone's keys (DTMF *2, dtmf.ts): the core's talk gate, so that the
+   * phone's channel opens and closes as a push-to-talk peer's does (faded edges; while closed the
+   * call core is told it paused, and listeners keep the pause in time instead of counting it lost).
+   */
+  private readonly gate = new TalkGate('hot', COMPACT_SAMPLE_RATE);
 
   constructor(
     private readonly codec: PhoneCodec,
@@ -78,11 +84,21 @@ export class CallMedia {
     this.toLineSamples(toFloat(pcm));
   }
 
+  /** DTMF *2: the phone's channel toward the line opened (true) or closed (false), push-to-talk from now on. */
+  setTalking(open: boolean): void {
+    this.gate.setMode('ptt');
+    if (open) this.gate.press(this.now());
+    else this.gate.release();
+  }
+
   private toLineSamples(samples: Float32Array): void {
     this.lineFifo.push(this.toLine.process(samples));
     for (let f = this.lineFifo.take(this.frame48); f; f = this.lineFifo.take(this.frame48)) {
-      this.leg.send(toPcm16(f));
-      this.framesToLine++;
+      const frame = this.gate.process(toPcm16(f), this.now());
+      if (frame) {
+        this.leg.send(frame);
+        this.framesToLine++;
+      } else this.leg.pause();
     }
   }
 

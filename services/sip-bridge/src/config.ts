@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, DEFAULT_METRICS_PORT, Env, envInt, envStr } from '@studioline/server-kit';
+import { ConfigError, DEFAULT_METRICS_PORT, DEFAULT_SIP_REALM, Env, envInt, envList, envStr, sipRealmProblem } from '@studioline/server-kit';
 import { Directory, parseDirectory } from './directory.js';
 
 /** Every sip-bridge setting, with its default and its environment variable. */
@@ -37,10 +37,31 @@ export interface SipBridgeConfig {
    */
   authFailLimit: number;
   authFailWindowMs: number;
-  /** Phone accounts and dialable lines, from the JSON file SIP_DIRECTORY_FILE (directory.ts). Required. */
+  /**
+   * Requests outside calls (REGISTER, INVITE, OPTIONS, ...) per source address: SIP_RATE_LIMIT a
+   * second on average, SIP_RATE_BURST at once; past it they are answered 503 with Retry-After
+   * (request-rate.ts). Requests within a call (ACK, BYE, CANCEL, re-INVITE) are never limited.
+   * Defaults 50/s, burst 100 (a PBX or SIP trunk in front of many phones shares one address).
+   */
+  rateLimit: number;
+  rateBurst: number;
+  /** Dialable lines (and, without Redis, phone accounts), from the JSON file SIP_DIRECTORY_FILE (directory.ts). Required. */
   directory: Directory;
+  /**
+   * Where keys-admin keeps the SIP extensions (phone-accounts.ts): REDIS_URL, or REDIS_SENTINELS
+   * (REDIS_SENTINEL_MASTER, default mymaster), or REDIS_CLUSTER_NODES; REDIS_PREFIX as every
+   * service's. Unset: only the directory file's phones can register.
+   */
+  redis?: SipRedisConfig;
   /** /healthz, /readyz, /metrics on this port (METRICS_PORT); 0 picks a free one (logged). Default 0. */
   metricsPort: number;
+}
+
+export interface SipRedisConfig {
+  url: string;
+  sentinels?: { nodes: string[]; masterName: string };
+  clusterNodes?: string[];
+  prefix: string;
 }
 
 export const SIP_BRIDGE_DEFAULTS = {
@@ -48,13 +69,15 @@ export const SIP_BRIDGE_DEFAULTS = {
   sipPort: 5060,
   rtpPortMin: 20_000,
   rtpPortMax: 20_999,
-  realm: 'studioline',
+  realm: DEFAULT_SIP_REALM,
   maxExpires: 3600,
   minExpires: 60,
   maxCalls: 50,
   lineJoinTimeoutMs: 5000,
   authFailLimit: 10,
   authFailWindowMs: 60_000,
+  rateLimit: 50,
+  rateBurst: 100,
   metricsPort: DEFAULT_METRICS_PORT,
 } as const;
 
@@ -63,7 +86,7 @@ const WILDCARDS = new Set(['0.0.0.0', '::', '']);
 export function sipBridgeConfigFromEnv(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): SipBridgeConfig {
   const d = SIP_BRIDGE_DEFAULTS;
   const file = envStr(env, 'SIP_DIRECTORY_FILE');
-  if (!file) throw new ConfigError('SIP_DIRECTORY_FILE is required: a JSON file of phone accounts and the lines they may dial (README, "SIP bridge")');
+  if (!file) throw new ConfigError('SIP_DIRECTORY_FILE is required: a JSON file of the lines phones may dial (README, "SIP bridge")');
   let text: string;
   try {
     text = readFile(file);
@@ -71,6 +94,7 @@ export function sipBridgeConfigFromEnv(env: Env, readFile: (path: string) => str
     throw new ConfigError(`SIP_DIRECTORY_FILE ${file} cannot be read: ${(err as Error).message}`);
   }
   const host = envStr(env, 'SIP_HOST', d.host);
+  const redis = redisFromEnv(env);
   const config: SipBridgeConfig = {
     host,
     sipPort: envInt(env, 'SIP_PORT', d.sipPort, { min: 0, max: 65535 }),
@@ -84,11 +108,28 @@ export function sipBridgeConfigFromEnv(env: Env, readFile: (path: string) => str
     lineJoinTimeoutMs: envInt(env, 'LINE_JOIN_TIMEOUT_MS', d.lineJoinTimeoutMs, { min: 100, max: 30_000 }),
     authFailLimit: envInt(env, 'SIP_AUTH_FAIL_LIMIT', d.authFailLimit, { min: 1, max: 10_000 }),
     authFailWindowMs: envInt(env, 'SIP_AUTH_FAIL_WINDOW_MS', d.authFailWindowMs, { min: 1000, max: 3_600_000 }),
-    directory: parseDirectory(text, `SIP_DIRECTORY_FILE ${file}`),
+    rateLimit: envInt(env, 'SIP_RATE_LIMIT', d.rateLimit, { min: 1, max: 100_000 }),
+    rateBurst: envInt(env, 'SIP_RATE_BURST', d.rateBurst, { min: 1, max: 100_000 }),
+    directory: parseDirectory(text, `SIP_DIRECTORY_FILE ${file}`, !redis),
+    redis,
     metricsPort: envInt(env, 'METRICS_PORT', d.metricsPort, { min: 0, max: 65535 }),
   };
   validateSipBridgeConfig(config);
   return config;
+}
+
+/** The same Redis settings as every service's (packages/cli serve-command.ts), for the extensions. */
+function redisFromEnv(env: Env): SipRedisConfig | undefined {
+  const sentinels = envList(env, 'REDIS_SENTINELS');
+  const clusterNodes = envList(env, 'REDIS_CLUSTER_NODES');
+  const url = envStr(env, 'REDIS_URL') ?? (sentinels.length || clusterNodes.length ? 'redis://' : undefined);
+  if (!url) return undefined;
+  return {
+    url,
+    ...(sentinels.length ? { sentinels: { nodes: sentinels, masterName: envStr(env, 'REDIS_SENTINEL_MASTER', 'mymaster') } } : {}),
+    ...(clusterNodes.length ? { clusterNodes } : {}),
+    prefix: envStr(env, 'REDIS_PREFIX', clusterNodes.length ? '{studioline}:' : 'studioline:'),
+  };
 }
 
 export function validateSipBridgeConfig(config: SipBridgeConfig): void {
@@ -97,5 +138,6 @@ export function validateSipBridgeConfig(config: SipBridgeConfig): void {
   const ports = config.rtpPortMax - config.rtpPortMin + 1;
   if (ports < config.maxCalls) throw new ConfigError(`RTP_PORT_MIN..RTP_PORT_MAX holds ${ports} ports, fewer than SIP_MAX_CALLS ${config.maxCalls} (one port per call)`);
   if (config.minExpires > config.maxExpires) throw new ConfigError(`SIP_MIN_EXPIRES ${config.minExpires} is above SIP_MAX_EXPIRES ${config.maxExpires}`);
-  if (!/^[\x21-\x7e ]{1,64}$/.test(config.realm) || config.realm.includes('"')) throw new ConfigError('SIP_REALM must be 1-64 printable characters without a double quote');
+  const realm = sipRealmProblem(config.realm);
+  if (realm) throw new ConfigError(realm);
 }

@@ -1,18 +1,20 @@
 /**
- * SIP digest authentication (RFC 3261 §22, RFC 2617 MD5 with qop=auth), server side. The digest
- * arithmetic is the `sip` package's (sip/digest); the nonces are ours: stateless, an HMAC over
+ * SIP digest authentication (RFC 3261 §22, RFC 2617 MD5 with qop=auth), server side, against each
+ * account's stored HA1 (never a password: phone-accounts.ts). The digest arithmetic is the `sip`
+ * package's (sip/digest); the nonces are ours: stateless, an HMAC over
  * their issue time with a per-process secret, so any nonce this process issued in the last
  * {@link NONCE_LIFETIME_MS} verifies without a table to grow, and an old one is answered
  * `stale=true` (the phone retries at once with the new nonce, without asking the user).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthHeader, SipMessage } from 'sip';
-import { calculateDigest, calculateUserRealmPasswordHash } from 'sip/digest';
+import { calculateDigest } from 'sip/digest';
+import type { PhoneAccount } from './phone-accounts.js';
 
 export const NONCE_LIFETIME_MS = 5 * 60_000;
 
 export type AuthResult =
-  | { ok: true; user: string }
+  | { ok: true; user: string; account: PhoneAccount }
   /** No credentials, or for another realm: challenge. */
   | { ok: false; reason: 'missing' | 'stale' | 'unknown_user' | 'bad_password' | 'malformed' };
 
@@ -26,7 +28,8 @@ export class DigestAuth {
 
   constructor(
     private readonly realm: string,
-    private readonly passwordOf: (user: string) => string | undefined,
+    /** The account of a user name, if there is one (its HA1 for this realm). */
+    private readonly accountOf: (user: string) => Promise<PhoneAccount | undefined>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -46,8 +49,8 @@ export class DigestAuth {
     };
   }
 
-  /** Checks the request's Authorization for this realm. */
-  verify(request: SipMessage): AuthResult {
+  /** Checks the request's Authorization for this realm; the account is looked up only for a well-formed, fresh answer. */
+  async verify(request: SipMessage): Promise<AuthResult> {
     const header = (request.headers.authorization ?? []).find((h: AuthHeader) => h.scheme.toLowerCase() === 'digest' && unquote(h.realm) === this.realm);
     if (!header) return { ok: false, reason: 'missing' };
     const user = unquote(header.username);
@@ -62,17 +65,16 @@ export class DigestAuth {
     if (!issued || !mac || !safeEqual(mac, this.mac(issued))) return { ok: false, reason: 'stale' };
     const age = this.now() - parseInt(issued, 36);
     if (!(age >= 0 && age <= NONCE_LIFETIME_MS)) return { ok: false, reason: 'stale' };
-    const password = this.passwordOf(user);
-    if (password === undefined) return { ok: false, reason: 'unknown_user' };
-    const ha1 = calculateUserRealmPasswordHash(user, this.realm, password);
+    const account = await this.accountOf(user);
+    if (account === undefined) return { ok: false, reason: 'unknown_user' };
     const expected = calculateDigest({
-      ha1,
+      ha1: account.ha1,
       method: request.method as string,
       nonce,
       uri,
       ...(qop ? { qop, nc: unquote(header.nc), cnonce: unquote(header.cnonce) } : {}),
     });
-    return safeEqual(expected, response.toLowerCase()) ? { ok: true, user } : { ok: false, reason: 'bad_password' };
+    return safeEqual(expected, response.toLowerCase()) ? { ok: true, user, account } : { ok: false, reason: 'bad_password' };
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * RFC 4733 telephone-events (DTMF) from phones, and the small menu they drive:
  *   *1  mute / unmute the phone toward the line
+ *   *2  push-to-talk, latched: the first *2 makes the phone a push-to-talk talker with its channel
+ *       closed, each further *2 opens or closes it (a desk phone's keys send presses, not holds)
  *   #   hang up
  * Other keys are counted and otherwise ignored. A key press is a run of packets with one RTP
  * timestamp (repeated, then three end packets): it counts once, on its first packet. A packet
@@ -9,7 +11,7 @@
  */
 export const DTMF_KEYS = '0123456789*#ABCD';
 
-export type MenuAction = 'mute' | 'unmute' | 'hangup' | 'key';
+export type MenuAction = 'mute' | 'unmute' | 'talk_on' | 'talk_off' | 'hangup' | 'key';
 
 export interface TelephoneEvent {
   key: string;
@@ -28,6 +30,8 @@ export class DtmfMenu {
   private last?: { timestamp: number; key: string; ended: boolean };
   private star = false;
   private muted = false;
+  /** Push-to-talk: undefined until the first *2 (the phone talks freely), then open or closed. */
+  private talking?: boolean;
 
   constructor(private readonly onAction: (action: MenuAction, key: string) => void) {}
 
@@ -48,6 +52,11 @@ export class DtmfMenu {
       this.star = false;
       this.muted = !this.muted;
       return this.onAction(this.muted ? 'mute' : 'unmute', key);
+    }
+    if (this.star && key === '2') {
+      this.star = false;
+      this.talking = this.talking === undefined ? false : !this.talking;
+      return this.onAction(this.talking ? 'talk_on' : 'talk_off', key);
     }
     this.star = key === '*';
     this.onAction('key', key);

@@ -69,7 +69,8 @@ export class InboundCall {
   private media?: CallMedia;
   private playout?: PhonePlayout;
   private retransmit?: ReturnType<typeof setTimeout>;
-  private acked = false;
+  /** The CSeq of the INVITE or re-INVITE whose 200 awaits its ACK (sent again over UDP until then). */
+  private awaitingAck?: number;
   readonly callId: string;
 
   constructor(
@@ -130,7 +131,7 @@ export class InboundCall {
       },
       content: answer,
     });
-    if (this.remote.protocol === 'UDP') this.retransmitUntilAck(ok);
+    if (this.remote.protocol === 'UDP') this.retransmitUntilAck(ok, this.invite.headers.cseq.seq);
     this.media?.start(rtp);
     ctx.metrics.calls.inc({ result: 'answered' });
     ctx.metrics.activeCalls.inc({ codec: this.codec });
@@ -142,13 +143,16 @@ export class InboundCall {
     return `${host}:${this.ctx.stack.port}`;
   }
 
-  private retransmitUntilAck(ok: SipMessage): void {
+  /** Sends `ok` (a 200 to the INVITE or a re-INVITE with CSeq `seq`) again until its ACK. */
+  private retransmitUntilAck(ok: SipMessage, seq: number): void {
+    clearTimeout(this.retransmit);
+    this.awaitingAck = seq;
     const started = Date.now();
     const again = (interval: number) => {
       this.retransmit = setTimeout(() => {
-        if (this.acked || this.state !== 'answered') return;
+        if (this.awaitingAck !== seq || this.state !== 'answered') return;
         if (Date.now() - started >= ACK_TIMEOUT_MS) {
-          this.ctx.logger.warn({ callId: this.callId }, 'the phone never acknowledged the 200 OK: hanging up');
+          this.ctx.logger.warn({ callId: this.callId, cseq: seq }, 'the phone never acknowledged the 200 OK: hanging up');
           return this.hangUp();
         }
         this.ctx.stack.resend(ok);
@@ -159,13 +163,13 @@ export class InboundCall {
   }
 
   /**
-   * The 2xx's ACK ends its retransmissions (the media runs from the 200 on: a phone may send RTP
-   * before ACK). Only the ACK with the INVITE's CSeq: the ACK of the 401 that challenged it has the
-   * same Call-ID but the earlier CSeq (and a phone may send it again).
+   * A 2xx's ACK ends its retransmissions (the media runs from the 200 on: a phone may send RTP
+   * before ACK). Only the ACK with the awaited CSeq: the ACK of the 401 that challenged the INVITE
+   * has the same Call-ID but an earlier CSeq (and a phone may send it again).
    */
   onAck(request: SipMessage): void {
-    if (request.headers.cseq?.seq !== this.invite.headers.cseq.seq) return;
-    this.acked = true;
+    if (this.awaitingAck === undefined || request.headers.cseq?.seq !== this.awaitingAck) return;
+    this.awaitingAck = undefined;
     clearTimeout(this.retransmit);
   }
 
@@ -201,10 +205,19 @@ export class InboundCall {
     }
     const held = offer.direction === 'sendonly' || offer.direction === 'inactive';
     if (held !== !this.media.sendToPhone) logger.info({ callId: this.callId, direction: offer.direction }, held ? 'call held by the phone' : 'call resumed by the phone');
-    this.negotiated = { ...this.negotiated, direction: offer.direction };
+    // The phone moved its media (another address or port: a new network, a transfer to another
+    // device behind the same account): followed. The old hold form c=0.0.0.0 is not an address.
+    const was = this.rtp.remoteAddress;
+    if (offer.remote.address !== '0.0.0.0' && (offer.remote.address !== was.address || offer.remote.port !== was.port)) {
+      this.rtp.retarget(offer.remote);
+      logger.info({ callId: this.callId, port: offer.remote.port }, 'the phone moved its RTP: following it');
+    }
+    this.negotiated = { ...this.negotiated, direction: offer.direction, remote: offer.remote.address === '0.0.0.0' ? this.negotiated.remote : offer.remote };
     this.media.sendToPhone = !held;
     const answer = writeAnswer(this.negotiated, { address: this.ctx.publicAddress, port: this.rtp.localPort }, Date.now());
-    stack.respond(request, 200, 'OK', { headers: { contact: [{ uri: `sip:${this.line.number}@${this.hostPort()}`, params: {} }], 'content-type': 'application/sdp' }, content: answer });
+    const ok = stack.respond(request, 200, 'OK', { headers: { contact: [{ uri: `sip:${this.line.number}@${this.hostPort()}`, params: {} }], 'content-type': 'application/sdp' }, content: answer });
+    // As for the INVITE's: over UDP the 200 goes again until the ACK comes (RFC 3261 §13.3.1.4).
+    if (this.remote.protocol === 'UDP') this.retransmitUntilAck(ok, request.headers.cseq.seq);
   }
 
   /** What a phone's keys asked for (dtmf.ts). */
@@ -214,6 +227,9 @@ export class InboundCall {
     if (action === 'mute' || action === 'unmute') {
       this.media.muted = action === 'mute';
       this.ctx.logger.info({ callId: this.callId }, action === 'mute' ? 'phone muted by its keys (*1)' : 'phone unmuted by its keys (*1)');
+    } else if (action === 'talk_on' || action === 'talk_off') {
+      this.media.setTalking(action === 'talk_on');
+      this.ctx.logger.info({ callId: this.callId }, action === 'talk_on' ? 'phone talking, push-to-talk latched open by its keys (*2)' : 'phone push-to-talk closed by its keys (*2)');
     } else if (action === 'hangup') {
       this.ctx.logger.info({ callId: this.callId }, 'phone hung up by its keys (#)');
       this.hangUp();

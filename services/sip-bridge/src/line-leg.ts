@@ -38,6 +38,11 @@ export class LineLeg {
     void this.core.send(frame);
   }
 
+  /** A frame's time without a frame (push-to-talk closed): the frame clock moves on. */
+  pause(): void {
+    this.core.pause(1);
+  }
+
   get peers(): number {
     return this.core.peers.size;
   }

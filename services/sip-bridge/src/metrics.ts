@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface SipBridgeMetrics {
   sipRequests: Counter<'method'>;
+  sipRefused: Counter<'reason'>;
+  sipMalformed: Counter<'transport' | 'outcome'>;
   registrations: Counter<'result'>;
   registered: Gauge;
   calls: Counter<'result'>;
@@ -18,6 +20,18 @@ export function createSipBridgeMetrics(registry: Registry, registeredNow: () => 
   const registers = [registry];
   return {
     sipRequests: new Counter({ name: 'studioline_sip_requests_total', help: 'SIP requests received, by method (OTHER for methods the bridge does not know)', labelNames: ['method'], registers }),
+    sipRefused: new Counter({
+      name: 'studioline_sip_requests_refused_total',
+      help: 'SIP requests refused before any work: rate_limited (503, more than SIP_RATE_LIMIT from one address), malformed (400, a request that parses but cannot be served)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    sipMalformed: new Counter({
+      name: 'studioline_sip_malformed_total',
+      help: 'SIP messages that are not SIP, by transport (udp, tcp) and outcome: dropped (nothing to answer to), answered (400), stream_closed (TCP: a header block or body past the limit)',
+      labelNames: ['transport', 'outcome'],
+      registers,
+    }),
     registrations: new Counter({
       name: 'studioline_sip_registrations_total',
       help: 'REGISTER outcomes: ok, unregistered, challenged (no credentials yet), refused (wrong password or unknown account), rate_limited (too many failures from the address), stale (expired nonce), interval_too_brief, forbidden (registering another account), malformed',
@@ -34,7 +48,7 @@ export function createSipBridgeMetrics(registry: Registry, registeredNow: () => 
     }),
     calls: new Counter({
       name: 'studioline_sip_calls_total',
-      help: 'Incoming calls by outcome: answered, challenged, refused (authentication), rate_limited (too many failures from the address), not_found, busy, not_acceptable (no common codec or no SDP offer), cancelled, line_failed (the line could not be joined)',
+      help: 'Incoming calls by outcome: answered, challenged, refused (authentication), rate_limited (too many failures from the address), forbidden (an extension dialling another line than its own), not_found, busy, not_acceptable (no common codec or no SDP offer), cancelled, line_failed (the line could not be joined)',
       labelNames: ['result'],
       registers,
     }),
@@ -55,7 +69,7 @@ export function createSipBridgeMetrics(registry: Registry, registeredNow: () => 
     }),
     dtmf: new Counter({
       name: 'studioline_sip_dtmf_events_total',
-      help: 'DTMF key presses from phones (RFC 4733), by what they did: mute, unmute, hangup, key (no menu action)',
+      help: 'DTMF key presses from phones (RFC 4733), by what they did: mute, unmute (*1), talk_off, talk_on (*2, push-to-talk latched), hangup (#), key (no menu action)',
       labelNames: ['action'],
       registers,
     }),

@@ -64,22 +64,23 @@ export class RtpSession {
   private transit?: number;
   private jitter = 0; // in timestamp units
   private closed = false;
+  /** The phone's port has been learnt from its first packet (symmetric RTP). */
+  private latched = false;
   /** RFC 4733 telephone-events, when negotiated: handed to `onEvent`, not to the audio path. */
   dtmfPayloadType?: number;
   onEvent?: (packet: RtpPacket) => void;
 
   constructor(
     private readonly socket: Socket,
-    private readonly remote: { address: string; port: number },
+    private remote: { address: string; port: number },
     private readonly payloadType: number,
     private readonly clockRate: number,
     private readonly metrics: SipBridgeMetrics,
     private readonly onPacket: (packet: RtpPacket, gap: number) => void,
   ) {
     this.remotePort = remote.port;
-    let latched = false;
     socket.on('message', (data, from) => {
-      if (from.address !== remote.address) return void metrics.rtpDropped.inc({ reason: 'wrong_source' });
+      if (from.address !== this.remote.address) return void metrics.rtpDropped.inc({ reason: 'wrong_source' });
       const packet = parseRtp(data);
       if (!packet) return void metrics.rtpDropped.inc({ reason: 'malformed' });
       if (packet.payloadType === this.dtmfPayloadType && this.dtmfPayloadType !== undefined) return this.onEvent?.(packet);
@@ -87,8 +88,8 @@ export class RtpSession {
         // Comfort noise (CN) and anything else not negotiated.
         return void metrics.rtpDropped.inc({ reason: 'payload_type' });
       }
-      if (!latched) {
-        latched = true;
+      if (!this.latched) {
+        this.latched = true;
         this.remotePort = from.port;
       }
       metrics.rtpPackets.inc({ direction: 'in' });
@@ -97,6 +98,20 @@ export class RtpSession {
       this.onPacket(packet, gap);
     });
     socket.on('error', () => undefined);
+  }
+
+  /**
+   * The phone moved its media (a re-INVITE with another address or port): send there, listen to
+   * that address, and learn its port again from its first packet.
+   */
+  retarget(remote: { address: string; port: number }): void {
+    this.remote = remote;
+    this.remotePort = remote.port;
+    this.latched = false;
+  }
+
+  get remoteAddress(): { address: string; port: number } {
+    return this.remote;
   }
 
   get localPort(): number {

@@ -12,10 +12,11 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import * as sip from 'sip';
 import { ListenError, Logger } from '@studioline/server-kit';
+import { WireEvents, captureSockets, guardTcp, guardUdp } from './wire-guard.js';
 
 export type { SipMessage, Remote } from 'sip';
 
-/** Largest SIP message header block and body accepted over TCP; a longer one closes the stream. */
+/** Largest SIP message header block and body accepted over TCP; a longer one closes the stream (wire-guard.ts). */
 export const MAX_SIP_HEADER_BYTES = 16 * 1024;
 export const MAX_SIP_BODY_BYTES = 16 * 1024;
 
@@ -76,27 +77,38 @@ export async function startSipStack(options: {
   publicAddress: string;
   logger: Logger;
   onRequest: (request: sip.SipMessage, remote: sip.Remote) => void;
+  /** Messages that are not SIP, and TCP streams closed past the limits (wire-guard.ts). */
+  wire: WireEvents;
 }): Promise<SipStack> {
   const port = await probePort(options.host, options.port);
   const { logger } = options;
-  const stack = sip.create(
-    {
-      address: options.host,
-      port,
-      publicAddress: options.publicAddress,
-      udp: true,
-      tcp: true,
-      maxBytesHeaders: MAX_SIP_HEADER_BYTES,
-      maxContentLength: MAX_SIP_BODY_BYTES,
-      logger: { error: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'SIP stack error') },
-    },
-    (request, remote) => options.onRequest(request, remote),
+  const { value: stack, udp, tcp } = captureSockets(() =>
+    sip.create(
+      {
+        address: options.host,
+        port,
+        publicAddress: options.publicAddress,
+        udp: true,
+        tcp: true,
+        // Higher than the guard's limits: the guard closes a stream first, so the library never
+        // reaches its own limit (and its console.log).
+        maxBytesHeaders: 4 * MAX_SIP_HEADER_BYTES + 65_536,
+        maxContentLength: 4 * MAX_SIP_BODY_BYTES + 65_536,
+        logger: { error: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'SIP stack error') },
+      },
+      (request, remote) => options.onRequest(request, remote),
+    ),
   );
+  for (const socket of udp) guardUdp(socket, options.wire);
+  for (const server of tcp) guardTcp(server, { maxHeaderBytes: MAX_SIP_HEADER_BYTES, maxBodyBytes: MAX_SIP_BODY_BYTES }, options.wire);
+  if (udp.length !== 1 || tcp.length !== 1) logger.warn({ udp: udp.length, tcp: tcp.length }, 'the SIP library made other sockets than expected: malformed messages may go uncounted');
   return {
     port,
     send: (message, onResponse) => stack.send(message, onResponse),
     respond(request, status, reason, extra = {}) {
       const response = sip.makeResponse(request, status, reason);
+      // The library copies the request's version: a SIP/3.0 request is still answered in SIP/2.0.
+      response.version = '2.0';
       Object.assign(response.headers, extra.headers ?? {});
       if (extra.content !== undefined) response.content = extra.content;
       stack.send(response);

@@ -39,4 +39,15 @@ describe('sip-bridge configuration', () => {
     refuses(() => load({}, '{"phones": {}, "extensions": {}}'), /unknown field "extensions"/);
     refuses(() => load({}, 'not json'), /is not JSON/);
   });
+
+  it('with Redis (keys-admin\'s extensions), a directory of lines alone will do; without it, it needs phones', () => {
+    const linesOnly = JSON.stringify({ lines: { '500': { link: LINK } } });
+    const c = load({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: 'calls:' }, linesOnly);
+    assert.deepEqual(c.redis, { url: 'redis://127.0.0.1:6379', prefix: 'calls:' });
+    assert.equal(c.directory.phones.size, 0);
+    refuses(() => load({}, linesOnly), /no phones and no Redis is set \(REDIS_URL\)/);
+    assert.deepEqual(load({ REDIS_SENTINELS: 'a:26379,b:26379' }, linesOnly).redis, { url: 'redis://', sentinels: { nodes: ['a:26379', 'b:26379'], masterName: 'mymaster' }, prefix: 'studioline:' });
+    assert.equal(load({ REDIS_CLUSTER_NODES: 'a:7000' }, linesOnly).redis?.prefix, '{studioline}:', 'a Cluster needs a hash tag');
+    refuses(() => load({}, JSON.stringify({ phones: { '1001': { password: 'phone-secret-1001', line: 'a b' } } })), /phone "1001" has a "line" that is not a line number/);
+  });
 });

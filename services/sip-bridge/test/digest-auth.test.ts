@@ -24,24 +24,26 @@ function register(auth: DigestAuth, user: string, password: string, nonce?: stri
 }
 
 describe('SIP digest authentication', () => {
-  const passwords = new Map([['1001', 'phone-secret-1001']]);
+  // The bridge holds HA1 digests, never passwords (phone-accounts.ts).
+  const account = { user: '1001', ha1: md5(`1001:${REALM}:phone-secret-1001`) };
+  const accounts = async (u: string) => (u === account.user ? account : undefined);
 
-  it('accepts the right password and tells a wrong one, an unknown account and no credentials apart', () => {
-    const auth = new DigestAuth(REALM, (u) => passwords.get(u));
-    assert.deepEqual(auth.verify(register(auth, '1001', 'phone-secret-1001')), { ok: true, user: '1001' });
-    assert.deepEqual(auth.verify(register(auth, '1001', 'wrong')), { ok: false, reason: 'bad_password' });
-    assert.deepEqual(auth.verify(register(auth, '9999', 'phone-secret-1001')), { ok: false, reason: 'unknown_user' });
-    assert.deepEqual(auth.verify({ method: 'REGISTER', headers: {} } as unknown as SipMessage), { ok: false, reason: 'missing' });
+  it('accepts the right password and tells a wrong one, an unknown account and no credentials apart', async () => {
+    const auth = new DigestAuth(REALM, accounts);
+    assert.deepEqual(await auth.verify(register(auth, '1001', 'phone-secret-1001')), { ok: true, user: '1001', account });
+    assert.deepEqual(await auth.verify(register(auth, '1001', 'wrong')), { ok: false, reason: 'bad_password' });
+    assert.deepEqual(await auth.verify(register(auth, '9999', 'phone-secret-1001')), { ok: false, reason: 'unknown_user' });
+    assert.deepEqual(await auth.verify({ method: 'REGISTER', headers: {} } as unknown as SipMessage), { ok: false, reason: 'missing' });
   });
 
-  it('takes only nonces it issued, for their lifetime: an old or forged one is stale (the phone retries with a new one)', () => {
+  it('takes only nonces it issued, for their lifetime: an old or forged one is stale (the phone retries with a new one)', async () => {
     let now = 1_000_000;
-    const auth = new DigestAuth(REALM, (u) => passwords.get(u), () => now);
+    const auth = new DigestAuth(REALM, accounts, () => now);
     const rq = register(auth, '1001', 'phone-secret-1001');
     now += NONCE_LIFETIME_MS + 1;
-    assert.deepEqual(auth.verify(rq), { ok: false, reason: 'stale' });
-    const other = new DigestAuth(REALM, (u) => passwords.get(u), () => now);
-    assert.deepEqual(auth.verify(register(other, '1001', 'phone-secret-1001')), { ok: false, reason: 'stale' }, 'another process\'s nonce');
+    assert.deepEqual(await auth.verify(rq), { ok: false, reason: 'stale' });
+    const other = new DigestAuth(REALM, accounts, () => now);
+    assert.deepEqual(await auth.verify(register(other, '1001', 'phone-secret-1001')), { ok: false, reason: 'stale' }, 'another process\'s nonce');
     assert.equal((auth.challenge(true)['www-authenticate'] as { stale?: string }[])[0].stale, 'true');
   });
 });

@@ -21,6 +21,13 @@ describe('DTMF menu', () => {
     assert.deepEqual(actions, [['key', '*'], ['mute', '1'], ['key', '5'], ['key', '*'], ['unmute', '1'], ['hangup', '#']]);
   });
 
+  it('*2 latches push-to-talk: the first closes the phone\'s channel, each next one opens or closes it', () => {
+    const actions: MenuAction[] = [];
+    const menu = new DtmfMenu((a) => actions.push(a));
+    for (const [i, key] of [10, 2, 10, 2, 10, 2, 2].entries()) press(menu, key, 100 * (i + 1));
+    assert.deepEqual(actions, ['key', 'talk_off', 'key', 'talk_on', 'key', 'talk_off', 'key'], 'a 2 without * is just a key');
+  });
+
   it('tells presses apart when a sender reuses one timestamp (recorded presses replayed)', () => {
     const actions: string[] = [];
     const menu = new DtmfMenu((_a, k) => actions.push(k));

@@ -51,7 +51,7 @@ describe('the sip-bridge process', () => {
     assert.match(listening.sip, /^127\.0\.0\.1:\d+$/);
     const ready = await fetch(`${listening.metrics}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { ready: true, calls: 0, registered: 0 });
+    assert.deepEqual(await ready.json(), { ready: true, calls: 0, registered: 0, store: 'none' }, 'no Redis: the directory phones only');
     assert.match(await (await fetch(`${listening.metrics}/metrics`)).text(), /studioline_sip_registered_phones 0/);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, out);
