@@ -272,6 +272,11 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     this.leaveTimers.set(entry.id, timer);
   }
 
+  /** True when this session may exclude and promote now (the page shows its host controls). */
+  get canAct(): boolean {
+    return this.isActing();
+  }
+
   /** True when this session is the one authority that acts now. */
   private isActing(): boolean {
     if (!this.isAdmitted || this.ended) return false;
