@@ -298,6 +298,47 @@ describe('membership', () => {
     assert.ok(annOnNewLine.length > 100, `bob heard ann on the new line (${annOnNewLine.length} frames)`);
   });
 
+  it('on a path that loses the first two copies of every membership message (as a backed-up gateway would drop them), the copies after get through: everyone is admitted, the exclusion reaches the excluded and the one that stays, and no copy counts as refused', async (t) => {
+    const hosted = await createHostedLink(server.url, server.apiKey, { peers: 6 });
+    // Each member's downlink loses the first two arrivals of each membership message (audio passes).
+    // Copies are new frames of the same length from the same sender; so is a message repeated (a
+    // ROSTER said again), whose copies then pass: the loss is at least, not exactly, two per message.
+    const lossy = () => {
+      const arrivals = new Map<string, number>();
+      const lost = { count: 0 };
+      const drop = (f: Uint8Array) => {
+        const sender = wireControlSender(f);
+        if (sender < 0) return false;
+        const key = `${sender}:${f.length}`;
+        const n = (arrivals.get(key) ?? 0) + 1;
+        arrivals.set(key, n);
+        if (n <= 2) lost.count++;
+        return n <= 2;
+      };
+      return { lost, tap: tap({ drop }) };
+    };
+    const paths = [lossy(), lossy(), lossy()];
+    const { peer: host } = await member(hosted.link, 'host', 440, 8, { signing: hosted.signing, socket: paths[0].tap.factory });
+    const { peer: ann } = await member(hosted.link, 'ann', 660, 8, { socket: paths[1].tap.factory });
+    const { peer: cam } = await member(hosted.link, 'cam', 880, 8, { socket: paths[2].tap.factory });
+    const annMoved = new Promise<string>((resolve) => ann.membership!.on('moved', ({ text }) => resolve(text)));
+    const runs = [host, ann, cam].map((p) => p.run());
+    const camEnded = runs[2].then(() => 'ran to the end', (err: { code?: string }) => err.code);
+    await until(() => [host, ann, cam].every((p) => p.membership!.isAdmitted) && host.membership!.roster.list().filter((e) => e.admitted).length === 3, 15_000, 'everyone admitted');
+    const newLinkText = await host.membership!.exclude('cam');
+    assert.equal(await camEnded, 'excluded', 'the exclusion reached cam');
+    assert.equal(await annMoved, newLinkText, 'ann followed to the new line');
+    await until(() => ann.membership!.epoch === host.membership!.epoch, 5000, 'ann in the host’s epoch');
+    const heardBefore = (ann.call as MemberCall).figures().framesReceived;
+    await until(() => (ann.call as MemberCall).figures().framesReceived > heardBefore + 100, 5000, 'ann hearing the host on the new line');
+    const [hostSummary, annSummary] = await Promise.all(runs.slice(0, 2));
+    const stats = [hostSummary, annSummary].map((s) => s.membership!).concat(cam.membership!.stats);
+    t.diagnostic(`lost on the way: ${paths.map((p) => p.lost.count).join(', ')}; sent again: ${stats.map((m) => m.resent).join(', ')}; copies set aside: ${stats.map((m) => m.repeats).join(', ')}; early: ${stats.map((m) => m.early).join(', ')}; audio frames ann lost meanwhile: ${annSummary.lost}`);
+    assert.ok(paths.every((p) => p.lost.count >= 4), 'every member lost messages');
+    for (const m of stats) assert.deepEqual(m.rejected, { undecryptable: 0, replayed: 0, malformed: 0, forged: 0, unsealable: 0 }, 'no copy counts as refused');
+    assert.ok(stats.every((m) => m.resent > 0) && stats.some((m) => m.repeats > 0), 'copies were sent, and those that arrived twice were set aside');
+  });
+
   it('the gateway passes a membership frame only on the sender’s own control stream, to every other member', async () => {
     const link = newLink(server.url, server.apiKey);
     const [a, b, c] = [await rawJoin(link), await rawJoin(link), await rawJoin(link)];

@@ -62,5 +62,5 @@ export function followMembership(membership: Membership, actions: MembershipActi
 export function formatMembership(m: MembershipStats): string {
   const refused = Object.values(m.rejected).reduce((a, b) => a + b, 0);
   const reasons = Object.entries(m.rejected).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`).join(', ');
-  return `membership: epoch ${m.epoch}, rekeys ${m.rekeys}, messages accepted ${m.accepted}, refused ${refused}${reasons ? ` (${reasons})` : ''}`;
+  return `membership: epoch ${m.epoch}, rekeys ${m.rekeys}, messages accepted ${m.accepted}, refused ${refused}${reasons ? ` (${reasons})` : ''}, sent again ${m.resent}, copies set aside ${m.repeats}`;
 }
