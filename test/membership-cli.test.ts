@@ -47,11 +47,13 @@ describe('studioline peer with membership', () => {
     });
     assert.match(link, /&host=[A-Za-z0-9_-]{43}/, 'the link names the host key');
     const hostDone = new Promise<number | null>((resolve) => host.on('exit', resolve));
-    const [cam2, ann] = await Promise.all([runCli(['peer', link, '--name', 'cam2', '--seconds', '5']), runCli(['peer', link, '--name', 'ann', '--seconds', '5'])]);
+    const [cam2, ann] = await Promise.all([runCli(['peer', link, '--name', 'cam2', '--seconds', '5']), runCli(['peer', link, '--name', 'ann', '--seconds', '5'])]).catch((err: Error) => {
+      throw new Error(`${err.message}\nthe host:\n${hostErr}`);
+    });
     const hostCode = await hostDone;
     t.diagnostic(`host: ${hostOut.trim()}\nann: ${ann.stdout.trim()}\ncam2 exit ${cam2.code}`);
     assert.equal(hostCode, 0, hostErr);
-    assert.equal(cam2.code, 3, `the excluded peer's call ends as refused:\n${cam2.stderr}`);
+    assert.equal(cam2.code, 3, `the excluded peer's call ends as refused:\n${cam2.stderr}\nthe host:\n${hostErr}`);
     assert.match(cam2.stderr, /excluded/);
     const newLink = /line moved to a new link[^\n]*\n\s+(\S+)/.exec(hostErr)?.[1];
     assert.ok(newLink && newLink !== link, 'the host printed the new link');

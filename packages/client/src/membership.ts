@@ -237,15 +237,20 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     if (!decoded || !line) return this.reject('malformed');
     const { message } = decoded;
     // A copy of one already accepted from this sender on this line (membership-resend.ts): set aside.
+    // A ROSTER copy is still read (counted as a copy): reading it is idempotent, and it is how a
+    // member still waiting gets admitted by an authority that could not admit it before (the host
+    // was reconnecting, or an admin took over).
     const key = RepeatFilter.key(line, senderId, plaintext);
-    if (this.repeats.has(key)) return void this.stats.repeats++;
+    if (this.repeats.has(key) && message.kind !== 'roster') return void this.stats.repeats++;
     const checked = verify(signerOf(message), signatureInput(line, decoded.signed), decoded.signature);
     if (message.kind === 'roster' || message.kind === 'bye') {
       void checked.then((ok) => {
         if (!ok || message.sender !== senderId) return this.reject('forged', message.kind);
-        if (this.repeats.has(key)) return void this.stats.repeats++;
-        this.repeats.add(key);
-        this.stats.accepted++;
+        if (this.repeats.has(key)) this.stats.repeats++;
+        else {
+          this.repeats.add(key);
+          this.stats.accepted++;
+        }
         if (message.kind === 'roster') this.onRoster(core, line, message);
         else this.onBye(identityOf(message.signPub));
       });
