@@ -266,9 +266,10 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
       // A copy, from the authority's own session, of a step this session is past (it came before
       // this session was admitted, or its first copy was set aside then): not a replay.
       if (this.isAdmitted && message.epoch <= this.stats.epoch && this.roster.bySender(line, senderIdToText(senderId))?.id === identityOf(signerOf(message))) return void this.stats.repeats++;
-      const before = this.stats.accepted;
+      const [before, waiting] = [this.stats.accepted, !this.isAdmitted];
       await this.onAuthority(line, message);
-      if (this.stats.accepted > before) this.repeats.add(key);
+      // Remembered once accepted, or once passed over while waiting to be admitted (its copies are passed over too).
+      if (this.stats.accepted > before || waiting) this.repeats.add(key);
     }));
     this.opener.expect(applied);
   }
