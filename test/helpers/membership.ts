@@ -11,7 +11,8 @@ export interface Tap {
   inject(data: Uint8Array): void;
 }
 
-export function tap(): Tap {
+/** `drop`: messages the network loses on the way to this member (it never sees them; not in `sockets`). */
+export function tap(options: { drop?: (data: Uint8Array) => boolean } = {}): Tap {
   const inner = nodeSocketFactory({});
   const sockets: Uint8Array[][] = [];
   const handlers: CallSocket['onmessage'][] = [];
@@ -35,6 +36,7 @@ export function tap(): Tap {
       set onmessage(h) {
         handlers[index] = h;
         ws.onmessage = h === null ? null : (event: { data: unknown }) => {
+          if (typeof event.data !== 'string' && options.drop?.(new Uint8Array(event.data as Buffer))) return;
           if (typeof event.data !== 'string') got.push(new Uint8Array(event.data as Buffer).slice());
           h(event);
         };

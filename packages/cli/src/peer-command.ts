@@ -6,6 +6,8 @@ import { formatCallLink, generateLeaf, parseCallLink, parseLeaf, MOBILE_SAMPLE_R
 import { AudioSource, NodePeer, Pcm, PeerSummary, SenderPlayout, SessionIdentity, createHostedLink, createIdentity, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
 import { MembershipAction, followMembership, formatMembership, parseAction } from './membership-actions.js';
 import { parseChannels, runChannels } from './channel-options.js';
+import { studiolineHome } from './home.js';
+import { loadHostKey } from './host-keys.js';
 
 export interface PeerCommandOptions {
   link: string;
@@ -28,6 +30,8 @@ export interface PeerCommandOptions {
   colour?: number;
   /** The host's scripted membership actions. */
   actions?: MembershipAction[];
+  /** Where `studioline link --host` keeps host keys (STUDIOLINE_HOME): a link whose host key is there makes this peer its host. */
+  home?: string;
 }
 
 /** What the peer sends (a WAV, or a tone at the link's rate), and for how long when not told. */
@@ -75,8 +79,13 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
     link = { ...link, leaf, leafBytes: parseLeaf(leaf), generateLeaf: false };
   }
   const { source, seconds } = peerSource(options, link.mobile);
+  const hostKey = link.hostKey && !identity && options.home ? await loadHostKey(options.home, link.hostKey) : undefined;
+  if (hostKey) {
+    process.stderr.write(`studioline peer: you host this line (its host key is in ${hostKey.path})\n`);
+    identity = await createIdentity(options.name ?? 'host', { signing: hostKey.signing, colour: options.colour });
+  }
   if (link.hostKey && !identity) identity = await createIdentity(options.name ?? `peer-${Math.random().toString(16).slice(2, 6)}`, { colour: options.colour });
-  if (options.actions?.length && !(identity && link.hostKey)) throw new CliError('--exclude and --promote are for the host of a line with membership: make one with --name and a #generate_leaf link');
+  if (options.actions?.length && !(identity && link.hostKey)) throw new CliError('--exclude and --promote are for the host of a line with membership: make one with --name and a #generate_leaf link, or with `studioline link --host`');
   const say = (m: string) => process.stderr.write(`studioline peer: ${m}\n`);
   const peer = new NodePeer({
     identity,
@@ -146,7 +155,8 @@ host=): names, colours and each peer's keys travel end to end encrypted, the hos
 that opens the link, and --exclude moves everybody else to a new line whose key only they get; the
 new link is printed to share. A peer leaving rekeys the same way. Any peer joins such a line
 (--name sets its name); membership messages it refuses (forged, replayed, cut short) are counted in
-the last line it prints.`,
+the last line it prints. A link made by \`studioline link --host\` makes this peer its host when
+its host key is in STUDIOLINE_HOME/hosts/ on this machine.`,
   options: {
     tone: { type: 'string', value: 'HZ', description: 'send a sine tone of this frequency (default 440)' },
     wav: { type: 'string', value: 'FILE', description: 'send this WAV file instead of a tone' },
@@ -174,7 +184,7 @@ the last line it prints.`,
     ['npx studioline peer "$LINK" --name cam2', 'join a line with a host under a name'],
     ['npx studioline peer "$DESK" --channel cams="$CAMS" --talk cues.txt --mute 1', 'two channels over one connection; talk into cams at the cues ("channel cams talk from 1 s to 3.5 s"), hear only cams'],
   ],
-  async run({ values, positionals, lists }) {
+  async run({ values, positionals, lists }, env) {
     if (values.tone !== undefined && values.wav !== undefined) throw new CliError('choose --tone or --wav, not both');
     if (values.mix && values.record === undefined) throw new CliError('--mix needs --record OUT.wav');
     if (values.talk !== undefined && values.listen) throw new CliError('choose --talk FILE or --listen, not both');
@@ -213,6 +223,7 @@ the last line it prints.`,
       name: values.name as string | undefined,
       colour,
       actions: [parseAction('exclude', values.exclude), parseAction('promote', values.promote)].filter((a): a is MembershipAction => a !== undefined),
+      home: studiolineHome(env),
     });
   },
 };

@@ -22,6 +22,7 @@ export * from './epoch-opener.js';
 export * from './session-identity.js';
 export * from './roster.js';
 export * from './membership.js';
+export * from './membership-resend.js';
 export * from './member-call.js';
 export * from './host-link.js';
 export * from './resampler.js';

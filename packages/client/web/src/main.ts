@@ -10,6 +10,9 @@ import { TalkControls } from './talk-controls.js';
 import { TalkingIndicator } from './talking.js';
 import { savedDevices, setupDevices } from './devices.js';
 import { RemoteCall } from './remote-call.js';
+import { MemberSetup } from './member-setup.js';
+import { MemberPage } from './member-page.js';
+import { IdentityError, checkName } from '../../src/session-identity.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -27,8 +30,16 @@ function setState(state: CallState | 'ready', text: string): void {
   else if (state === 'in-call') $('problem').hidden = true;
 }
 
-/** Reads the address bar; makes a new leaf for #generate_leaf and puts it (and the key) in the fragment. */
-function readLink(): CallLink | undefined {
+/** Puts `text` in the share box and the address bar (the fragment never reaches a server). */
+function showLink(text: string): void {
+  history.replaceState(null, '', text);
+  $<HTMLInputElement>('link').value = text;
+  $('copy').textContent = 'Copy link';
+  $('share').hidden = false;
+}
+
+/** Reads the address bar; makes a new leaf for #generate_leaf (`fresh`) and puts it (and the key) in the fragment. */
+function readLink(): { link: CallLink; fresh: boolean } | undefined {
   let link: CallLink;
   try {
     link = parseCallLink(location.href);
@@ -39,21 +50,26 @@ function readLink(): CallLink | undefined {
     }
     throw err;
   }
+  const fresh = link.generateLeaf;
   if (link.generateLeaf) {
     const leaf = generateLeaf();
     link = { ...link, leaf, leafBytes: parseLeaf(leaf), generateLeaf: false };
   }
   // The preferred form: key and leaf in the fragment, which never reaches a server or a proxy log.
-  const preferred = formatCallLink(location.origin, link.apiKey, link.leaf as string, link.mobile, link.capacity);
-  history.replaceState(null, '', preferred);
-  $<HTMLInputElement>('link').value = preferred;
-  $('share').hidden = false;
-  return link;
+  showLink(linkText(link));
+  return { link, fresh };
+}
+
+function linkText(link: CallLink): string {
+  return formatCallLink(location.origin, link.apiKey, link.leaf as string, link.mobile, link.capacity, link.hostKey);
 }
 
 function run(): void {
-  const link = readLink();
-  if (!link) return;
+  const read = readLink();
+  if (!read) return;
+  // On a line with membership (host=): who this page is, and whether it hosts a line it just made.
+  const members = new MemberSetup(read.link, read.fresh, (changed) => showLink(linkText(changed)));
+  let link = read.link;
   setState('ready', 'Ready to join');
   $('copy').addEventListener('click', async () => {
     const input = $<HTMLInputElement>('link');
@@ -99,7 +115,17 @@ function run(): void {
     }
   };
 
+  let memberPage: MemberPage | undefined;
   $('start').addEventListener('click', async () => {
+    link = members.currentLink;
+    const member = members.identity();
+    try {
+      if (member) checkName(member.name);
+    } catch (err) {
+      if (err instanceof IdentityError) return showProblem(`That name cannot be used: ${err.message}.`);
+      throw err;
+    }
+    members.lock();
     $<HTMLButtonElement>('start').disabled = true;
     try {
       engine = await AudioEngine.start({
@@ -108,6 +134,7 @@ function run(): void {
         inputDevice: savedDevices().input,
         onJitterStats(stats) {
           jitter = stats;
+          memberPage?.jitter(stats);
         },
       });
     } catch (err) {
@@ -125,7 +152,8 @@ function run(): void {
     call = new RemoteCall();
     call.talkMode(talk.mode);
     call.on('state', ({ state, detail }) => setState(state, detail));
-    call.on('peers', renderPeers);
+    if (member) memberPage = new MemberPage(call, { showLink, showProblem });
+    call.on('peers', (peers) => (memberPage ? memberPage.list.setPeers(peers) : renderPeers(peers)));
     call.on('layers', ({ layers, codec }) => {
       // What this page sends and receives: the full rate (and the compact Opus layer for mobile peers), or the compact one only.
       const sends = layers.layers.map((l) => (l === 'full' ? 'full rate' : 'compact (Opus 48 kbit/s)')).join(' + ');
@@ -146,6 +174,7 @@ function run(): void {
       $<HTMLMeterElement>('input-level').value = inputLevel;
       talk.render(transmitting, pttStartMs);
       const levels = new Map(peerLevels);
+      if (memberPage) return memberPage.levels(levels);
       const now = performance.now();
       for (const li of $('peers').querySelectorAll<HTMLLIElement>('li[data-sender]')) {
         const level = levels.get(li.dataset.sender as string) ?? 0;
@@ -157,7 +186,7 @@ function run(): void {
     call.on('recording', ({ files, notRecorded }) => renderRecordings(files, notRecorded));
     call.on('failed', (message) => showProblem(`The call stopped: ${message}. Reload the page to join again.`));
     call.on('channels', (statuses) => channels.render(statuses));
-    call.start(link, engine);
+    call.start(link, engine, member);
     channels.start();
   });
 
@@ -228,6 +257,7 @@ function run(): void {
       bitrates,
       jitter,
       capture: { fillMs: latest.captureFillMs, handoffMs: latest.captureHandoffMs },
+      membership: memberPage?.stats,
       state: $('state').dataset.state,
     };
   }, 500);

@@ -9,6 +9,7 @@ import { TypedEvents } from '../../src/typed-events.js';
 import type { AudioEngine } from './audio.js';
 import type { ChannelCommand, ChannelStatus } from './channel-messages.js';
 import type { FromCallWorker, RecordingFile, ToCallWorker, WorkerFigures } from './media-messages.js';
+import type { MemberCommand, MemberInit, MemberReport } from './member-messages.js';
 
 export interface RemoteCallEvents {
   state: { state: CallState; detail: string };
@@ -21,6 +22,8 @@ export interface RemoteCallEvents {
   failed: string;
   /** The page's other channels (channel-list.ts). */
   channels: ChannelStatus[];
+  /** On a line with membership: the roster, a move, an exclusion, the refused messages (member-messages.ts). */
+  member: MemberReport;
 }
 
 export class RemoteCall extends TypedEvents<RemoteCallEvents> {
@@ -42,14 +45,20 @@ export class RemoteCall extends TypedEvents<RemoteCallEvents> {
       } else if (msg.type === 'recording') this.emit('recording', { files: msg.files, notRecorded: msg.notRecorded });
       else if (msg.type === 'failed') this.emit('failed', msg.message);
       else if (msg.type === 'channels') this.emit('channels', msg.channels);
+      else if (msg.type === 'member') this.emit('member', msg.report);
     };
     this.worker.onerror = (e) => this.emit('failed', e.message || 'the call worker could not start');
   }
 
   /** Joins the line, sending what `engine` captures and playing what arrives through it. */
-  start(link: CallLink, engine: AudioEngine): void {
+  start(link: CallLink, engine: AudioEngine, member?: MemberInit): void {
     const { capture, playback } = engine.mediaPorts();
-    this.send({ type: 'start', link, sampleRate: engine.sampleRate, capture, playback }, [capture, playback]);
+    this.send({ type: 'start', link, sampleRate: engine.sampleRate, capture, playback, ...(member ? { member } : {}) }, [capture, playback]);
+  }
+
+  /** The host's (or a promoted member's) action on a member; how it went comes as a `member` event. */
+  memberAction(command: MemberCommand): void {
+    this.send({ type: 'member', command });
   }
 
   mute(muted: boolean): void {
