@@ -13,7 +13,7 @@ import { Channel, ChannelCall } from './channel-call.js';
 import { nodeSocketFactory } from './node-socket.js';
 import { nodeOpusCodec } from './opus-node.js';
 import { CallRecorder, RecordedTrack } from './recorder.js';
-import { SendPacer } from './send-pacer.js';
+import { SendPacer, dueFrames, talkingAt } from './send-pacer.js';
 import { TalkMode } from './talk-gate.js';
 import { Pcm } from './wav.js';
 
@@ -203,21 +203,14 @@ export class ChannelPeer {
     const { source, channels, signal } = this.options;
     const pacer = new SendPacer(Math.round((this.options.seconds * 1000) / FRAME_MS));
     const scripted = channels.filter((c) => c.talk);
-    let expected = 0;
-    while (!pacer.done) {
+    for await (const { index, skipped } of dueFrames(pacer)) {
       if (signal?.aborted || this.call.isStopped) break;
       if (this.call.channels.length === 0) throw new CallError('connect_failed', `every channel ended: ${[...this.errors.values()].join('; ')}`);
-      const index = pacer.next();
-      if (index === undefined) {
-        await sleep(pacer.waitMs());
-        continue;
-      }
-      if (index > expected) this.call.skip(index - expected);
-      expected = index + 1;
+      if (skipped > 0) this.call.skip(skipped);
       const at = index * FRAME_MS;
       for (const c of scripted) {
         if (!this.call.channels.some((ch) => ch.name === c.name)) continue;
-        if (c.talk?.some(([from, to]) => at >= from * 1000 && at < to * 1000)) this.call.press(c.name, at);
+        if (talkingAt(c.talk, at)) this.call.press(c.name, at);
         else this.call.release(c.name);
       }
       await this.call.send(source.frame(index), at, source.compactFrame?.(index));
