@@ -28,7 +28,7 @@ describe('channels in Chromium', { skip }, () => {
     await server?.stop();
   });
 
-  it('adds a channel by its link over the same websocket, remembers it, and talks into it only while key 2 is held', async () => {
+  it('adds a channel by its link over the same websocket, remembers it, and talks into it only while key 2 is held, and its key can be rebound', async () => {
     const [own, cams] = [newLink(server.url, server.apiKey), newLink(server.url, server.apiKey)];
     const onOwn: ReceivedFrame[] = [];
     const onCams: ReceivedFrame[] = [];
@@ -54,7 +54,8 @@ describe('channels in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Add channel' }).click();
     const channel = page.locator('#channel-list li[data-name="cams"]');
     await page.locator('#channel-list li[data-name="cams"][data-state="in-call"]').waitFor({ timeout: 15_000 });
-    assert.match((await channel.textContent()) ?? '', /cams \(key 2\)/);
+    const key = page.getByRole('textbox', { name: 'Push-to-talk key of cams' });
+    assert.equal(await key.inputValue(), '2', 'the first listed channel talks on key 2');
     assert.equal(metricValue(await server.metrics(), 'studioline_gateway_connections_total') - connections, 1, 'one websocket for both lines');
 
     await page.waitForTimeout(1000);
@@ -81,6 +82,20 @@ describe('channels in Chromium', { skip }, () => {
     await page.reload();
     await page.getByRole('button', { name: 'Join call' }).click();
     await page.locator('#channel-list li[data-name="cams"][data-state="in-call"]').waitFor({ timeout: 15_000 });
+    // Its key is rebindable: after q replaces 2, 2 sends nothing and q talks.
+    await key.fill('q');
+    await key.evaluate((el) => (el as HTMLInputElement).blur());
+    const press = async (k: string) => {
+      await page.keyboard.down(k);
+      await page.waitForTimeout(500);
+      await page.keyboard.up(k);
+      await page.waitForTimeout(1000);
+    };
+    const heard = onCams.length;
+    await press('2');
+    assert.equal(onCams.length, heard, 'the old key no longer talks');
+    await press('q');
+    assert.ok(onCams.length > heard + 20, `the new key talks (${onCams.length - heard} frames for a 500 ms hold)`);
     stop.abort();
     await Promise.all(running);
   });

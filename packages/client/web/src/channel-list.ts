@@ -2,8 +2,8 @@
  * The page's channels (issue 14): a small named list of other lines, kept in this browser, that the
  * page joins beside its own over the same websocket. A channel is added by pasting its link; each
  * has a talk mode (hot, push-to-talk, listen only), a volume and a mute. Keys 2 to 9 are the
- * push-to-talk keys of the listed channels in order (the page's own line is channel 1, its key set
- * in the talk controls).
+ * push-to-talk keys of the listed channels in order unless rebound (the page's own line is channel
+ * 1, its key set in the talk controls).
  */
 import { CallLink, LinkError, parseCallLink } from '@studioline/protocol';
 import { isVolume } from '../../src/mix-gain.js';
@@ -23,6 +23,8 @@ interface SavedChannel {
   mode: TalkMode;
   volume: number;
   muted: boolean;
+  /** Its push-to-talk key when rebound (one character); else 2 to 9 by its place in the list. */
+  key?: string;
 }
 
 function load(): SavedChannel[] {
@@ -32,7 +34,14 @@ function load(): SavedChannel[] {
     return saved
       .filter((c) => c && typeof c.name === 'string' && typeof c.link === 'string')
       .slice(0, MAX_PAGE_CHANNELS)
-      .map((c) => ({ name: c.name, link: c.link, mode: TALK_MODES.includes(c.mode) ? c.mode : 'ptt', volume: typeof c.volume === 'number' && isVolume(c.volume) ? c.volume : 1, muted: c.muted === true }));
+      .map((c) => ({
+        name: c.name,
+        link: c.link,
+        mode: TALK_MODES.includes(c.mode) ? c.mode : 'ptt',
+        volume: typeof c.volume === 'number' && isVolume(c.volume) ? c.volume : 1,
+        muted: c.muted === true,
+        ...(typeof c.key === 'string' && c.key.length === 1 ? { key: c.key } : {}),
+      }));
   } catch {
     return [];
   }
@@ -85,9 +94,12 @@ export class ChannelList {
     }
   }
 
+  private keyOf(c: SavedChannel): string {
+    return c.key ?? String(this.channels.indexOf(c) + 2);
+  }
+
   private forKey(key: string): SavedChannel | undefined {
-    const n = Number(key);
-    return Number.isInteger(n) && n >= 2 && n <= 9 ? this.channels[n - 2] : undefined;
+    return this.channels.find((c) => this.keyOf(c) === key);
   }
 
   private talk(channel: SavedChannel, down: boolean, at = Date.now()): void {
@@ -141,12 +153,27 @@ export class ChannelList {
   private renderList(): void {
     const list = $('channel-list');
     list.replaceChildren();
-    this.channels.forEach((c, i) => {
+    this.channels.forEach((c) => {
       const li = document.createElement('li');
       li.dataset.name = c.name;
       const title = document.createElement('span');
       title.className = 'name';
-      title.textContent = `${c.name} (key ${i + 2})`;
+      title.textContent = c.name;
+      // The push-to-talk key, rebindable (one character; a key another channel has is refused).
+      const key = document.createElement('input');
+      key.className = 'key';
+      key.maxLength = 1;
+      key.size = 1;
+      key.value = this.keyOf(c);
+      key.setAttribute('aria-label', `Push-to-talk key of ${c.name}`);
+      key.addEventListener('input', () => {
+        if (key.value.length !== 1) return;
+        const taken = this.forKey(key.value);
+        if (taken && taken !== c) return this.problem(`The key ${key.value} already talks on "${taken.name}".`);
+        this.talk(c, false);
+        c.key = key.value;
+        this.save();
+      });
       const state = document.createElement('span');
       state.className = 'state';
       const mode = document.createElement('select');
@@ -181,7 +208,7 @@ export class ChannelList {
       remove.textContent = 'Remove';
       remove.setAttribute('aria-label', `Remove ${c.name}`);
       remove.addEventListener('click', () => this.remove(c));
-      li.append(title, state, mode, volume, mute, remove);
+      li.append(title, key, state, mode, volume, mute, remove);
       list.append(li);
     });
   }
