@@ -77,6 +77,13 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** `promise`, or a rejection naming `what` after `ms`: a test waits for an event in bounded time. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves when `check` is true (polled), rejects after `ms`. */
 export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = performance.now() + ms;
