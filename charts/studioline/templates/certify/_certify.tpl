@@ -1,6 +1,6 @@
 {{/*
 The `studioline certify` container of the certification Job and of the `helm test` hook:
-  include "studioline.certifyContainer" (dict "ctx" . "name" "certify" "peers" 200 "duration" "60s" "shards" 1 "mobileLines" .Values.certify.mobileLines "resources" .Values.certify.resources)
+  include "studioline.certifyContainer" (dict "ctx" . "name" "certify" "peers" 200 "duration" "60s" "shards" 1 "mobileLines" .Values.certify.mobileLines "maxP99Ms" .Values.certify.maxP99Ms "resources" .Values.certify.resources)
 It certifies the gateway Service from inside the cluster against this release's own budget, and
 scrapes every gateway and relay pod's /metrics through headless Services. Without a static API key
 it makes a temporary one through keys-admin and revokes it afterwards.
@@ -31,7 +31,7 @@ it makes a temporary one through keys-admin and revokes it afterwards.
     - --max-loss
     - {{ $.Values.certify.maxLoss | quote }}
     - --max-p99-ms
-    - {{ $.Values.certify.maxP99Ms | quote }}
+    - {{ .maxP99Ms | quote }}
     - --metrics
     - {{ printf "dns+http://%s-certify-gateways:%v/metrics,dns+http://%s-relay:%v/metrics" $full $.Values.gateway.metricsPort $full $.Values.relay.metricsPort | quote }}
     - --wait-ready
