@@ -34,7 +34,7 @@ describe('configuration errors', () => {
     ['a short admin token', ['serve', '--port', '0'], { ADMIN_TOKEN: 'short', ADMIN_PORT: '0' }, /ADMIN_TOKEN must be at least 16 characters/],
     ['an APIKEY that is not a key', ['serve', '--port', '0'], { APIKEY: 'secret', ADMIN_PORT: '0' }, /APIKEY "secr…" is not usable: it is 6 characters long/],
     ['an unknown command', ['dance'], {}, /unknown command "dance"; commands: serve, link, peer, selftest, certify, keys, sip, keygen/],
-    ['an unknown option, naming the valid ones', ['peer', 'http://x/#apikey=k', '--loudness', '3'], {}, /unknown option --loudness for "studioline peer"; valid options: --tone, --wav, --seconds, --record, --mix, --json, --no-wait, --talk, --listen, --name, --colour, --exclude, --promote, --channel, --volume, --mute, --help/],
+    ['an unknown option, naming the valid ones', ['peer', 'http://x/#apikey=k', '--volume', '3'], {}, /unknown option --volume for "studioline peer"; valid options: --tone, --wav, --seconds, --record, --mix, --json, --no-wait, --talk, --listen, --name, --colour, --exclude, --promote, --help/],
     ['an option without its value', ['link', '--apikey'], {}, /--apikey needs a value \(--apikey KEY\)/],
     ['a missing argument', ['peer'], {}, /"studioline peer" needs LINK/],
     ['an extra argument', ['link', 'http://127.0.0.1:7777', 'extra'], {}, /unexpected argument "extra"/],

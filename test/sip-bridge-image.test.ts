@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SIP_BRIDGE_IMAGE, requireImages } from './helpers/env.js';
-import { freeUdpPort, registerScenario, requireSipAgents, runSipp } from './helpers/sip-agents.js';
+import { registerScenario, requireSipAgents, runSipp } from './helpers/sip-agents.js';
 
 const PHONE = { user: '1001', password: 'phone-secret-1001' };
 const skip = requireImages([SIP_BRIDGE_IMAGE]) ?? requireSipAgents();
@@ -25,8 +25,6 @@ describe('the SIP bridge image', { skip }, () => {
   before(async () => {
     chmodSync(dir, 0o755);
     writeFileSync(join(dir, 'directory.json'), JSON.stringify({ phones: { [PHONE.user]: { password: PHONE.password } }, lines: {} }), { mode: 0o644 });
-    sipPort = await freeUdpPort();
-    opsPort = await freeUdpPort();
   });
 
   after(() => {
@@ -42,10 +40,14 @@ describe('the SIP bridge image', { skip }, () => {
   it('is ready, registers a phone over UDP through the published port, and stops on SIGTERM', async () => {
     execFileSync('docker', [
       'run', '-d', '--name', name, '--label', 'org.testcontainers=true', '--read-only', '--tmpfs', '/tmp',
-      '-p', `127.0.0.1:${sipPort}:5060/udp`, '-p', `127.0.0.1:${opsPort}:9090`,
+      // Docker picks the host ports (a port found free here and bound by Docker later may be taken meanwhile).
+      '-p', '127.0.0.1::5060/udp', '-p', '127.0.0.1::9090',
       '-v', `${dir}:/etc/sip:ro`, '-e', 'SIP_DIRECTORY_FILE=/etc/sip/directory.json', '-e', 'SIP_PUBLIC_ADDRESS=127.0.0.1',
       SIP_BRIDGE_IMAGE,
     ]);
+    const published = (port: string) => Number(execFileSync('docker', ['port', name, port], { encoding: 'utf8' }).trim().split('\n')[0].split(':').pop());
+    sipPort = published('5060/udp');
+    opsPort = published('9090/tcp');
     // Docker's proxy accepts a connection to a published port before the container listens, and
     // such a request may never be answered: each try has its own deadline.
     // (AbortSignal.timeout's timer does not hold the event loop open: node:test would end the file.)

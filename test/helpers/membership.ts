@@ -11,8 +11,7 @@ export interface Tap {
   inject(data: Uint8Array): void;
 }
 
-/** `drop`: messages the network loses on the way to this member (it never sees them; not in `sockets`). */
-export function tap(options: { drop?: (data: Uint8Array) => boolean } = {}): Tap {
+export function tap(): Tap {
   const inner = nodeSocketFactory({});
   const sockets: Uint8Array[][] = [];
   const handlers: CallSocket['onmessage'][] = [];
@@ -36,7 +35,6 @@ export function tap(options: { drop?: (data: Uint8Array) => boolean } = {}): Tap
       set onmessage(h) {
         handlers[index] = h;
         ws.onmessage = h === null ? null : (event: { data: unknown }) => {
-          if (typeof event.data !== 'string' && options.drop?.(new Uint8Array(event.data as Buffer))) return;
           if (typeof event.data !== 'string') got.push(new Uint8Array(event.data as Buffer).slice());
           h(event);
         };
@@ -75,13 +73,6 @@ export async function openWithAll(frames: Uint8Array[], secrets: Uint8Array[]): 
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** `promise`, or a rejection naming `what` after `ms`: a test waits for an event in bounded time. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves when `check` is true (polled), rejects after `ms`. */

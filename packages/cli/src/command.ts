@@ -12,14 +12,10 @@ export interface OptionSpec {
   value?: string;
   description: string;
   default?: string | boolean;
-  /** The option may be given more than once (its value is then a list). */
-  multiple?: boolean;
 }
 
 export interface ParsedArgs {
   values: Record<string, string | boolean | undefined>;
-  /** The values of options that may be given more than once (`multiple`), in order; [] when not given. */
-  lists: Record<string, string[]>;
   positionals: string[];
 }
 
@@ -57,7 +53,7 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs |
       allowPositionals: true,
       strict: true,
       options: Object.fromEntries(
-        Object.entries({ ...command.options, help: { ...HELP_OPTION } }).map(([name, o]) => [name, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}), ...(name === 'help' ? { short: 'h' } : {}) }]),
+        Object.entries({ ...command.options, help: { ...HELP_OPTION } }).map(([name, o]) => [name, { type: o.type, ...(o.default !== undefined ? { default: o.default } : {}), ...(name === 'help' ? { short: 'h' } : {}) }]),
       ),
     });
   } catch (err) {
@@ -80,11 +76,7 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs |
   const extra = parsed.positionals.slice(max);
   if (extra.length) throw new CliError(`unexpected argument "${extra[0]}" for "studioline ${command.name}" (usage: studioline ${command.name} ${command.usage})`);
   if (parsed.positionals.length < min) throw new CliError(`"studioline ${command.name}" needs ${names.slice(parsed.positionals.length, min).join(' and ')} (usage: studioline ${command.name} ${command.usage})`);
-  const values: ParsedArgs['values'] = {};
-  const lists: ParsedArgs['lists'] = {};
-  for (const [name, o] of Object.entries(command.options)) if (o.multiple) lists[name] = (parsed.values[name] as string[] | undefined) ?? [];
-  for (const [name, value] of Object.entries(parsed.values)) if (!command.options[name]?.multiple) values[name] = value as string | boolean | undefined;
-  return { values, positionals: parsed.positionals, lists };
+  return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
 }
 
 export function commandHelp(command: Command): string {

@@ -3,8 +3,7 @@ import { MAX_LINE_PEERS, formatCallLink, generateLeaf, isLineCapacity } from '@s
 import { apiKeyProblem } from '@studioline/server-kit';
 import { Command } from './command.js';
 import { CliError } from './exit-codes.js';
-import { apiKeyForLinks, defaultGatewayUrl, studiolineHome } from './home.js';
-import { createHostKey } from './host-keys.js';
+import { apiKeyForLinks, defaultGatewayUrl } from './home.js';
 
 export const linkCommand: Command = {
   name: 'link',
@@ -14,17 +13,12 @@ export const linkCommand: Command = {
 end-to-end key) in the fragment. Anyone with the link can join the call: share it privately.
 URL defaults to PUBLIC_URL, else http://HOST:PORT when set, else the server started by
 \`npm start\` on this machine, else http://127.0.0.1:7777. The API key is --apikey, else APIKEY,
-else the one the local server made (~/.studioline/apikey).
-With --host the line has membership (names, and a host who admits and can exclude peers): the
-link carries the host's public key, and its private key is kept in STUDIOLINE_HOME/hosts/ (readable
-only by you); \`studioline peer\` with that link on this machine is the host. Delete the key file
-when the line is done.`,
+else the one the local server made (~/.studioline/apikey).`,
   options: {
     apikey: { type: 'string', value: 'KEY', description: 'the API key to put in the link' },
     mobile: { type: 'boolean', description: 'a mobile link: only the compact layer (Opus, 48 kHz, about 73 kbit/s per speaker) instead of 200 kHz PCM' },
     peers: { type: 'string', value: 'N', description: 'a group line for up to N peers (2 to 64; the server and the API key may allow fewer); default: the server\'s LINE_CAPACITY' },
     out: { type: 'string', value: 'FILE', description: 'write the link to FILE (readable only by you) instead of printing it' },
-    host: { type: 'boolean', description: 'a line with a host (membership): the private host key is kept in STUDIOLINE_HOME/hosts/, for `studioline peer` on this machine' },
   },
   positionals: { min: 0, max: 1, names: ['URL'] },
   examples: [
@@ -32,7 +26,6 @@ when the line is done.`,
     ['npx studioline link --out call.link', 'the same, kept in a file both terminals can read'],
     ['npx studioline link https://calls.example.com --apikey "$KEY"', 'a link for a deployment'],
     ['npx studioline link --peers 8', 'a group line for up to 8 peers'],
-    ['npx studioline link --host --peers 8', 'a line you host: `studioline peer "$LINK" --name desk` here is its host'],
   ],
   async run({ values, positionals }, env) {
     const apiKey = (values.apikey as string | undefined) ?? apiKeyForLinks(env);
@@ -46,14 +39,7 @@ when the line is done.`,
       peers = /^\d{1,3}$/.test(values.peers as string) ? Number(values.peers) : NaN;
       if (!isLineCapacity(peers)) throw new CliError(`--peers must be a whole number from 2 to ${MAX_LINE_PEERS}, got "${values.peers as string}"`);
     }
-    let host: Uint8Array | undefined;
-    if (values.host) {
-      const made = await createHostKey(studiolineHome(env));
-      host = made.publicKey;
-      // The path names the public key only; the private key is in the file, never printed.
-      process.stderr.write(`studioline link: you host this line; its private host key is in ${made.path} (readable only by you): \`studioline peer\` with this link on this machine is the host. Delete the file when the line is done.\n`);
-    }
-    const link = formatCallLink(url, apiKey, generateLeaf(), values.mobile as boolean | undefined, peers, host);
+    const link = formatCallLink(url, apiKey, generateLeaf(), values.mobile as boolean | undefined, peers);
     if (values.out) {
       writeFileSync(values.out as string, link + '\n', { mode: 0o600 });
       chmodSync(values.out as string, 0o600);

@@ -42,8 +42,6 @@ export function followMembership(membership: Membership, actions: MembershipActi
   for (const action of actions) {
     const run = async () => {
       const deadline = performance.now() + ACTION_WAIT_MS;
-      // Every distinct reason it failed while it kept trying (the last alone can hide the cause).
-      const reasons = new Set<string>();
       for (;;) {
         try {
           if (action.kind === 'exclude') await membership.exclude(action.who);
@@ -51,8 +49,7 @@ export function followMembership(membership: Membership, actions: MembershipActi
           if (action.kind === 'promote') say(`promoted ${action.who}`);
           return;
         } catch (err) {
-          reasons.add((err as Error).message);
-          if (performance.now() > deadline) return say(`could not ${action.kind} ${action.who}: ${[...reasons].join('; then: ')}`);
+          if (performance.now() > deadline) return say(`could not ${action.kind} ${action.who}: ${(err as Error).message}`);
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }
@@ -65,5 +62,5 @@ export function followMembership(membership: Membership, actions: MembershipActi
 export function formatMembership(m: MembershipStats): string {
   const refused = Object.values(m.rejected).reduce((a, b) => a + b, 0);
   const reasons = Object.entries(m.rejected).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`).join(', ');
-  return `membership: epoch ${m.epoch}, rekeys ${m.rekeys}, messages accepted ${m.accepted}, refused ${refused}${reasons ? ` (${reasons})` : ''}, sent again ${m.resent}, copies set aside ${m.repeats}`;
+  return `membership: epoch ${m.epoch}, rekeys ${m.rekeys}, messages accepted ${m.accepted}, refused ${refused}${reasons ? ` (${reasons})` : ''}`;
 }

@@ -5,9 +5,6 @@ import { parseTalkTimeline } from './talk-timeline.js';
 import { formatCallLink, generateLeaf, parseCallLink, parseLeaf, MOBILE_SAMPLE_RATE, STUDIO_SAMPLE_RATE } from '@studioline/protocol';
 import { AudioSource, NodePeer, Pcm, PeerSummary, SenderPlayout, SessionIdentity, createHostedLink, createIdentity, decodeWav, encodeWav, toneSource, wavSource } from '@studioline/client';
 import { MembershipAction, followMembership, formatMembership, parseAction } from './membership-actions.js';
-import { parseChannels, runChannels } from './channel-options.js';
-import { studiolineHome } from './home.js';
-import { loadHostKey } from './host-keys.js';
 
 export interface PeerCommandOptions {
   link: string;
@@ -30,15 +27,6 @@ export interface PeerCommandOptions {
   colour?: number;
   /** The host's scripted membership actions. */
   actions?: MembershipAction[];
-  /** Where `studioline link --host` keeps host keys (STUDIOLINE_HOME): a link whose host key is there makes this peer its host. */
-  home?: string;
-}
-
-/** What the peer sends (a WAV, or a tone at the link's rate), and for how long when not told. */
-function peerSource(options: Pick<PeerCommandOptions, 'wav' | 'tone' | 'seconds'>, mobile: boolean): { source: AudioSource; seconds?: number } {
-  if (!options.wav) return { source: toneSource(options.tone ?? 440, mobile ? MOBILE_SAMPLE_RATE : STUDIO_SAMPLE_RATE), seconds: options.seconds };
-  const pcm = decodeWav(readFileSync(options.wav));
-  return { source: wavSource(pcm), seconds: options.seconds ?? pcm.samples.length / pcm.sampleRate };
 }
 
 /** `heard.wav` -> `heard.<sender>.wav` (and `heard` -> `heard.<sender>.wav`). */
@@ -78,14 +66,17 @@ export async function runPeer(options: PeerCommandOptions): Promise<PeerSummary>
     process.stderr.write(`New line. Share this link privately with the other peer:\n  ${full}\n`);
     link = { ...link, leaf, leafBytes: parseLeaf(leaf), generateLeaf: false };
   }
-  const { source, seconds } = peerSource(options, link.mobile);
-  const hostKey = link.hostKey && !identity && options.home ? await loadHostKey(options.home, link.hostKey) : undefined;
-  if (hostKey) {
-    process.stderr.write(`studioline peer: you host this line (its host key is in ${hostKey.path})\n`);
-    identity = await createIdentity(options.name ?? 'host', { signing: hostKey.signing, colour: options.colour });
+  let source: AudioSource;
+  let seconds = options.seconds;
+  if (options.wav) {
+    const pcm = decodeWav(readFileSync(options.wav));
+    source = wavSource(pcm);
+    seconds ??= pcm.samples.length / pcm.sampleRate;
+  } else {
+    source = toneSource(options.tone ?? 440, link.mobile ? MOBILE_SAMPLE_RATE : STUDIO_SAMPLE_RATE);
   }
   if (link.hostKey && !identity) identity = await createIdentity(options.name ?? `peer-${Math.random().toString(16).slice(2, 6)}`, { colour: options.colour });
-  if (options.actions?.length && !(identity && link.hostKey)) throw new CliError('--exclude and --promote are for the host of a line with membership: make one with --name and a #generate_leaf link, or with `studioline link --host`');
+  if (options.actions?.length && !(identity && link.hostKey)) throw new CliError('--exclude and --promote are for the host of a line with membership: make one with --name and a #generate_leaf link');
   const say = (m: string) => process.stderr.write(`studioline peer: ${m}\n`);
   const peer = new NodePeer({
     identity,
@@ -141,22 +132,12 @@ compact layer, and back up after a calm spell (each switch is printed). It recon
 makes a new line and prints its link to share. With --talk it transmits only within the spans of a
 push-to-talk script, faded at each edge as the page does; with --listen it sends nothing.
 
-Several channels: each --channel [NAME=]LINK joins one more line over the same connection (the
-first link is channel 1, the next 2, and so on; NAME, when given, names it too). It hears every
-channel, and sends its tone into each: all of them hot, or with --talk only within the spans the
-script gives each channel ("channel 2 talk from 1.0 s to 3.5 s"; a line without "channel" is
-channel 1's; a channel the script never names never transmits). --volume N=GAIN and --mute N set
-what it hears (and records) of channel N. The server sends the lowest channel at full rate and the
-others on the compact layer, within the connection's one 7 Mbit/s budget; it prints a line per
-channel, and --record writes OUT.<channel>.<sender>.wav.
-
 With --name and #generate_leaf the new line has a host, this peer (its public key is in the link,
 host=): names, colours and each peer's keys travel end to end encrypted, the host admits each peer
 that opens the link, and --exclude moves everybody else to a new line whose key only they get; the
 new link is printed to share. A peer leaving rekeys the same way. Any peer joins such a line
 (--name sets its name); membership messages it refuses (forged, replayed, cut short) are counted in
-the last line it prints. A link made by \`studioline link --host\` makes this peer its host when
-its host key is in STUDIOLINE_HOME/hosts/ on this machine.`,
+the last line it prints.`,
   options: {
     tone: { type: 'string', value: 'HZ', description: 'send a sine tone of this frequency (default 440)' },
     wav: { type: 'string', value: 'FILE', description: 'send this WAV file instead of a tone' },
@@ -171,9 +152,6 @@ its host key is in STUDIOLINE_HOME/hosts/ on this machine.`,
     colour: { type: 'string', value: 'RRGGBB', description: 'an avatar colour others see, in hex' },
     exclude: { type: 'string', value: 'WHO[@S]', description: 'as host: exclude the peer of that name (or id prefix) S seconds after joining (default 2); prints the new link' },
     promote: { type: 'string', value: 'WHO[@S]', description: 'as host: let that peer exclude and admit too (it acts when the host is away)' },
-    channel: { type: 'string', multiple: true, value: '[NAME=]LINK', description: 'also join this line, as one more channel over the same connection (repeat for more)' },
-    volume: { type: 'string', multiple: true, value: 'N=GAIN', description: 'hear channel N (number or name) at this gain, 0 to 4 (repeatable)' },
-    mute: { type: 'string', multiple: true, value: 'N', description: 'hear nothing of channel N (repeatable)' },
   },
   positionals: { min: 1, max: 1, names: ['LINK'] },
   examples: [
@@ -182,21 +160,12 @@ its host key is in STUDIOLINE_HOME/hosts/ on this machine.`,
     ['npx studioline peer "$LINK" --talk cues.txt --seconds 10', 'talk only at the cues of cues.txt (e.g. "talk from 1.0 s to 3.5 s")'],
     ['npx studioline peer "https://HOST/#apikey=KEY&generate_leaf&peers=4" --name desk --exclude cam2@30 --seconds 60', 'host a line, exclude the peer called cam2 after 30 s'],
     ['npx studioline peer "$LINK" --name cam2', 'join a line with a host under a name'],
-    ['npx studioline peer "$DESK" --channel cams="$CAMS" --talk cues.txt --mute 1', 'two channels over one connection; talk into cams at the cues ("channel cams talk from 1 s to 3.5 s"), hear only cams'],
   ],
-  async run({ values, positionals, lists }, env) {
+  async run({ values, positionals }) {
     if (values.tone !== undefined && values.wav !== undefined) throw new CliError('choose --tone or --wav, not both');
     if (values.mix && values.record === undefined) throw new CliError('--mix needs --record OUT.wav');
     if (values.talk !== undefined && values.listen) throw new CliError('choose --talk FILE or --listen, not both');
     const talkFile = values.talk as string | undefined;
-    if (lists.channel.length || lists.volume.length || lists.mute.length) {
-      for (const option of ['name', 'colour', 'exclude', 'promote']) if (values[option] !== undefined) throw new CliError(`--${option} is for a line with a host, which cannot be a channel yet: leave out --channel, --volume and --mute`);
-      const channels = parseChannels({ first: positionals[0], channels: lists.channel, volumes: lists.volume, mutes: lists.mute, talkFile, listen: Boolean(values.listen) });
-      const tone = positiveNumber('tone', values.tone, 100_000);
-      const { source, seconds } = peerSource({ wav: values.wav as string | undefined, tone, seconds: positiveNumber('seconds', values.seconds) }, false);
-      await runChannels({ channels, source, seconds: seconds ?? 10, wait: !values['no-wait'], record: values.record as string | undefined, mix: Boolean(values.mix), json: Boolean(values.json) });
-      return;
-    }
     let talk: [number, number][] | undefined;
     if (talkFile !== undefined) {
       let text: string;
@@ -223,7 +192,6 @@ its host key is in STUDIOLINE_HOME/hosts/ on this machine.`,
       name: values.name as string | undefined,
       colour,
       actions: [parseAction('exclude', values.exclude), parseAction('promote', values.promote)].filter((a): a is MembershipAction => a !== undefined),
-      home: studiolineHome(env),
     });
   },
 };

@@ -11,7 +11,6 @@
  * is on the new line (at most MOVE_SWITCH_MS more), before it leaves it.
  */
 import { CallCore, CallCoreOptions, CallError, CallEvents, FrameSink } from './call-core.js';
-import type { JoinLayers } from '@studioline/protocol';
 import { CallFigures } from './call-stats.js';
 import { LEAVE_GRACE_MS, Membership } from './membership.js';
 import type { SessionIdentity } from './session-identity.js';
@@ -150,10 +149,6 @@ export class MemberCall extends TypedEvents<CallEvents> {
 
   get isJoined(): boolean {
     return this.active.isJoined;
-  }
-
-  get joinLayers(): JoinLayers {
-    return this.active.joinLayers;
   }
 
   get sendsCompact(): boolean {

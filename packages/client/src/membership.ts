@@ -49,7 +49,6 @@ import {
 } from '@studioline/protocol';
 import type { CallCore, CoreMembership } from './call-core.js';
 import { EpochOpener } from './epoch-opener.js';
-import { RepeatFilter, Resender } from './membership-resend.js';
 import { Roster, RosterEntry, Role, identityOf } from './roster.js';
 import type { SessionIdentity } from './session-identity.js';
 import { TypedEvents } from './typed-events.js';
@@ -76,12 +75,6 @@ export interface MembershipStats {
   /** The epoch this session is in (-1 before it is admitted). */
   epoch: number;
   rekeys: number;
-  /** Copies of this session's own messages sent again (the gateway may drop any frame: membership-resend.ts). */
-  resent: number;
-  /** Copies of messages already accepted, set aside (not refusals). */
-  repeats: number;
-  /** Authority messages that came before one they follow (its copy brings it again later; not a refusal). */
-  early: number;
 }
 
 export interface MembershipEvents {
@@ -118,9 +111,7 @@ function sealInfo(what: 'welcome' | 'rekey', line: string, epoch: number, recipi
 export class Membership extends TypedEvents<MembershipEvents> implements CoreMembership {
   readonly opener = new EpochOpener();
   readonly roster = new Roster();
-  readonly stats: MembershipStats = { accepted: 0, rejected: { undecryptable: 0, replayed: 0, malformed: 0, forged: 0, unsealable: 0 }, epoch: -1, rekeys: 0, resent: 0, repeats: 0, early: 0 };
-  private readonly resender = new Resender();
-  private readonly repeats = new RepeatFilter();
+  readonly stats: MembershipStats = { accepted: 0, rejected: { undecryptable: 0, replayed: 0, malformed: 0, forged: 0, unsealable: 0 }, epoch: -1, rekeys: 0 };
   private secretValue?: Uint8Array;
   private readonly admins = new Set<string>();
   private readonly cores = new Set<CallCore>();
@@ -201,25 +192,11 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     await this.sendSigned(core, { kind: 'roster', sender, signPub: identity.signing.publicKey, hpkePub: identity.hpke.publicKey, name: identity.name, ...(identity.colour !== undefined ? { colour: identity.colour } : {}) });
   }
 
-  /** Signs and sends; every message but BYE is sent again on the resend schedule (a ROSTER only while its sender id is current). */
   private async sendSigned(core: CallCore, message: MembershipMessage): Promise<boolean> {
     if (!core.line) return false;
     const unsigned = encodeUnsigned(message);
     const signature = await sign(this.options.identity.signing.privateKey, signatureInput(core.line, unsigned));
-    const signed = concatBytes(unsigned, signature);
-    const sent = await core.sendControl(signed);
-    if (sent && message.kind !== 'bye') {
-      const sender = core.senderId;
-      this.resender.schedule(
-        async () => {
-          const ok = await core.sendControl(signed);
-          if (ok) this.stats.resent++;
-          return ok;
-        },
-        () => !this.ended && this.cores.has(core) && (message.kind !== 'roster' || core.senderId === sender),
-      );
-    }
-    return sent;
+    return core.sendControl(concatBytes(unsigned, signature));
   }
 
   onControlRejected(_core: CallCore, reason: OpenFailure): void {
@@ -236,21 +213,11 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     const decoded = decodeMembership(plaintext);
     if (!decoded || !line) return this.reject('malformed');
     const { message } = decoded;
-    // A copy of one already accepted from this sender on this line (membership-resend.ts): set aside.
-    // A ROSTER copy is still read (counted as a copy): reading it is idempotent, and it is how a
-    // member still waiting gets admitted by an authority that could not admit it before (the host
-    // was reconnecting, or an admin took over).
-    const key = RepeatFilter.key(line, senderId, plaintext);
-    if (this.repeats.has(key) && message.kind !== 'roster') return void this.stats.repeats++;
     const checked = verify(signerOf(message), signatureInput(line, decoded.signed), decoded.signature);
     if (message.kind === 'roster' || message.kind === 'bye') {
       void checked.then((ok) => {
         if (!ok || message.sender !== senderId) return this.reject('forged', message.kind);
-        if (this.repeats.has(key)) this.stats.repeats++;
-        else {
-          this.repeats.add(key);
-          this.stats.accepted++;
-        }
+        this.stats.accepted++;
         if (message.kind === 'roster') this.onRoster(core, line, message);
         else this.onBye(identityOf(message.signPub));
       });
@@ -259,17 +226,9 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     // Authority messages change keys: in order, one at a time; frames that fail meanwhile wait for it.
     const applied = (this.queue = this.queue.then(async () => {
       if (this.ended) return;
-      // The first copy may have been applied while this one waited its turn.
-      if (this.repeats.has(key)) return void this.stats.repeats++;
       if (!(await checked)) return this.reject('forged', message.kind);
       if (this.roleOf(signerOf(message)) === 'member') return this.reject('forged', message.kind);
-      // A copy, from the authority's own session, of a step this session is past (it came before
-      // this session was admitted, or its first copy was set aside then): not a replay.
-      if (this.isAdmitted && message.epoch <= this.stats.epoch && this.roster.bySender(line, senderIdToText(senderId))?.id === identityOf(signerOf(message))) return void this.stats.repeats++;
-      const [before, waiting] = [this.stats.accepted, !this.isAdmitted];
       await this.onAuthority(line, message);
-      // Remembered once accepted, or once passed over while waiting to be admitted (its copies are passed over too).
-      if (this.stats.accepted > before || waiting) this.repeats.add(key);
     }));
     this.opener.expect(applied);
   }
@@ -311,11 +270,6 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     }, this.options.leaveGraceMs ?? LEAVE_GRACE_MS);
     (timer as { unref?: () => void }).unref?.();
     this.leaveTimers.set(entry.id, timer);
-  }
-
-  /** True when this session may exclude and promote now (the page shows its host controls). */
-  get canAct(): boolean {
-    return this.isActing();
   }
 
   /** True when this session is the one authority that acts now. */
@@ -415,8 +369,6 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
     const current = this.secretValue;
     const waiting = !current;
     if (waiting && m.kind !== 'rekey') return;
-    // Signed by an authority but ahead of this session: one before it was lost on the way; a copy of it comes again.
-    if (!waiting && m.epoch > this.stats.epoch + 1) return void this.stats.early++;
     if (!waiting && m.epoch !== this.stats.epoch + 1) return this.reject('replayed', m.kind);
     if (m.kind === 'join' || m.kind === 'promote') {
       const subject = m.kind === 'join' ? m.joinerSignPub : m.promotedSignPub;
@@ -491,7 +443,6 @@ export class Membership extends TypedEvents<MembershipEvents> implements CoreMem
 
   close(): void {
     this.ended = true;
-    this.resender.close();
     for (const timer of this.leaveTimers.values()) clearTimeout(timer);
     this.leaveTimers.clear();
   }

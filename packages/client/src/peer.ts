@@ -23,7 +23,7 @@ import { nodeSocketFactory } from './node-socket.js';
 import { nodeOpusCodec } from './opus-node.js';
 import { Playout, SenderPlayout } from './playout.js';
 import { CallRecorder, RecordedTrack } from './recorder.js';
-import { SendPacer, dueFrames, talkingAt } from './send-pacer.js';
+import { SendPacer } from './send-pacer.js';
 import { TalkGate } from './talk-gate.js';
 import { Pcm } from './wav.js';
 
@@ -321,14 +321,21 @@ export class NodePeer {
     const pacer = new SendPacer(Math.round((this.options.seconds * 1000) / FRAME_MS));
     const { source, talk } = this.options;
     const gate = new TalkGate(talk ? 'ptt' : this.options.listenOnly ? 'listen' : 'hot', source.sampleRate);
+    let expected = 0;
     try {
-      for await (const { index, skipped } of dueFrames(pacer)) {
+      while (!pacer.done) {
         if (this.fatal) throw this.fatal;
         if (this.options.signal?.aborted) return;
+        const index = pacer.next();
+        if (index === undefined) {
+          await sleep(pacer.waitMs());
+          continue;
+        }
         // Skipped frames still pass on the frame clock: a frame's counter says when it was captured.
-        if (skipped > 0) this.core.skip(skipped);
+        if (index > expected) this.core.skip(index - expected);
+        expected = index + 1;
         const at = index * FRAME_MS;
-        if (talkingAt(talk, at)) gate.press(at);
+        if (talk?.some(([from, to]) => at >= from * 1000 && at < to * 1000)) gate.press(at);
         else gate.release();
         const frame = gate.process(source.frame(index), at);
         // Closed (push-to-talk up, listen only): nothing goes out (the frame clock moves on, as a pause).

@@ -48,28 +48,3 @@ export class SendPacer {
     return Math.max(0, this.start + this.index * FRAME_MS - this.clock());
   }
 }
-
-/** A frame due now, and how many frames before it were skipped (behind real time) since the last one. */
-export interface DueFrame {
-  index: number;
-  skipped: number;
-}
-
-/** The pacer's frames as they fall due, waiting between them. */
-export async function* dueFrames(pacer: SendPacer): AsyncGenerator<DueFrame> {
-  let expected = 0;
-  while (!pacer.done) {
-    const index = pacer.next();
-    if (index === undefined) {
-      await new Promise((resolve) => setTimeout(resolve, pacer.waitMs()));
-      continue;
-    }
-    yield { index, skipped: index - expected };
-    expected = index + 1;
-  }
-}
-
-/** Whether a script's talk spans ([from s, to s]) hold the key down at `atMs` into the call. */
-export function talkingAt(spans: [number, number][] | undefined, atMs: number): boolean {
-  return spans?.some(([from, to]) => atMs >= from * 1000 && atMs < to * 1000) ?? false;
-}

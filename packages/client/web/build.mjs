@@ -13,10 +13,7 @@ mkdirSync(out, { recursive: true });
 // would take the UMD one, whose require() it cannot follow: point it at the ESM.
 const requireHere = createRequire(import.meta.url);
 const esm = (name) => join(dirname(requireHere.resolve(`${name}/package.json`)), 'esm', 'mod.js');
-// The protocol's TypeScript sources (ES modules) rather than its CommonJS build, so esbuild keeps only
-// what each bundle uses: the page's script has no HPKE in it (only the call worker seals and opens).
-const protocol = join(here, '..', '..', 'protocol', 'src', 'index.ts');
-const alias = { '@hpke/core': esm('@hpke/core'), '@hpke/dhkem-x25519': esm('@hpke/dhkem-x25519'), '@studioline/protocol': protocol };
+const alias = { '@hpke/core': esm('@hpke/core'), '@hpke/dhkem-x25519': esm('@hpke/dhkem-x25519') };
 const common = { bundle: true, minify: true, sourcemap: true, target: ['chrome100', 'firefox100', 'safari15'], logLevel: 'warning', alias };
 await build({ ...common, entryPoints: [join(here, 'src/main.ts')], outfile: join(out, 'app.js'), format: 'iife' });
 await build({ ...common, entryPoints: [join(here, 'src/call-worker.ts')], outfile: join(out, 'call-worker.js'), format: 'iife' });

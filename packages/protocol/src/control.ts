@@ -13,9 +13,6 @@
  *                                                        that opens the line, bounded by the server
  *                                                        and the API key
  *   ping   { type, t }                                   answered by pong with the same t (RTT)
- *   leave  { type, ch }                                  a channel socket leaves one channel
- *   (a channel socket, channels.ts: join, ping and leave carry `ch`, and so do the answers that
- *   concern one channel)
  * gateway -> client
  *   joined       { type, line, sender, peers: [sender], capacity, budgetBps }
  *   peer_joined  { type, sender }
@@ -27,11 +24,8 @@
  *                                          gateway's probes find) or back up ("calm": no queue for
  *                                          a while); layer-step.ts in the gateway
  *   error        { type, code, message }   a refusal that closes (with the code's close code) or a
- *                                          warning that does not (malformed_frame, over_budget);
- *                                          with `ch`, a refusal of that channel only
- *   left         { type, ch }             a channel's leave is done (its number may be joined again)
+ *                                          warning that does not (malformed_frame, over_budget)
  */
-import { isChannelIndex } from './channels.js';
 import { ERRORS, ErrorCode } from './errors.js';
 import { LINE_ID_BYTES, senderIdToText } from './keys.js';
 import { LAYER_NAMES, LayerName, layerNumber } from './wire-frame.js';
@@ -60,20 +54,12 @@ export interface JoinMessage {
   receive: LayerName;
   /** The peers the line may hold, as the host's link asks (absent: the server's default). */
   capacity?: number;
-  /** The channel this join opens on a channel socket (channels.ts); absent on a one-line socket. */
-  ch?: number;
 }
 export interface PingMessage {
   type: 'ping';
   t: number;
-  ch?: number;
 }
-/** A channel socket leaves one channel (channels.ts). */
-export interface LeaveMessage {
-  type: 'leave';
-  ch: number;
-}
-export type ClientMessage = JoinMessage | PingMessage | LeaveMessage;
+export type ClientMessage = JoinMessage | PingMessage;
 
 export interface JoinedMessage {
   type: 'joined';
@@ -82,46 +68,31 @@ export interface JoinedMessage {
   peers: string[];
   capacity: number;
   budgetBps: number;
-  ch?: number;
 }
 export interface PeerMessage {
   type: 'peer_joined' | 'peer_left';
   sender: string;
-  ch?: number;
 }
 export interface PongMessage {
   type: 'pong';
   t: number;
   /** The servers' own share of the way recent frames took to this peer, ms (absent before any frame). */
   serverMs?: number;
-  ch?: number;
 }
 export interface ErrorMessage {
   type: 'error';
   code: ErrorCode;
   message: string;
-  /** On a channel socket: the channel this refusal closes (the others go on); absent: the whole socket. */
-  ch?: number;
 }
-/**
- * Why the layer a peer is sent changed: its link queues the audio or is calm again (layer-step.ts
- * in the gateway), or, on a channel socket, the channel became or stopped being its lead
- * (channels.ts: only the lead channel is sent the full layer).
- */
-export type LayerChangeReason = 'congested' | 'calm' | 'channels';
+/** Why the layer a peer is sent changed (layer-step.ts in the gateway). */
+export type LayerChangeReason = 'congested' | 'calm';
 export interface LayerMessage {
   type: 'layer';
   /** The best layer it is sent now. */
   layer: LayerName;
   reason: LayerChangeReason;
-  ch?: number;
 }
-/** A channel socket's leave is done. */
-export interface LeftMessage {
-  type: 'left';
-  ch: number;
-}
-export type ServerMessage = JoinedMessage | PeerMessage | PongMessage | LayerMessage | ErrorMessage | LeftMessage;
+export type ServerMessage = JoinedMessage | PeerMessage | PongMessage | LayerMessage | ErrorMessage;
 
 const LINE_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((LINE_ID_BYTES * 4) / 3)}}$`);
 
@@ -139,10 +110,7 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
     return undefined;
   }
   if (!msg || typeof msg !== 'object') return undefined;
-  if (msg.ch !== undefined && !isChannelIndex(msg.ch)) return undefined;
-  const ch = msg.ch as number | undefined;
-  if (msg.type === 'ping' && typeof msg.t === 'number') return ch === undefined ? { type: 'ping', t: msg.t } : { type: 'ping', t: msg.t, ch };
-  if (msg.type === 'leave') return ch === undefined ? undefined : { type: 'leave', ch };
+  if (msg.type === 'ping' && typeof msg.t === 'number') return { type: 'ping', t: msg.t };
   if (
     msg.type === 'join' &&
     msg.v === PROTOCOL_VERSION &&
@@ -163,7 +131,6 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
     if (!layers || !receive) return undefined;
     const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey: msg.apikey, line: msg.line, sender: msg.sender, rate: msg.rate, layers, receive };
     if (msg.capacity !== undefined) join.capacity = msg.capacity as number;
-    if (ch !== undefined) join.ch = ch;
     return join;
   }
   return undefined;
@@ -189,22 +156,15 @@ export const FULL_LAYER_ONLY: JoinLayers = { layers: ['full'], receive: 'full' }
 export const COMPACT_LAYER_ONLY: JoinLayers = { layers: ['compact'], receive: 'compact' };
 
 /** The first message of a connection, as every client sends it. */
-export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number, options: { layers?: JoinLayers; capacity?: number; ch?: number } = {}): string {
-  const { layers = FULL_LAYER_ONLY, capacity, ch } = options;
+export function encodeJoin(apikey: string, line: string, sender: bigint, rate: number, options: { layers?: JoinLayers; capacity?: number } = {}): string {
+  const { layers = FULL_LAYER_ONLY, capacity } = options;
   const join: JoinMessage = { type: 'join', v: PROTOCOL_VERSION, apikey, line, sender: senderIdToText(sender), rate, layers: [...layers.layers], receive: layers.receive };
   if (capacity !== undefined) join.capacity = capacity;
-  if (ch !== undefined) join.ch = ch;
   return JSON.stringify(join);
 }
 
 export function errorMessage(code: ErrorCode, message: string = ERRORS[code].message): ErrorMessage {
   return { type: 'error', code, message };
-}
-
-/** The channel a server message concerns on a channel socket (channels.ts), or undefined: the whole socket. */
-export function messageChannel(msg: ServerMessage): number | undefined {
-  const ch = (msg as { ch?: unknown }).ch;
-  return isChannelIndex(ch) ? ch : undefined;
 }
 
 /** Parses a server's text message (clients trust the gateway's shape but not blindly). */

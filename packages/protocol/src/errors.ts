@@ -19,9 +19,6 @@ export const ERRORS = {
   key_peer_limit: { closeCode: 4429, httpStatus: 429, message: 'This API key already has as many peers in calls as it allows; try again when one has left.' },
   key_line_limit: { closeCode: 4429, httpStatus: 429, message: 'This API key already has as many lines in use as it allows; try again when one has ended.' },
   key_mobile_only: { closeCode: 4403, httpStatus: 403, message: 'This API key allows only mobile calls: open the link with mobile=1.' },
-  // A channel socket (channels.ts): refusals of one channel, sent with its `ch`; the socket stays open.
-  channel_limit: { closeCode: 4429, httpStatus: 429, message: 'This connection is already on as many channels as the server allows (MAX_CHANNELS); leave one first.' },
-  channel_taken: { closeCode: 4409, httpStatus: 409, message: 'This connection is already on that line, on another channel.' },
   no_relay: { closeCode: 4503, httpStatus: 503, message: 'No relay is available; try again shortly.' },
   unavailable: { closeCode: 1013, httpStatus: 503, message: 'The server cannot check keys right now; try again shortly.' },
   draining: { closeCode: 1001, httpStatus: 503, message: 'The server is restarting; reconnect.' },

@@ -8,7 +8,6 @@ export * from './wire-frame.js';
 export * from './compact-layer.js';
 export * from './e2e.js';
 export * from './link.js';
-export * from './channels.js';
 export * from './control.js';
 export * from './envelope.js';
 export * from './audio-envelope.js';

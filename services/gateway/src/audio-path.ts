@@ -4,7 +4,6 @@
  * DELIVER envelope to the local peers it names (each under its budget and its socket's buffer).
  */
 import {
-  CHANNEL_BYTES,
   DeliverEnvelope,
   LAYER_COMPACT,
   MAX_COMPACT_WIRE_FRAME_BYTES,
@@ -44,7 +43,7 @@ export class AudioPath {
     const length = frame.length;
     this.metrics.framesIn.inc();
     this.metrics.bytesIn.inc(length);
-    session.socket.bytesIn += length;
+    session.bytesIn += length;
     const now = performance.now();
     const kid = wireFrameKid(frame);
     // A membership message (issue 14, membership-wire.ts) is on the peer's own control stream: no layer, same budget.
@@ -71,7 +70,7 @@ export class AudioPath {
         return this.sessions.warn(session, 'over_budget', now);
       }
     }
-    if (!session.socket.inBudget.take(length, now)) {
+    if (!session.inBudget.take(length, now)) {
       this.metrics.drops.inc({ reason: 'over_budget' });
       this.metrics.budgetExceeded.inc({ direction: 'in' });
       return this.sessions.warn(session, 'over_budget', now);
@@ -103,34 +102,20 @@ export class AudioPath {
         this.metrics.drops.inc({ reason: 'unknown_conn' });
         continue;
       }
-      const { socket } = session;
-      if (socket.ws.bufferedAmount > this.config.slowReaderBytes) {
+      if (session.ws.bufferedAmount > this.config.slowReaderBytes) {
         this.metrics.drops.inc({ reason: 'slow_reader' });
         continue;
       }
-      // A channel socket's frame carries its channel byte, within the socket's one budget.
-      const bytes = session.channel < 0 ? frame.length : frame.length + CHANNEL_BYTES;
-      if (!socket.outBudget.take(bytes, now)) {
+      if (!session.outBudget.take(frame.length, now)) {
         this.metrics.drops.inc({ reason: 'over_budget' });
         this.metrics.budgetExceeded.inc({ direction: 'out' });
         continue;
       }
-      socket.ws.send(session.channel < 0 ? frame : withChannel(session.channel, frame));
+      session.ws.send(frame);
       session.serverMs = session.serverMs === undefined ? hopMs : session.serverMs + (hopMs - session.serverMs) * SERVER_MS_SMOOTHING;
-      socket.bytesOut += bytes;
+      session.bytesOut += frame.length;
       this.metrics.framesOut.inc();
-      this.metrics.bytesOut.inc(bytes);
+      this.metrics.bytesOut.inc(frame.length);
     }
   }
-}
-
-/**
- * A frame for a channel socket: its channel byte, then the frame (channels.ts in protocol). One copy
- * (about 4 kB at full rate), so the message leaves in one socket write rather than two fragments.
- */
-function withChannel(channel: number, frame: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(CHANNEL_BYTES + frame.length);
-  out[0] = channel;
-  frame.copy(out, CHANNEL_BYTES);
-  return out;
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_CHANNELS, MAX_CHANNEL_INDEX, MAX_LINE_PEERS, MAX_WIRE_FRAME_BYTES } from '@studioline/protocol';
+import { MAX_LINE_PEERS, MAX_WIRE_FRAME_BYTES } from '@studioline/protocol';
 import { ConfigError, DEFAULT_METRICS_PORT, Env, envInt, envList, envStr } from '@studioline/server-kit';
 import { OriginPolicy } from './origin-policy.js';
 import { TrustedProxies } from './trusted-proxies.js';
@@ -58,12 +58,6 @@ export interface GatewayConfig {
    * LINE_CAPACITY); an API key's max peers bounds it too. Default 16.
    */
   maxLineCapacity: number;
-  /**
-   * Lines one websocket may be on at once as channels (MAX_CHANNELS, 1 to 256; channels.ts in
-   * protocol); one more is refused with channel_limit. Each channel takes a seat of its key like a
-   * peer. Default 8.
-   */
-  maxChannels: number;
   /** Failed authentications per client address per window before refusing with 429 (AUTH_FAIL_LIMIT). Default 10. */
   authFailLimit: number;
   /** The window for AUTH_FAIL_LIMIT (AUTH_FAIL_WINDOW_MS). Default 60000. */
@@ -108,7 +102,6 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   layerStepCalmMs: 5000,
   lineCapacity: 2,
   maxLineCapacity: 16,
-  maxChannels: DEFAULT_MAX_CHANNELS,
   authFailLimit: 10,
   authFailWindowMs: 60_000,
   socketsPerAddress: 200,
@@ -154,7 +147,6 @@ export function gatewayConfigFromEnv(env: Env, hashKey: (secret: string) => stri
     lineCapacity,
     // Unset, it is never below LINE_CAPACITY (a deployment that set only LINE_CAPACITY keeps working).
     maxLineCapacity: envInt(env, 'MAX_LINE_CAPACITY', Math.max(d.maxLineCapacity, lineCapacity), { min: 2, max: MAX_LINE_PEERS }),
-    maxChannels: envInt(env, 'MAX_CHANNELS', d.maxChannels, { min: 1, max: MAX_CHANNEL_INDEX + 1 }),
     authFailLimit: envInt(env, 'AUTH_FAIL_LIMIT', d.authFailLimit, { min: 1 }),
     authFailWindowMs: envInt(env, 'AUTH_FAIL_WINDOW_MS', d.authFailWindowMs, { min: 1000 }),
     socketsPerAddress: envInt(env, 'SOCKETS_PER_ADDRESS', d.socketsPerAddress, { min: 1 }),

@@ -4,12 +4,11 @@
  * one concern each:
  *   upgrade.ts         refusals before a socket exists (path, origin, per-address limits)
  *   sessions.ts        each socket's lifetime: join deadline, heartbeat, close codes
- *   join.ts            a peer's text messages: joins (one per channel), pings, leaves, protocol violations
+ *   join.ts            a peer's text messages: the join, pings, protocol violations
  *   authentication.ts  the key check under the failed-key limit, admission, revocation
  *   line-routing.ts    which relay owns a line; joins, leaves and their answers; re-homing
  *   audio-path.ts      frames from peers to relays and from relays to peers
- *   layer-steering.ts  stepping a troubled receiver down a layer and back (layer-step.ts), and
- *                      a channel socket's lines to their layers (channel-layers.ts)
+ *   layer-steering.ts  stepping a troubled receiver down a layer and back (layer-step.ts)
  *   drain.ts           closing every session on shutdown
  */
 import { randomBytes } from 'node:crypto';
@@ -65,14 +64,12 @@ export class GatewayService {
       lines: () => this.sessions.lineCount,
       liveRelays: () => this.routing.liveRelays,
       storeUp: () => backend.isReady(),
-      sendQueueMax: () => [...this.sessions.allSockets()].reduce((max, s) => Math.max(max, s.ws.bufferedAmount), 0),
-      channels: () => this.sessions.channelCount(),
+      sendQueueMax: () => [...this.sessions.values()].reduce((max, s) => Math.max(max, s.ws.bufferedAmount), 0),
     });
     this.sessions = new Sessions(config, this.metrics, logger, {
       audio: (session, frame) => this.audio.fromPeer(session, frame),
-      text: (socket, data) => this.join.onText(socket, data),
-      pong: (socket, data) => this.steering.onPong(socket, data),
-      channelsChanged: (socket) => this.steering.refresh(socket, 'channels'),
+      text: (session, data) => this.join.onText(session, data),
+      pong: (session, data) => this.steering.onPong(session, data),
       detached: (session) => {
         this.routing.leave(session);
         this.keyLimits.release(session);
@@ -91,7 +88,7 @@ export class GatewayService {
     this.auth = new Authenticator(config, backend, this.metrics, addressLimits, this.sessions, logger);
     // Per-key limits across gateways (key-limits.ts), on the same lease as the per-address counts.
     this.keyLimits = new KeyLimitsPolicy(backend.keySeats(this.id, config.registrationTtlMs), config);
-    this.join = new JoinHandler(this.sessions, this.auth, this.routing, this.metrics, this.keyLimits, this.steering, config.maxChannels);
+    this.join = new JoinHandler(this.sessions, this.auth, this.routing, this.metrics, this.keyLimits, this.steering);
     this.channel = backend.names.gatewayChannel(this.id);
     const upgrades = new UpgradeGate({
       config,

@@ -1,18 +1,15 @@
 /**
- * A peer's text messages: its joins (the sender id, the key, the line, the relay that owns it),
- * pings, a channel socket's leaves, and what the protocol does not allow. Text counts against the
- * budget like audio, so a peer cannot push text past it.
- *
- * A channel socket (channels.ts in protocol) joins each channel as a one-line socket joins its line:
- * every check below runs per channel, and a channel refused leaves the others be.
+ * A peer's text messages: its join (the sender id, the key, the line, the relay that owns it),
+ * pings, and what the protocol does not allow. Text counts against the budget like audio, so a
+ * peer cannot push text past it.
  */
-import { JoinMessage, layerNumber, parseClientMessage, senderIdFromText } from '@studioline/protocol';
+import { ClientMessage, layerNumber, parseClientMessage, senderIdFromText } from '@studioline/protocol';
 import { Authenticator } from './authentication.js';
 import { GatewayMetrics } from './metrics.js';
 import { KeyLimitsPolicy } from './key-limits.js';
 import { LayerSteering } from './layer-steering.js';
 import { LineRouting } from './line-routing.js';
-import { PeerSocket, Session } from './session.js';
+import { Session } from './session.js';
 import { Sessions } from './sessions.js';
 
 /** Messages the protocol does not allow (after the join, anything but a ping) before a peer is closed with bad_request. */
@@ -29,52 +26,25 @@ export class JoinHandler {
     private readonly metrics: GatewayMetrics,
     private readonly limits: KeyLimitsPolicy,
     private readonly steering: LayerSteering,
-    /** Channels one socket may hold at once (MAX_CHANNELS). */
-    private readonly maxChannels: number,
   ) {}
 
-  onText(socket: PeerSocket, data: Buffer): void {
+  onText(session: Session, data: Buffer): void {
     const now = performance.now();
-    const { sessions } = this;
-    if (!socket.inBudget.take(data.length, now)) {
+    if (!session.inBudget.take(data.length, now)) {
       this.metrics.drops.inc({ reason: 'over_budget' });
       this.metrics.budgetExceeded.inc({ direction: 'in' });
-      return sessions.warn(socket.first, 'over_budget', now);
+      return this.sessions.warn(session, 'over_budget', now);
     }
     const msg = parseClientMessage(data.toString());
-    const { first, channels } = socket;
-    if (msg?.type === 'ping') {
-      const session = msg.ch === undefined ? (channels ? undefined : first) : channels?.get(msg.ch);
-      if (session) return sessions.send(session, { type: 'pong', t: msg.t, ...(session.serverMs === undefined ? {} : { serverMs: Math.round(session.serverMs * 10) / 10 }) });
-      // A ping of no channel (or one just left) on a channel socket: the round trip only.
-      return sessions.sendSocket(socket, { type: 'pong', t: msg.t });
-    } else if (first.state === 'joining' && !channels) {
-      // The first join decides what the socket is: a channel socket when it names a channel.
-      if (msg?.type !== 'join') return sessions.refuse(first, 'bad_request');
-      if (msg.ch !== undefined) {
-        first.channel = msg.ch;
-        socket.channels = new Map([[msg.ch, first]]);
-      }
-      return void this.onJoin(first, msg);
-    } else if (channels && msg?.type === 'join' && msg.ch !== undefined && !channels.has(msg.ch)) {
-      return void this.onChannelJoin(socket, msg);
-    } else if (channels && msg?.type === 'leave' && channels.has(msg.ch)) {
-      sessions.closeChannel(channels.get(msg.ch) as Session);
-      return sessions.sendSocket(socket, { type: 'left', ch: msg.ch });
-    }
+    if (msg?.type === 'ping') return this.sessions.send(session, { type: 'pong', t: msg.t, ...(session.serverMs === undefined ? {} : { serverMs: Math.round(session.serverMs * 10) / 10 }) });
+    if (session.state === 'joining') return void this.onJoin(session, msg);
     this.metrics.drops.inc({ reason: 'not_allowed' });
-    if (++socket.violations > MAX_PROTOCOL_VIOLATIONS) sessions.refuseSocket(socket, 'bad_request');
+    if (++session.violations > MAX_PROTOCOL_VIOLATIONS) this.sessions.refuse(session, 'bad_request');
   }
 
-  /** One more channel on a channel socket, within MAX_CHANNELS: joined as its first one was. */
-  private async onChannelJoin(socket: PeerSocket, msg: JoinMessage): Promise<void> {
-    const session = this.sessions.openChannel(socket, msg.ch as number);
-    if ((socket.channels as Map<number, Session>).size > this.maxChannels) return this.sessions.refuse(session, 'channel_limit');
-    return this.onJoin(session, msg);
-  }
-
-  private async onJoin(session: Session, msg: JoinMessage): Promise<void> {
+  private async onJoin(session: Session, msg: ClientMessage | undefined): Promise<void> {
     const { sessions } = this;
+    if (msg?.type !== 'join') return sessions.refuse(session, 'bad_request');
     // The sender id is half of the SFrame nonce domain: 0 is not one (and two peers of a line must
     // not share one: checked below, once the key is known good).
     const senderNumber = Number(senderIdFromText(msg.sender) ?? 0n);
@@ -89,11 +59,8 @@ export class JoinHandler {
     if (refusal) return sessions.refuse(session, refusal);
     if (session.state !== 'verifying') return; // closed meanwhile (its seat went back)
     // Synchronous from here to addToLine: two joins with one sender id cannot both pass. Peers of
-    // the line on other gateways are the relay's to compare. A channel socket is on a line once.
-    for (const other of sessions.onLine(msg.line)) {
-      if (other.socket === session.socket && other !== session) return sessions.refuse(session, 'channel_taken');
-      if (other.senderNumber === senderNumber) return sessions.refuse(session, 'bad_request');
-    }
+    // the line on other gateways are the relay's to compare.
+    for (const other of sessions.onLine(msg.line)) if (other.senderNumber === senderNumber) return sessions.refuse(session, 'bad_request');
     this.auth.admit(session, key);
     session.line = msg.line;
     session.sender = msg.sender;

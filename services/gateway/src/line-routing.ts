@@ -3,7 +3,7 @@
  * this gateway's peers there (join, leave), the relays' answers and membership events, and moving
  * lines when relays come and go or the store comes back.
  */
-import { ControlEnvelope, LAYER_NAMES } from '@studioline/protocol';
+import { ControlEnvelope } from '@studioline/protocol';
 import { Backend, Logger } from '@studioline/server-kit';
 import { GatewayConfig } from './config.js';
 import { GatewayMetrics } from './metrics.js';
@@ -54,7 +54,7 @@ export class LineRouting {
       rejoin,
       layers: session.layers,
       receive: session.receiveLayer,
-      ceiling: session.ceiling,
+      ceiling: session.step?.ceiling ?? session.receiveLayer,
     });
   }
 
@@ -99,11 +99,6 @@ export class LineRouting {
           capacity: env.capacity ?? session.capacity ?? this.config.lineCapacity,
           budgetBps: this.config.budgetBps,
         });
-        // Not the layer it asked for (a channel socket's other channels; a socket stepped down): the
-        // peer is told. A channel's relay is told its ceiling again: the lead may have changed
-        // since the join went.
-        if (session.ceiling !== session.receiveLayer || session.channel >= 0) this.setCeiling(session, session.ceiling);
-        if (session.ceiling !== session.receiveLayer) sessions.send(session, { type: 'layer', layer: LAYER_NAMES[session.ceiling], reason: session.channel >= 0 ? 'channels' : 'congested' });
       }
     } else if (env.t === 'refused') {
       const session = sessions.get(env.conn);

@@ -2,7 +2,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { stateGauge } from '@studioline/server-kit';
 
 /** Every metric of the gateway. Labels stay low-cardinality: never a line id, a key or an address. */
-export function createGatewayMetrics(registry: Registry, state: { connections(): number; peers(): number; lines(): number; liveRelays(): number; storeUp(): boolean; sendQueueMax(): number; channels(): number }) {
+export function createGatewayMetrics(registry: Registry, state: { connections(): number; peers(): number; lines(): number; liveRelays(): number; storeUp(): boolean; sendQueueMax(): number }) {
   return {
     connections: stateGauge(registry, 'studioline_gateway_connections', 'Open websocket connections', state.connections),
     peers: stateGauge(registry, 'studioline_gateway_peers', 'Peers joined to a line', state.peers),
@@ -12,7 +12,6 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     // What a slow reader costs the gateway: its socket's unsent bytes, capped by SLOW_READER_BYTES
     // (plus the one frame that crossed it); the kernel's socket buffers come on top of this.
     sendQueueMax: stateGauge(registry, 'studioline_gateway_send_queue_max_bytes', 'Largest unsent data held for one peer (bytes), at scrape time', state.sendQueueMax),
-    channels: stateGauge(registry, 'studioline_gateway_channels', 'Channels open on channel sockets (several lines over one websocket; one more than MAX_CHANNELS is refused with channel_limit, counted in studioline_gateway_refusals_total)', state.channels),
     connectionsTotal: new Counter({ name: 'studioline_gateway_connections_total', help: 'Websocket connections accepted', registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'studioline_gateway_upgrades_refused_total',
@@ -22,7 +21,7 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     }),
     closes: new Counter({
       name: 'studioline_gateway_refusals_total',
-      help: 'Connections (or, on a channel socket, channels) closed by the gateway, by error code (unauthorized, key_revoked, key_expired, line_full, key_peer_limit, key_line_limit, key_mobile_only, channel_limit, channel_taken, message_too_big, ...)',
+      help: 'Connections closed by the gateway, by error code (unauthorized, key_revoked, key_expired, line_full, key_peer_limit, key_line_limit, key_mobile_only, message_too_big, ...)',
       labelNames: ['code'] as const,
       registers: [registry],
     }),
@@ -44,7 +43,7 @@ export function createGatewayMetrics(registry: Registry, state: { connections():
     bytesOut: new Counter({ name: 'studioline_gateway_bytes_out_total', help: 'Bytes of audio frames sent to peers', registers: [registry] }),
     drops: new Counter({
       name: 'studioline_gateway_frame_drops_total',
-      help: 'Messages dropped, by reason (over_budget, malformed, wrong_layer, compact_too_big, compact_over_budget, not_joined, no_route, bus_down, slow_reader, unknown_conn, no_channel: audio for a channel the socket is not on, not_allowed: text the protocol does not allow)',
+      help: 'Messages dropped, by reason (over_budget, malformed, wrong_layer, compact_too_big, compact_over_budget, not_joined, no_route, bus_down, slow_reader, unknown_conn, not_allowed: text the protocol does not allow)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -10,16 +10,10 @@
 import { audioLevel } from '@studioline/protocol';
 import { CallCore, FrameSink } from '../../src/call-core.js';
 import type { CompactCodec } from '../../src/compact-codec.js';
-import { MemberCall } from '../../src/member-call.js';
-import type { SessionIdentity } from '../../src/session-identity.js';
 import { Resampler, prepareResamplers } from '../../src/resampler.js';
 import { TalkGate, TalkMode } from '../../src/talk-gate.js';
-import { ChannelMux } from '../../src/channel-socket.js';
-import { browserCall, browserSocket } from './call.js';
-import { isChannelCommand } from './channel-messages.js';
-import { WorkerChannels } from './worker-channels.js';
+import { browserCall } from './call.js';
 import { HANDOFF_SMOOTHING } from './latency.js';
-import { MemberSession, memberIdentity } from './member-session.js';
 import type { CapturedFrame, FromCallWorker, PlaybackMessage, ToCallWorker } from './media-messages.js';
 import { CallRecording } from './recording.js';
 import { webCodecsOpus } from './webcodecs-opus.js';
@@ -35,9 +29,7 @@ const report = (message: FromCallWorker) => scope.postMessage(message);
 const toLevel = (dbov: number) => (127 - dbov) / 127;
 
 /** The call, and the context's rate (what it sends, plays and records at). */
-let call: { core: CallCore | MemberCall; sampleRate: number } | undefined;
-/** On a line with membership (a link with `host=`): the roster, moves and host actions (member-session.ts). */
-let member: MemberSession | undefined;
+let call: { core: CallCore; sampleRate: number } | undefined;
 /** Whether frames go out: hot, push-to-talk or listen-only, and mute (talk-gate.ts). Made with the call. */
 let gate: TalkGate | undefined;
 let talkMode: TalkMode = 'hot';
@@ -47,16 +39,10 @@ let captureFillMs = 0;
 /** The last frame sent; its level is worked out only when the page is told (10 times a second, not 100). */
 let lastSent: Int16Array | undefined;
 const peerLevels = new Map<string, number>();
-/** The page's other channels, on the same websocket as its own line (channel 0). */
-let channels: WorkerChannels | undefined;
 
-function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCodec | undefined, identity: SessionIdentity | undefined): void {
+function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCodec | undefined): void {
   const { link, sampleRate, capture, playback } = msg;
-  const mux = new ChannelMux(browserSocket);
-  // A membership's move runs two cores for a moment: each takes the lowest free channel (the own
-  // line stays the lead; the listed channels start at 16).
-  const core = browserCall(link, sampleRate, codec, link.hostKey && identity ? mux.anyChannel() : mux.factoryFor(0), identity);
-  if (core instanceof MemberCall) member = new MemberSession(core, (r) => report({ type: 'member', report: r }));
+  const core = browserCall(link, sampleRate, codec);
   report({ type: 'layers', layers: core.joinLayers, codec: codec?.name });
   call = { core, sampleRate };
   const talk = (gate = new TalkGate(talkMode, sampleRate));
@@ -85,13 +71,11 @@ function start(msg: Extract<ToCallWorker, { type: 'start' }>, codec: CompactCode
     },
   };
   core.addSink(sink);
-  channels = new WorkerChannels(mux, sampleRate, codec, sink, report);
 
   capture.onmessage = (e: MessageEvent<CapturedFrame>) => {
     const { pcm, at, fillWaitMs } = e.data;
     captureHandoffMs += (Date.now() - at - captureHandoffMs) * HANDOFF_SMOOTHING;
     captureFillMs += (fillWaitMs - captureFillMs) * HANDOFF_SMOOTHING;
-    channels?.capture(pcm, Date.now());
     // Closed (muted, push-to-talk up, listen-only): nothing is sent; the frame clock moves on, as a pause.
     const frame = talk.process(pcm, Date.now());
     lastSent = frame;
@@ -126,9 +110,9 @@ scope.onmessage = (e) => {
   const run = async () => {
     if (msg.type === 'start') {
       // Loaded before the first frame arrives, so a sender's first frames are converted at once.
-      const [codec, identity] = await Promise.all([webCodecsOpus(), msg.link.hostKey && msg.member ? memberIdentity(msg.member) : undefined, prepareResamplers()]);
+      const [codec] = await Promise.all([webCodecsOpus(), prepareResamplers()]);
       if (!codec && msg.link.mobile) throw new Error('this browser has no Opus encoder (WebCodecs), which a mobile=1 call needs: open the link without mobile=1');
-      start(msg, codec, identity);
+      start(msg, codec);
     } else if (msg.type === 'mute') gate?.setMuted(msg.muted);
     else if (msg.type === 'talkMode') {
       talkMode = msg.mode;
@@ -138,12 +122,10 @@ scope.onmessage = (e) => {
       else gate?.release();
     }
     else if (msg.type === 'record') await setRecording(msg.on);
-    else if (msg.type === 'member') await member?.command(msg.command);
     else if (msg.type === 'stop') {
       await setRecording(false);
-      channels?.stop();
       call?.core.stop();
-    } else if (isChannelCommand(msg)) channels?.command(msg);
+    }
   };
   run().catch((err: Error) => report({ type: 'failed', message: err.message }));
 };

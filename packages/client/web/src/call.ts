@@ -6,12 +6,10 @@
 import { CallLink } from '@studioline/protocol';
 import { CallCore, SocketFactory } from '../../src/call-core.js';
 import type { CompactCodec } from '../../src/compact-codec.js';
-import { MemberCall } from '../../src/member-call.js';
-import type { SessionIdentity } from '../../src/session-identity.js';
 
 export type { CallState } from '../../src/call-core.js';
 
-export const browserSocket: SocketFactory = (url) => {
+const browserSocket: SocketFactory = (url) => {
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   return ws;
@@ -19,11 +17,9 @@ export const browserSocket: SocketFactory = (url) => {
 
 /**
  * With a codec (WebCodecs' Opus), a full-rate page also sends the compact layer, and a `mobile=1`
- * page sends and receives only that; without one, the full layer only. On a link with `host=`
- * (membership, issue 14) the call is a MemberCall under `identity`, the same as the Node peer's.
+ * page sends and receives only that; without one, the full layer only.
  */
-export function browserCall(link: CallLink, sampleRate: number, codec: CompactCodec | undefined, socket: SocketFactory = browserSocket, identity?: SessionIdentity): CallCore | MemberCall {
+export function browserCall(link: CallLink, sampleRate: number, codec: CompactCodec | undefined): CallCore {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-  const options = { link, url, sampleRate, socket, codec, mobile: link.mobile };
-  return link.hostKey && identity ? new MemberCall({ ...options, identity }) : new CallCore(options);
+  return new CallCore({ link, url, sampleRate, socket: browserSocket, codec, mobile: link.mobile });
 }

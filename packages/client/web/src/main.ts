@@ -5,14 +5,10 @@ import type { CallState } from '../../src/call-core.js';
 import { CallRates, formatBitrate } from '../../src/call-stats.js';
 import { latencyLines } from './latency.js';
 import type { RecordingFile } from './media-messages.js';
-import { ChannelList } from './channel-list.js';
 import { TalkControls } from './talk-controls.js';
 import { TalkingIndicator } from './talking.js';
 import { savedDevices, setupDevices } from './devices.js';
 import { RemoteCall } from './remote-call.js';
-import { MemberSetup } from './member-setup.js';
-import { MemberPage } from './member-page.js';
-import { IdentityError, checkName } from '../../src/session-identity.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -30,16 +26,8 @@ function setState(state: CallState | 'ready', text: string): void {
   else if (state === 'in-call') $('problem').hidden = true;
 }
 
-/** Puts `text` in the share box and the address bar (the fragment never reaches a server). */
-function showLink(text: string): void {
-  history.replaceState(null, '', text);
-  $<HTMLInputElement>('link').value = text;
-  $('copy').textContent = 'Copy link';
-  $('share').hidden = false;
-}
-
-/** Reads the address bar; makes a new leaf for #generate_leaf (`fresh`) and puts it (and the key) in the fragment. */
-function readLink(): { link: CallLink; fresh: boolean } | undefined {
+/** Reads the address bar; makes a new leaf for #generate_leaf and puts it (and the key) in the fragment. */
+function readLink(): CallLink | undefined {
   let link: CallLink;
   try {
     link = parseCallLink(location.href);
@@ -50,26 +38,21 @@ function readLink(): { link: CallLink; fresh: boolean } | undefined {
     }
     throw err;
   }
-  const fresh = link.generateLeaf;
   if (link.generateLeaf) {
     const leaf = generateLeaf();
     link = { ...link, leaf, leafBytes: parseLeaf(leaf), generateLeaf: false };
   }
   // The preferred form: key and leaf in the fragment, which never reaches a server or a proxy log.
-  showLink(linkText(link));
-  return { link, fresh };
-}
-
-function linkText(link: CallLink): string {
-  return formatCallLink(location.origin, link.apiKey, link.leaf as string, link.mobile, link.capacity, link.hostKey);
+  const preferred = formatCallLink(location.origin, link.apiKey, link.leaf as string, link.mobile, link.capacity);
+  history.replaceState(null, '', preferred);
+  $<HTMLInputElement>('link').value = preferred;
+  $('share').hidden = false;
+  return link;
 }
 
 function run(): void {
-  const read = readLink();
-  if (!read) return;
-  // On a line with membership (host=): who this page is, and whether it hosts a line it just made.
-  const members = new MemberSetup(read.link, read.fresh, (changed) => showLink(linkText(changed)));
-  let link = read.link;
+  const link = readLink();
+  if (!link) return;
   setState('ready', 'Ready to join');
   $('copy').addEventListener('click', async () => {
     const input = $<HTMLInputElement>('link');
@@ -87,7 +70,6 @@ function run(): void {
   let muted = false;
   const talking = new TalkingIndicator();
   const talk = new TalkControls(() => call);
-  const channels = new ChannelList(() => call);
   let recording = false;
   let jitter: JitterStats[] = [];
 
@@ -115,17 +97,7 @@ function run(): void {
     }
   };
 
-  let memberPage: MemberPage | undefined;
   $('start').addEventListener('click', async () => {
-    link = members.currentLink;
-    const member = members.identity();
-    try {
-      if (member) checkName(member.name);
-    } catch (err) {
-      if (err instanceof IdentityError) return showProblem(`That name cannot be used: ${err.message}.`);
-      throw err;
-    }
-    members.lock();
     $<HTMLButtonElement>('start').disabled = true;
     try {
       engine = await AudioEngine.start({
@@ -134,7 +106,6 @@ function run(): void {
         inputDevice: savedDevices().input,
         onJitterStats(stats) {
           jitter = stats;
-          memberPage?.jitter(stats);
         },
       });
     } catch (err) {
@@ -152,8 +123,7 @@ function run(): void {
     call = new RemoteCall();
     call.talkMode(talk.mode);
     call.on('state', ({ state, detail }) => setState(state, detail));
-    if (member) memberPage = new MemberPage(call, { showLink, showProblem });
-    call.on('peers', (peers) => (memberPage ? memberPage.list.setPeers(peers) : renderPeers(peers)));
+    call.on('peers', renderPeers);
     call.on('layers', ({ layers, codec }) => {
       // What this page sends and receives: the full rate (and the compact Opus layer for mobile peers), or the compact one only.
       const sends = layers.layers.map((l) => (l === 'full' ? 'full rate' : 'compact (Opus 48 kbit/s)')).join(' + ');
@@ -174,7 +144,6 @@ function run(): void {
       $<HTMLMeterElement>('input-level').value = inputLevel;
       talk.render(transmitting, pttStartMs);
       const levels = new Map(peerLevels);
-      if (memberPage) return memberPage.levels(levels);
       const now = performance.now();
       for (const li of $('peers').querySelectorAll<HTMLLIElement>('li[data-sender]')) {
         const level = levels.get(li.dataset.sender as string) ?? 0;
@@ -185,9 +154,7 @@ function run(): void {
     });
     call.on('recording', ({ files, notRecorded }) => renderRecordings(files, notRecorded));
     call.on('failed', (message) => showProblem(`The call stopped: ${message}. Reload the page to join again.`));
-    call.on('channels', (statuses) => channels.render(statuses));
-    call.start(link, engine, member);
-    channels.start();
+    call.start(link, engine);
   });
 
   $('processing').addEventListener('change', () => void engine?.openMicrophone($<HTMLInputElement>('processing').checked));
@@ -257,7 +224,6 @@ function run(): void {
       bitrates,
       jitter,
       capture: { fillMs: latest.captureFillMs, handoffMs: latest.captureHandoffMs },
-      membership: memberPage?.stats,
       state: $('state').dataset.state,
     };
   }, 500);

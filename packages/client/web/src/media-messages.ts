@@ -11,8 +11,6 @@ import type { CallLink, JoinLayers, LayerChangeReason, LayerName } from '@studio
 import type { CallState } from '../../src/call-core.js';
 import type { TalkMode } from '../../src/talk-gate.js';
 import type { CallFigures } from '../../src/call-stats.js';
-import type { ChannelCommand, ChannelReport } from './channel-messages.js';
-import type { MemberCommand, MemberInit, MemberReport } from './member-messages.js';
 
 /** Capture worklet -> call worker: one 10 ms frame of 16-bit PCM, stamped (wall clock) as it left the worklet. */
 export interface CapturedFrame {
@@ -41,18 +39,13 @@ export type ToCallWorker =
       /** Ports whose other ends the capture and playback worklets hold. */
       capture: MessagePort;
       playback: MessagePort;
-      /** On a link with `host=`: who this page is (member-messages.ts). */
-      member?: MemberInit;
     }
   | { type: 'mute'; muted: boolean }
   /** How this page transmits (talk-gate.ts), and its push-to-talk key or button going down (`at`: Date.now() when it did) or up. */
   | { type: 'talkMode'; mode: TalkMode }
   | { type: 'talk'; down: boolean; at: number }
   | { type: 'record'; on: boolean }
-  | { type: 'member'; command: MemberCommand }
-  | { type: 'stop' }
-  /** The page's other channels (channel-messages.ts). */
-  | ChannelCommand;
+  | { type: 'stop' };
 
 /** A finished recording's file, as the page offers it for download. */
 export interface RecordingFile {
@@ -88,8 +81,5 @@ export type FromCallWorker =
   | { type: 'receiving'; layer: LayerName; reason?: LayerChangeReason }
   | ({ type: 'figures' } & WorkerFigures)
   | { type: 'recording'; files: RecordingFile[]; notRecorded: number }
-  /** Membership (a link with `host=`): the roster, moves, refusals (member-messages.ts). */
-  | { type: 'member'; report: MemberReport }
   /** The worker itself failed (not the call): the page shows it. */
-  | { type: 'failed'; message: string }
-  | ChannelReport;
+  | { type: 'failed'; message: string };

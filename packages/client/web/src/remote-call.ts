@@ -7,9 +7,7 @@ import type { CallState } from '../../src/call-core.js';
 import type { TalkMode } from '../../src/talk-gate.js';
 import { TypedEvents } from '../../src/typed-events.js';
 import type { AudioEngine } from './audio.js';
-import type { ChannelCommand, ChannelStatus } from './channel-messages.js';
 import type { FromCallWorker, RecordingFile, ToCallWorker, WorkerFigures } from './media-messages.js';
-import type { MemberCommand, MemberInit, MemberReport } from './member-messages.js';
 
 export interface RemoteCallEvents {
   state: { state: CallState; detail: string };
@@ -20,10 +18,6 @@ export interface RemoteCallEvents {
   recording: { files: RecordingFile[]; notRecorded: number };
   /** The worker could not load or run: the call cannot go on. */
   failed: string;
-  /** The page's other channels (channel-list.ts). */
-  channels: ChannelStatus[];
-  /** On a line with membership: the roster, a move, an exclusion, the refused messages (member-messages.ts). */
-  member: MemberReport;
 }
 
 export class RemoteCall extends TypedEvents<RemoteCallEvents> {
@@ -44,21 +38,14 @@ export class RemoteCall extends TypedEvents<RemoteCallEvents> {
         this.emit('figures', (this.latest = figures));
       } else if (msg.type === 'recording') this.emit('recording', { files: msg.files, notRecorded: msg.notRecorded });
       else if (msg.type === 'failed') this.emit('failed', msg.message);
-      else if (msg.type === 'channels') this.emit('channels', msg.channels);
-      else if (msg.type === 'member') this.emit('member', msg.report);
     };
     this.worker.onerror = (e) => this.emit('failed', e.message || 'the call worker could not start');
   }
 
   /** Joins the line, sending what `engine` captures and playing what arrives through it. */
-  start(link: CallLink, engine: AudioEngine, member?: MemberInit): void {
+  start(link: CallLink, engine: AudioEngine): void {
     const { capture, playback } = engine.mediaPorts();
-    this.send({ type: 'start', link, sampleRate: engine.sampleRate, capture, playback, ...(member ? { member } : {}) }, [capture, playback]);
-  }
-
-  /** The host's (or a promoted member's) action on a member; how it went comes as a `member` event. */
-  memberAction(command: MemberCommand): void {
-    this.send({ type: 'member', command });
+    this.send({ type: 'start', link, sampleRate: engine.sampleRate, capture, playback }, [capture, playback]);
   }
 
   mute(muted: boolean): void {
@@ -83,11 +70,6 @@ export class RemoteCall extends TypedEvents<RemoteCallEvents> {
   /** Leaves the line; a recording in progress is finished first (its files still come). */
   stop(): void {
     this.send({ type: 'stop' });
-  }
-
-  /** Steers the page's other channels (channel-list.ts). */
-  channel(command: ChannelCommand): void {
-    this.send(command);
   }
 
   private send(message: ToCallWorker, transfer: Transferable[] = []): void {
