@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execFileSync, spawn } from 'node:child_process';
 import { SERVER_FLAGS, startNode } from './processes.mjs';
+import { pcapCallScenario } from '../test/dist/helpers/sip-agents.js';
 
 const require = createRequire(import.meta.url);
 const { createLogger } = require('@studioline/server-kit');
@@ -49,25 +50,8 @@ const bridge = new SipBridge(
 await bridge.start();
 
 const sdp = ['v=0', 'o=- 1 1 IN IP4 [media_ip]', 's=-', 'c=IN IP4 [media_ip]', 't=0 0', 'm=audio [media_port] RTP/AVP 8', 'a=rtpmap:8 PCMA/8000', ''].join('\r\n');
-const req = (method, cseq, { auth = false, body = '', tag = false } = {}) => `
-  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
-${method} sip:l[call_number]@[remote_ip]:[remote_port] SIP/2.0
-${method === 'ACK' && cseq === 1 ? '[last_Via:]' : 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]'}
-From: <sip:1001@[remote_ip]:[remote_port]>;tag=[pid]c[call_number]
-To: <sip:l[call_number]@[remote_ip]:[remote_port]>${tag ? '[peer_tag_param]' : ''}
-Call-ID: [call_id]
-CSeq: ${cseq} ${method}
-Contact: <sip:1001@[local_ip]:[local_port]>
-${auth ? '[authentication]\n' : ''}Max-Forwards: 70
-${body ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
-
-${body}
-]]></send>`;
-const scenario = `<?xml version="1.0" encoding="ISO-8859-1" ?><scenario name="calls">${req('INVITE', 1, { body: sdp })}
-  <recv response="100" optional="true"/><recv response="401" auth="true"/>${req('ACK', 1)}${req('INVITE', 2, { auth: true, body: sdp })}
-  <recv response="100" optional="true"/><recv response="200" rrs="true"/>${req('ACK', 2, { tag: true })}
-  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/></action></nop>
-  <pause milliseconds="8000"/>${req('BYE', 3, { tag: true })}<recv response="200"/></scenario>`;
+// The phones' SIPp scenario is the load test's (test/helpers/sip-agents.ts, built with the rest).
+const scenario = pcapCallScenario(sdp, '/usr/share/sip-tester/g711a.pcap', 8000, '1001');
 writeFileSync(join(home, 'calls.xml'), scenario);
 const sipp = spawn('sipp', [`127.0.0.1:${bridge.sipPort}`, '-sf', join(home, 'calls.xml'), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', '0', '-m', String(CALLS), '-l', String(CALLS), '-r', String(CALLS), '-rp', '1000', '-nostdin', '-au', '1001', '-ap', password, '-timeout', '60s', '-timeout_error'], { stdio: 'ignore' });
 const sippDone = new Promise((r) => sipp.on('exit', r));

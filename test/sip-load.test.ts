@@ -21,7 +21,7 @@ import { createLogger, generateApiKey } from '@studioline/server-kit';
 import { SIP_BRIDGE_DEFAULTS, SipBridge, parseDirectory } from '@studioline/sip-bridge';
 import { metricValue } from './helpers/embedded.js';
 import { ServiceProcess, startProcess } from './helpers/processes.js';
-import { freeUdpPort, requireSipAgents } from './helpers/sip-agents.js';
+import { freeUdpPort, pcapCallScenario, requireSipAgents } from './helpers/sip-agents.js';
 
 const CALLS = Number(process.env.SIP_LOAD_CALLS ?? 50);
 const HOLD_S = Number(process.env.SIP_LOAD_SECONDS ?? 60);
@@ -91,25 +91,7 @@ function tonePcap(file: string, hz: number, seconds: number): void {
 
 function scenario(pcap: string): string {
   const sdp = ['v=0', 'o=- 1 1 IN IP4 [media_ip]', 's=-', 'c=IN IP4 [media_ip]', 't=0 0', 'm=audio [media_port] RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', 'a=ptime:20', ''].join('\r\n');
-  const req = (method: string, cseq: number, { auth = false, body = '', tag = false } = {}) => `
-  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
-${method} sip:l[call_number]@[remote_ip]:[remote_port] SIP/2.0
-${method === 'ACK' && cseq === 1 ? '[last_Via:]' : 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]'}
-From: <sip:1001@[remote_ip]:[remote_port]>;tag=[pid]c[call_number]
-To: <sip:l[call_number]@[remote_ip]:[remote_port]>${tag ? '[peer_tag_param]' : ''}
-Call-ID: [call_id]
-CSeq: ${cseq} ${method}
-Contact: <sip:1001@[local_ip]:[local_port]>
-${auth ? '[authentication]\n' : ''}Max-Forwards: 70
-${body ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
-
-${body}
-]]></send>`;
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?><scenario name="load">${req('INVITE', 1, { body: sdp })}
-  <recv response="100" optional="true"/><recv response="401" auth="true"/>${req('ACK', 1)}${req('INVITE', 2, { auth: true, body: sdp })}
-  <recv response="100" optional="true"/><recv response="200" rrs="true"/>${req('ACK', 2, { tag: true })}
-  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
-  <pause milliseconds="${HOLD_S * 1000}"/>${req('BYE', 3, { tag: true })}<recv response="200"/></scenario>`;
+  return pcapCallScenario(sdp, pcap, HOLD_S * 1000, '1001');
 }
 
 describe(`${CALLS} phone calls at once, held ${HOLD_S} s, audio checked`, { skip }, () => {

@@ -224,34 +224,57 @@ Content-Length: 0
 }
 
 /**
+ * One request of a SIPp phone scenario, in the dialog every scenario here follows: INVITE 1 is
+ * challenged (401), ACK 1 acknowledges the challenge (with the INVITE's Via), INVITE 2 carries the
+ * credentials, and from ACK 2 on every request is in the dialog (the bridge's To tag).
+ */
+export function sippRequest(method: string, cseq: number, number: string, body = '', from = '[service]'): string {
+  const inDialog = !(cseq === 1 || (cseq === 2 && method === 'INVITE'));
+  return `
+  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
+${method} sip:${number}@[remote_ip]:[remote_port] SIP/2.0
+${method === 'ACK' && cseq === 1 ? '[last_Via:]' : 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]'}
+From: <sip:${from}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:${number}@[remote_ip]:[remote_port]>${inDialog ? '[peer_tag_param]' : ''}
+Call-ID: [call_id]
+CSeq: ${cseq} ${method}
+Contact: <sip:${from}@[local_ip]:[local_port]>
+${method === 'INVITE' && cseq === 2 ? '[authentication]\n' : ''}Max-Forwards: 70
+${body ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
+
+${body}
+]]></send>`;
+}
+
+/**
+ * A phone per SIPp call, each to its own line `l<call number>` as extension `from`: an answered
+ * call (SDP `sdp`), the pcap `pcap` played into it, held `holdMs`, then BYE. The load test and the
+ * calls bench (bench/sip-calls.mjs) place many at once.
+ */
+export function pcapCallScenario(sdp: string, pcap: string, holdMs: number, from: string): string {
+  const req = (method: string, cseq: number, body = '') => sippRequest(method, cseq, 'l[call_number]', body, from);
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?><scenario name="pcap-call">${req('INVITE', 1, sdp)}
+  <recv response="100" optional="true"/><recv response="401" auth="true"/>${req('ACK', 1)}${req('INVITE', 2, sdp)}
+  <recv response="100" optional="true"/><recv response="200" rrs="true"/>${req('ACK', 2)}
+  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
+  <pause milliseconds="${holdMs}"/>${req('BYE', 3)}<recv response="200"/></scenario>`;
+}
+
+/**
  * Hold and resume: an answered call (SDP `sdp` with `a=sendrecv`), then 1 s later a re-INVITE
  * offering `a=sendonly` (answered `a=recvonly`, checked), 1 s on hold, a re-INVITE offering
  * `a=sendrecv` again (answered `a=sendrecv`), 1 s, BYE.
  */
 export function holdResumeScenario(number: string, sdp: string): string {
-  const request = (method: string, cseq: number, content = '', auth = false) => `
-  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
-${method} sip:${number}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
-To: <sip:${number}@[remote_ip]:[remote_port]>${cseq <= 2 ? '' : '[peer_tag_param]'}
-Call-ID: [call_id]
-CSeq: ${cseq} ${method}
-Contact: <sip:[service]@[local_ip]:[local_port]>
-${auth ? '[authentication]\n' : ''}Max-Forwards: 70
-${content ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
-
-${content}
-]]></send>`;
+  const request = (method: string, cseq: number, body = '') => sippRequest(method, cseq, number, body);
   const answered = (direction: string) => `
   <recv response="200"><action><ereg regexp="a=${direction}" search_in="body" check_it="true" assign_to="answer"/></action></recv>`;
-  const ack = (cseq: number) => request('ACK', cseq).replace(/To: (.*)\n/, (line) => (cseq === 2 ? line.replace('\n', '[peer_tag_param]\n') : line));
   const offer = (direction: string) => sdp.replace('a=sendrecv', `a=${direction}`);
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="hold-resume">${request('INVITE', 1, sdp)}
   <recv response="100" optional="true"/>
-  <recv response="401" auth="true"/>${request('ACK', 1).replace(/Via: .*\n/, '[last_Via:]\n')}${request('INVITE', 2, sdp, true)}
-  <recv response="100" optional="true"/>${answered('sendrecv')}${ack(2)}
+  <recv response="401" auth="true"/>${request('ACK', 1)}${request('INVITE', 2, sdp)}
+  <recv response="100" optional="true"/>${answered('sendrecv')}${request('ACK', 2)}
   <pause milliseconds="1000"/>${request('INVITE', 3, offer('sendonly'))}${answered('recvonly')}${request('ACK', 3)}
   <pause milliseconds="1000"/>${request('INVITE', 4, offer('sendrecv'))}${answered('sendrecv')}${request('ACK', 4)}
   <pause milliseconds="1000"/>${request('BYE', 5)}
@@ -267,24 +290,11 @@ ${content}
  * again over UDP; SIPp absorbs the repeats, which its message trace shows), then ACK, 1.5 s, BYE.
  */
 export function reinviteScenario(number: string, first: string, second: string): string {
-  const request = (method: string, cseq: number, content = '', auth = false) => `
-  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
-${method} sip:${number}@[remote_ip]:[remote_port] SIP/2.0
-${method === 'ACK' && cseq === 1 ? '[last_Via:]' : 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]'}
-From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
-To: <sip:${number}@[remote_ip]:[remote_port]>${cseq === 1 || (cseq === 2 && method === 'INVITE') ? '' : '[peer_tag_param]'}
-Call-ID: [call_id]
-CSeq: ${cseq} ${method}
-Contact: <sip:[service]@[local_ip]:[local_port]>
-${auth ? '[authentication]\n' : ''}Max-Forwards: 70
-${content ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
-
-${content}
-]]></send>`;
+  const request = (method: string, cseq: number, body = '') => sippRequest(method, cseq, number, body);
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="reinvite">${request('INVITE', 1, first)}
   <recv response="100" optional="true"/>
-  <recv response="401" auth="true"/>${request('ACK', 1)}${request('INVITE', 2, first, true)}
+  <recv response="401" auth="true"/>${request('ACK', 1)}${request('INVITE', 2, first)}
   <recv response="100" optional="true"/>
   <recv response="200" rrs="true"/>${request('ACK', 2)}
   <pause milliseconds="1000"/>${request('INVITE', 3, second)}
@@ -306,20 +316,7 @@ export const DTMF_PCAP = (key: string) => `/usr/share/sip-tester/dtmf_2833_${key
  */
 export function dtmfScenario(number: string, keys: string[]): string {
   const sdp = ['v=0', 'o=- 1 1 IN IP4 [media_ip]', 's=-', 'c=IN IP4 [media_ip]', 't=0 0', 'm=audio [media_port] RTP/AVP 0 101', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15', ''].join('\r\n');
-  const request = (method: string, cseq: number, content = '', auth = false) => `
-  <send${method === 'INVITE' ? ' retrans="500"' : ''}><![CDATA[
-${method} sip:${number}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag[call_number]
-To: <sip:${number}@[remote_ip]:[remote_port]>${cseq === 2 && method === 'ACK' ? '[peer_tag_param]' : ''}
-Call-ID: [call_id]
-CSeq: ${cseq} ${method}
-Contact: <sip:[service]@[local_ip]:[local_port]>
-${auth ? '[authentication]\n' : ''}Max-Forwards: 70
-${content ? 'Content-Type: application/sdp\n' : ''}Content-Length: [len]
-
-${content}
-]]></send>`;
+  const request = (method: string, cseq: number, body = '') => sippRequest(method, cseq, number, body);
   // A pause between presses, none after the last: the bridge's BYE may come at once (SIPp takes a
   // request that arrives during a pause for an unexpected one).
   const presses = keys.map((k) => `
@@ -328,7 +325,7 @@ ${content}
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="dtmf">${request('INVITE', 1, sdp)}
   <recv response="100" optional="true"/>
-  <recv response="401" auth="true"/>${request('ACK', 1).replace(/Via: .*\n/, '[last_Via:]\n')}${request('INVITE', 2, sdp, true)}
+  <recv response="401" auth="true"/>${request('ACK', 1)}${request('INVITE', 2, sdp)}
   <recv response="100" optional="true"/>
   <recv response="200"><action><ereg regexp="a=rtpmap:101 telephone-event/8000" search_in="body" check_it="true" assign_to="answer"/></action></recv>${request('ACK', 2)}
   <pause milliseconds="300"/>${presses}

@@ -5,16 +5,8 @@
  */
 import { Command } from './command.js';
 import { defaultAdminUrl } from './home.js';
+import type { PublicSipExtension } from '@studioline/keys-admin';
 import { AdminApiError, KeysCommandOptions, call } from './keys-command.js';
-
-interface ExtensionView {
-  extension: string;
-  line: string;
-  name: string;
-  realm: string;
-  createdAt: string;
-  source?: string;
-}
 
 export interface SipCommandOptions extends KeysCommandOptions {
   extension?: string;
@@ -24,7 +16,7 @@ export interface SipCommandOptions extends KeysCommandOptions {
 
 export const SIP_ACTIONS = ['create', 'list', 'show', 'delete', 'password'] as const;
 
-function row(e: ExtensionView): string {
+function row(e: PublicSipExtension): string {
   return [e.extension.padEnd(12), e.line.padEnd(12), e.createdAt.padEnd(25), (e.source ?? 'api').padEnd(8), e.name].join(' ');
 }
 
@@ -41,7 +33,7 @@ export async function runSip(action: string, positional: string | undefined, opt
   };
   const shown = (data: Record<string, unknown>, verb: string) => {
     if (options.json) return out(JSON.stringify(data));
-    const e = data.extension as ExtensionView;
+    const e = data.extension as PublicSipExtension;
     return out(`${verb} extension ${e.extension} on line ${e.line} (realm "${e.realm}"). Its password is shown only this once:\n${data.password as string}`);
   };
   switch (action) {
@@ -54,12 +46,12 @@ export async function runSip(action: string, positional: string | undefined, opt
     case 'list': {
       const data = await call(options, env, 'GET', '/v1/sip/extensions');
       if (options.json) return out(JSON.stringify(data));
-      return out(['EXTENSION    LINE         CREATED                   SOURCE   NAME', ...(data.extensions as ExtensionView[]).map(row)].join('\n'));
+      return out(['EXTENSION    LINE         CREATED                   SOURCE   NAME', ...(data.extensions as PublicSipExtension[]).map(row)].join('\n'));
     }
     case 'show':
       return out(JSON.stringify((await call(options, env, 'GET', `/v1/sip/extensions/${extension()}`)).extension, null, 2));
     case 'delete': {
-      const e = (await call(options, env, 'DELETE', `/v1/sip/extensions/${extension()}`)).extension as ExtensionView;
+      const e = (await call(options, env, 'DELETE', `/v1/sip/extensions/${extension()}`)).extension as PublicSipExtension;
       return out(options.json ? JSON.stringify(e) : `Deleted extension ${e.extension}: the bridge refuses its phone from its next request.`);
     }
     default:
